@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+GO       ?= go
+CONFIG   ?= manifests/demo.yaml
+BIN      := bin/bot
+FUZZTIME ?= 30s
+
+.PHONY: run build test vet fmt bench fuzz clean
+
+run: build
+	$(BIN) serve --config $(CONFIG)
+
+build:
+	$(GO) build -o $(BIN) ./cmd/bot
+
+# vet, then every test with the race detector.
+test: vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# Ingest throughput against the real HTTP server (and Alertmanager when
+# Debian's prometheus-alertmanager is installed), then the Go benchmarks.
+bench:
+	$(GO) run ./cmd/ingestbench
+	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./internal/...
+
+# Each decoder's fuzz target for FUZZTIME.
+fuzz:
+	for f in FuzzAlertmanager FuzzGrafana FuzzZabbix FuzzGeneric; do \
+		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./internal/ingest/ || exit 1; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,144 @@
+// Package app wires the bot together from a configuration: the store, the
+// incident domain, the timer and outbox loops, and the HTTP server. The
+// binary and the scenario tests build the bot the same way, through New.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/oncallbot/bot/internal/clock"
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/httpapi"
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/notify"
+	"github.com/oncallbot/bot/internal/outbox"
+	"github.com/oncallbot/bot/internal/store"
+	"github.com/oncallbot/bot/internal/timer"
+)
+
+// Options are what differs between production and tests.
+type Options struct {
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// HTTPClient makes outgoing calls (webhooks); nil means a default
+	// client with timeouts.
+	HTTPClient *http.Client
+}
+
+// App is a running bot.
+type App struct {
+	Config    *config.Config
+	Store     *store.Store
+	Clock     clock.Clock
+	Incidents *incident.Service
+	Timers    *timer.Runner
+	Outbox    *outbox.Dispatcher
+	Registry  *prometheus.Registry
+
+	log     *slog.Logger
+	handler http.Handler
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
+}
+
+// New opens the database named in cfg and builds the bot. Nothing runs in
+// the background until Start.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	router, err := incident.NewRouter(cfg.Routes, cfg.DefaultRoute)
+	if err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.Database, store.Options{Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{
+		Config:   cfg,
+		Store:    st,
+		Clock:    opts.Clock,
+		Registry: prometheus.NewRegistry(),
+		log:      opts.Logger,
+	}
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Outbox = outbox.NewDispatcher(st, opts.Clock, opts.Logger, a.Registry)
+	a.Timers = timer.NewRunner(st, opts.Clock, opts.Logger)
+
+	var subs []outbox.Subscription
+	for _, w := range cfg.Webhooks {
+		name := "webhook:" + w.Name
+		a.Outbox.Register(name, notify.NewWebhook(w.URL, w.Secret, opts.HTTPClient, opts.Clock.Now))
+		subs = append(subs, outbox.Subscription{Consumer: name, Kinds: w.Events, Teams: w.Teams})
+	}
+	pub := outbox.NewPublisher(subs, opts.Clock, a.Outbox.Wake)
+	a.Incidents = incident.NewService(st, opts.Clock, router, pub, incident.Options{
+		ReopenWindow: cfg.ReopenWindow.Std(),
+		TimerArmed:   a.Timers.Wake,
+		Logger:       opts.Logger,
+	})
+	a.Timers.Handle(incident.TimerPage, a.Incidents.HandlePageTimer)
+	a.Registry.MustRegister(&dbCollector{app: a})
+
+	a.handler = httpapi.New(httpapi.Options{
+		Incidents:    a.Incidents,
+		Integrations: cfg.Integrations,
+		APITokens:    cfg.APITokens,
+		Ready:        st.Ping,
+		Clock:        opts.Clock,
+		Logger:       opts.Logger,
+		Registry:     a.Registry,
+	}).Handler()
+	return a, nil
+}
+
+// Handler serves the bot's HTTP endpoints.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Start runs the timer and outbox loops until Stop.
+func (a *App) Start(ctx context.Context) {
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.wg.Add(2)
+	go func() { defer a.wg.Done(); a.Timers.Run(ctx) }()
+	go func() { defer a.wg.Done(); a.Outbox.Run(ctx) }()
+}
+
+// Tick runs, in the caller's goroutine, every timer due now and every
+// outbox delivery due now, until nothing more is due. Tests call it after
+// moving the fake clock instead of starting the loops.
+func (a *App) Tick(ctx context.Context) error {
+	for {
+		ran, err := a.Timers.RunDue(ctx)
+		if err != nil {
+			return err
+		}
+		sent, err := a.Outbox.Drain(ctx)
+		if err != nil {
+			return err
+		}
+		if ran == 0 && sent == 0 {
+			return nil
+		}
+	}
+}
+
+// Close stops the loops and closes the database. Call it after the HTTP
+// server has stopped, so no request is left waiting on a closed store.
+func (a *App) Close() error {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	return a.Store.Close()
+}

@@ -1,0 +1,103 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncallbot/bot/internal/ingest"
+)
+
+func TestDemoConfigLoads(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	c, err := Load(filepath.Join(filepath.Dir(file), "..", "..", "manifests", "demo.yaml"))
+	if err != nil {
+		t.Fatalf("demo config: %v", err)
+	}
+	names := map[string]string{}
+	for _, in := range c.Integrations {
+		names[in.Name] = in.Token
+	}
+	for _, n := range []string{"alertmanager", "grafana", "zabbix", "generic"} {
+		if names[n] != "demo" {
+			t.Errorf("demo integration %s token = %q, want demo", n, names[n])
+		}
+	}
+	if len(c.APITokens) != 1 || c.APITokens[0].Token != "demo" || c.Listen != "127.0.0.1:8080" {
+		t.Errorf("demo api tokens %+v listen %s", c.APITokens, c.Listen)
+	}
+	if len(c.Teams) != 1 || c.Teams[0].Name != "ops" || c.Teams[0].Rotation == nil || c.Teams[0].Rotation.Type != "weekly" {
+		t.Errorf("demo team = %+v", c.Teams)
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(p, []byte("default_route: {team: ops}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BOT_LISTEN", "127.0.0.1:9999")
+	t.Setenv("BOT_DB", "/tmp/x.db")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9999" || c.Database != "/tmp/x.db" {
+		t.Fatalf("overrides: listen=%s db=%s", c.Listen, c.Database)
+	}
+}
+
+func TestParseDefaultsAndSecrets(t *testing.T) {
+	t.Setenv("AM_TOKEN", "s3cret")
+	c, err := Parse([]byte(`
+# a comment mentioning ${NOT_SET} is left alone
+integrations:
+  - {name: am, format: alertmanager, token: "${AM_TOKEN}"}
+routes:
+  - {name: r, match: ['x="y$"'], team: ops, alert_delay: 90s, severity_max: warning}
+default_route: {team: ops}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Integrations[0].Token != "s3cret" || c.Integrations[0].DefaultSeverity != ingest.SeverityError {
+		t.Errorf("integration = %+v", c.Integrations[0])
+	}
+	r := c.Routes[0]
+	if r.AlertDelay.Std() != 90*time.Second || *r.SeverityMax != ingest.SeverityWarning || r.Match[0] != `x="y$"` ||
+		r.EscalationPolicy != "default" || len(r.GroupBy) != 1 || r.GroupBy[0] != "alertname" {
+		t.Errorf("route = %+v", r)
+	}
+	if c.ReopenWindow.Std() != 5*time.Minute || c.DefaultRoute.Name != "default" || c.BaseURL != "http://127.0.0.1:8080" {
+		t.Errorf("defaults: reopen=%v default=%s base=%s", c.ReopenWindow, c.DefaultRoute.Name, c.BaseURL)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := []struct{ name, yaml, want string }{
+		{"unknown key", "default_route: {team: ops}\nroutez: []\n", "routez"},
+		{"bad format", "default_route: {team: ops}\nintegrations: [{name: a, format: nagios, token: t}]\n", `format "nagios"`},
+		{"no token", "default_route: {team: ops}\nintegrations: [{name: a, format: generic}]\n", "token is required"},
+		{"duplicate integration", "default_route: {team: ops}\nintegrations: [{name: a, format: generic, token: t}, {name: a, format: generic, token: t}]\n", "duplicate"},
+		{"no default team", "routes: []\n", "default_route: team is required"},
+		{"unknown team", "teams: [{name: ops}]\ndefault_route: {team: web}\n", `team "web" is not defined`},
+		{"unknown member", "people: [{name: a}]\nteams: [{name: ops, members: [a, zed]}]\ndefault_route: {team: ops}\n", `"zed" is not in people`},
+		{"bad zone", "people: [{name: a, time_zone: Mars/Olympus}]\ndefault_route: {team: ops}\n", "time_zone"},
+		{"bad duration", "reopen_window: soon\ndefault_route: {team: ops}\n", "soon"},
+		{"bad severity", "default_route: {team: ops, severity_max: apocalyptic}\n", "apocalyptic"},
+		{"empty match", "routes: [{name: r, team: ops}]\ndefault_route: {team: ops}\n", "match is empty"},
+		{"missing env", "default_route: {team: '${NO_SUCH_VAR_X}'}\n", "NO_SUCH_VAR_X"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,158 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/oncallbot/bot/internal/incident"
+)
+
+// incidentSummary is one row of GET /api/v1/incidents.
+type incidentSummary struct {
+	ID             int64   `json:"id"`
+	Status         string  `json:"status"`
+	Title          string  `json:"title"`
+	Team           string  `json:"team"`
+	Severity       string  `json:"severity"`
+	AlertCount     int     `json:"alert_count"`
+	CreatedAt      string  `json:"created_at"`
+	AcknowledgedAt *string `json:"acknowledged_at"`
+	ResolvedAt     *string `json:"resolved_at"`
+}
+
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func summarize(inc incident.Incident) incidentSummary {
+	out := incidentSummary{
+		ID: inc.ID, Status: string(inc.Status), Title: inc.Title, Team: inc.Team,
+		Severity: inc.Severity.String(), AlertCount: inc.AlertCount,
+		CreatedAt: inc.CreatedAt.Format(timeFormat),
+	}
+	if inc.AcknowledgedAt != nil {
+		v := inc.AcknowledgedAt.Format(timeFormat)
+		out.AcknowledgedAt = &v
+	}
+	if inc.ResolvedAt != nil {
+		v := inc.ResolvedAt.Format(timeFormat)
+		out.ResolvedAt = &v
+	}
+	return out
+}
+
+func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := incident.Filter{Team: q.Get("team"), Cursor: q.Get("cursor")}
+	if v := q.Get("status"); v != "" {
+		st, ok := incident.ParseStatus(v)
+		if !ok {
+			writeError(w, http.StatusBadRequest, "status must be triggered, acknowledged or resolved", "status")
+			return
+		}
+		f.Status = st
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			writeError(w, http.StatusBadRequest, "limit must be a whole number from 1 to 500", "limit")
+			return
+		}
+		f.Limit = n
+	}
+	list, next, err := s.incidents.List(r.Context(), f)
+	if errors.Is(err, incident.ErrBadCursor) {
+		writeError(w, http.StatusBadRequest, err.Error(), "cursor")
+		return
+	}
+	if err != nil {
+		s.log.Error("list incidents", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error", "")
+		return
+	}
+	out := struct {
+		Incidents  []incidentSummary `json:"incidents"`
+		NextCursor *string           `json:"next_cursor"`
+	}{Incidents: make([]incidentSummary, 0, len(list))}
+	for _, inc := range list {
+		out.Incidents = append(out.Incidents, summarize(inc))
+	}
+	if next != "" {
+		out.NextCursor = &next
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func incidentID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "incident id must be a positive whole number", "id")
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) {
+	id, ok := incidentID(w, r)
+	if !ok {
+		return
+	}
+	d, err := s.incidents.Get(r.Context(), id)
+	if errors.Is(err, incident.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "incident "+strconv.FormatInt(id, 10)+" not found", "id")
+		return
+	}
+	if err != nil {
+		s.log.Error("get incident", "id", id, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error", "")
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		incidentSummary
+		FiringCount    int              `json:"firing_count"`
+		Route          string           `json:"route"`
+		Policy         string           `json:"escalation_policy"`
+		AcknowledgedBy string           `json:"acknowledged_by,omitempty"`
+		ResolvedBy     string           `json:"resolved_by,omitempty"`
+		Alerts         []incident.Alert `json:"alerts"`
+		Timeline       []incident.Event `json:"timeline"`
+	}{summarize(d.Incident), d.FiringCount, d.Route, d.Policy, d.AcknowledgedBy, d.ResolvedBy, d.Alerts, d.Timeline})
+}
+
+func (s *Server) handleIncidentAction(w http.ResponseWriter, r *http.Request) {
+	id, ok := incidentID(w, r)
+	if !ok {
+		return
+	}
+	var (
+		inc incident.Incident
+		err error
+	)
+	actor := apiActor(r)
+	switch action := chi.URLParam(r, "action"); action {
+	case "ack":
+		inc, err = s.incidents.Acknowledge(r.Context(), id, actor)
+	case "unack":
+		inc, err = s.incidents.Unacknowledge(r.Context(), id, actor)
+	case "resolve":
+		inc, err = s.incidents.Resolve(r.Context(), id, actor)
+	case "reopen":
+		inc, err = s.incidents.Reopen(r.Context(), id, actor)
+	default:
+		writeError(w, http.StatusNotFound, "unknown action "+strconv.Quote(action)+": want ack, unack, resolve or reopen", "action")
+		return
+	}
+	var conflict *incident.ConflictError
+	switch {
+	case errors.Is(err, incident.ErrNotFound):
+		writeError(w, http.StatusNotFound, "incident "+strconv.FormatInt(id, 10)+" not found", "id")
+	case errors.As(err, &conflict):
+		writeError(w, http.StatusConflict, conflict.Msg, "")
+	case err != nil:
+		s.log.Error("incident action", "id", id, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error", "")
+	default:
+		writeJSON(w, http.StatusOK, summarize(inc))
+	}
+}

@@ -1,0 +1,223 @@
+// Package httpapi is the bot's HTTP surface: monitoring webhooks under
+// /hooks, the REST API under /api/v1, and health and metrics endpoints.
+// Every request that changes or reads incident data is authenticated.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/oncallbot/bot/internal/clock"
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+)
+
+// MaxBodyBytes bounds a webhook body; larger bodies get 413.
+const MaxBodyBytes = 1 << 20
+
+// Options wire a Server.
+type Options struct {
+	Incidents    *incident.Service
+	Integrations []config.Integration
+	APITokens    []config.APIToken
+	// Ready reports whether the bot can take writes, for /readyz.
+	Ready    func(ctx context.Context) error
+	Clock    clock.Clock
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	incidents    *incident.Service
+	integrations map[string]config.Integration
+	apiTokens    []secret
+	ready        func(ctx context.Context) error
+	clock        clock.Clock
+	log          *slog.Logger
+	registry     *prometheus.Registry
+
+	alertsIngested *prometheus.CounterVec
+	hookRequests   *prometheus.CounterVec
+	latency        *prometheus.HistogramVec
+}
+
+// secret is a token stored as its SHA-256, so comparisons take the same
+// time whatever the length or content of the guess.
+type secret struct {
+	name string
+	hash [32]byte
+}
+
+func newSecret(name, token string) secret {
+	return secret{name: name, hash: sha256.Sum256([]byte(token))}
+}
+
+func (s secret) matches(token string) bool {
+	h := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(h[:], s.hash[:]) == 1
+}
+
+// New builds the server and registers its metrics on opts.Registry.
+func New(opts Options) *Server {
+	s := &Server{
+		incidents:    opts.Incidents,
+		integrations: map[string]config.Integration{},
+		ready:        opts.Ready,
+		clock:        opts.Clock,
+		log:          opts.Logger,
+		registry:     opts.Registry,
+		alertsIngested: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bot_alerts_ingested_total",
+			Help: "Alerts received by integration and what became of them (new, updated, resolved, refired, ignored).",
+		}, []string{"integration", "result"}),
+		hookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bot_webhook_requests_total",
+			Help: "Webhook requests by integration and HTTP status code.",
+		}, []string{"integration", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "bot_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern, method and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method", "code"}),
+	}
+	for _, in := range opts.Integrations {
+		s.integrations[in.Name] = in
+	}
+	for _, t := range opts.APITokens {
+		s.apiTokens = append(s.apiTokens, newSecret(t.Name, t.Token))
+	}
+	opts.Registry.MustRegister(s.alertsIngested, s.hookRequests, s.latency)
+	return s
+}
+
+// Handler returns the router.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.observe)
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", s.handleReady)
+	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	r.Post("/hooks/{integration}", s.handleHook)
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.requireAPIToken)
+		r.Get("/incidents", s.handleListIncidents)
+		r.Get("/incidents/{id}", s.handleGetIncident)
+		r.Post("/incidents/{id}/{action}", s.handleIncidentAction)
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path, "")
+	})
+	return r
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		s.log.Warn("readiness check failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "database is not writable: "+err.Error(), "")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// recoverer turns a handler panic into a 500, so one bad request never
+// takes the process (and everyone's pages) down.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic in HTTP handler", "method", r.Method, "path", r.URL.Path, "panic", p)
+				writeError(w, http.StatusInternalServerError, "internal error", "")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		route := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		s.latency.WithLabelValues(route, r.Method, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+type ctxKey struct{}
+
+func (s *Server) requireAPIToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+			writeError(w, http.StatusUnauthorized, "missing API token: send Authorization: Bearer <token>", "")
+			return
+		}
+		for _, t := range s.apiTokens {
+			if t.matches(token) {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, t.name)))
+				return
+			}
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "invalid API token", "")
+	})
+}
+
+// apiActor names who made an API call, for the timeline.
+func apiActor(r *http.Request) string {
+	name, _ := r.Context().Value(ctxKey{}).(string)
+	return "api:" + name
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg, field string) {
+	writeJSON(w, code, errorBody{Error: msg, Field: field})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client may be gone; nothing to do about it
+}

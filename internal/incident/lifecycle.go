@@ -1,0 +1,124 @@
+package incident
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oncallbot/bot/internal/store"
+	"github.com/oncallbot/bot/internal/timer"
+)
+
+// Acknowledge stops the paging of a triggered incident: someone is on it.
+func (s *Service) Acknowledge(ctx context.Context, id int64, actor string) (Incident, error) {
+	return s.transition(ctx, id, actor, func(tx *store.Tx, now time.Time, inc Incident) error {
+		switch inc.Status {
+		case StatusAcknowledged:
+			return conflictf("incident %d is already acknowledged by %s", id, inc.AcknowledgedBy)
+		case StatusResolved:
+			return conflictf("incident %d is resolved; reopen it first", id)
+		}
+		ms := now.UnixMilli()
+		if _, err := tx.Exec(`UPDATE incidents SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, updated_at = ? WHERE id = ?`,
+			ms, actor, ms, id); err != nil {
+			return fmt.Errorf("acknowledge: %w", err)
+		}
+		if _, err := timer.Cancel(tx, id); err != nil {
+			return err
+		}
+		return s.record(tx, now, id, KindAcknowledged, actor, nil, "")
+	})
+}
+
+// Unacknowledge puts an acknowledged incident back to triggered and starts
+// paging again from the top, as when nobody had answered.
+func (s *Service) Unacknowledge(ctx context.Context, id int64, actor string) (Incident, error) {
+	return s.transition(ctx, id, actor, func(tx *store.Tx, now time.Time, inc Incident) error {
+		if inc.Status != StatusAcknowledged {
+			return conflictf("incident %d is %s, not acknowledged", id, inc.Status)
+		}
+		ms := now.UnixMilli()
+		if _, err := tx.Exec(`UPDATE incidents SET status = 'triggered', acknowledged_at = NULL, acknowledged_by = NULL,
+			page_at = ?, updated_at = ? WHERE id = ?`, ms, ms, id); err != nil {
+			return fmt.Errorf("unacknowledge: %w", err)
+		}
+		if err := s.armPage(tx, now, id, now); err != nil {
+			return err
+		}
+		return s.record(tx, now, id, KindUnacknowledged, actor, nil, "")
+	})
+}
+
+// Resolve ends an incident by hand. Its firing alerts are marked resolved,
+// so the same alert firing again counts as a refire: inside the reopen
+// window it reopens this incident, later it opens a new one.
+func (s *Service) Resolve(ctx context.Context, id int64, actor string) (Incident, error) {
+	return s.transition(ctx, id, actor, func(tx *store.Tx, now time.Time, inc Incident) error {
+		if inc.Status == StatusResolved {
+			return conflictf("incident %d is already resolved by %s", id, inc.ResolvedBy)
+		}
+		ms := now.UnixMilli()
+		res, err := tx.Exec(`UPDATE alerts SET status = 'resolved', ends_at = ? WHERE incident_id = ? AND status = 'firing'`, ms, id)
+		if err != nil {
+			return fmt.Errorf("resolve alerts: %w", err)
+		}
+		closed, _ := res.RowsAffected()
+		if _, err := tx.Exec(`UPDATE incidents SET status = 'resolved', firing_count = 0, resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?`,
+			ms, actor, ms, id); err != nil {
+			return fmt.Errorf("resolve: %w", err)
+		}
+		if err := s.stopPaging(tx, now, id, actor); err != nil {
+			return err
+		}
+		detail := ""
+		if closed > 0 {
+			detail = fmt.Sprintf("%d firing alert(s) marked resolved", closed)
+		}
+		return s.record(tx, now, id, KindResolved, actor, nil, detail)
+	})
+}
+
+// Reopen moves a resolved incident back to triggered and pages at once.
+func (s *Service) Reopen(ctx context.Context, id int64, actor string) (Incident, error) {
+	return s.transition(ctx, id, actor, func(tx *store.Tx, now time.Time, inc Incident) error {
+		if inc.Status != StatusResolved {
+			return conflictf("incident %d is %s, not resolved", id, inc.Status)
+		}
+		other, _, err := s.openIncidentOf(tx, inc.GroupKey)
+		if err != nil {
+			return err
+		}
+		if other != 0 {
+			return conflictf("incident %d is already open for the same alert group; work on it instead", other)
+		}
+		return s.reopen(tx, now, id, actor, now, "")
+	})
+}
+
+// transition loads an incident in a write transaction, lets change apply
+// a state change, and returns the incident as committed.
+func (s *Service) transition(ctx context.Context, id int64, actor string,
+	change func(tx *store.Tx, now time.Time, inc Incident) error) (Incident, error) {
+	if actor == "" {
+		return Incident{}, errors.New("an actor is required for every incident change")
+	}
+	var after Incident
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		now := s.clock.Now()
+		inc, err := scanIncident(tx.QueryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("load incident %d: %w", id, err)
+		}
+		if err := change(tx, now, inc); err != nil {
+			return err
+		}
+		after, err = scanIncident(tx.QueryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
+		return err
+	})
+	return after, err
+}

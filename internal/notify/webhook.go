@@ -1,0 +1,104 @@
+// Package notify reaches people and systems outside chat. This file is the
+// outgoing webhook: incident events POSTed as JSON to a URL of the user's.
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/oncallbot/bot/internal/outbox"
+)
+
+// Webhook delivers outbox messages to one URL.
+//
+// Each POST carries the event JSON as its body and these headers:
+//
+//	Content-Type: application/json
+//	X-Bot-Event: incident.acknowledged
+//	Idempotency-Key: timeline/1234   (the same on every retry of one event)
+//	X-Bot-Timestamp: 1700000000      (Unix seconds of this attempt)
+//	X-Bot-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">, when a secret is set
+//
+// A 2xx answer is success; 429 and 5xx are retried (429 after its
+// Retry-After); other 4xx are permanent failures, since the same request
+// would fail again.
+type Webhook struct {
+	url    string
+	secret []byte
+	client *http.Client
+	now    func() time.Time
+}
+
+// NewWebhook returns a webhook consumer. client may be nil.
+func NewWebhook(url, secret string, client *http.Client, now func() time.Time) *Webhook {
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	return &Webhook{url: url, secret: []byte(secret), client: client, now: now}
+}
+
+// Sign returns the X-Bot-Signature value for body sent at ts, so receivers
+// (and tests) can check a delivery.
+func Sign(secret []byte, ts int64, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	fmt.Fprintf(mac, "%d.", ts)
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Deliver POSTs one message.
+func (w *Webhook) Deliver(ctx context.Context, m outbox.Message) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(m.Payload))
+	if err != nil {
+		return outbox.Permanent(fmt.Errorf("build webhook request: %w", err))
+	}
+	ts := w.now().Unix()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "oncall-bot")
+	req.Header.Set("X-Bot-Event", m.Kind)
+	req.Header.Set("Idempotency-Key", m.IdempotencyKey)
+	req.Header.Set("X-Bot-Timestamp", strconv.FormatInt(ts, 10))
+	if len(w.secret) > 0 {
+		req.Header.Set("X-Bot-Signature", Sign(w.secret, ts, m.Payload))
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("post webhook: %w", err)
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return nil
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		err := fmt.Errorf("webhook answered %s: %s", resp.Status, bytes.TrimSpace(snippet))
+		if d, ok := RetryAfter(resp.Header.Get("Retry-After"), w.now()); ok {
+			return &outbox.RetryAfterError{After: d, Err: err}
+		}
+		return err
+	default:
+		return outbox.Permanent(fmt.Errorf("webhook answered %s: %s", resp.Status, bytes.TrimSpace(snippet)))
+	}
+}
+
+// RetryAfter parses a Retry-After header, in seconds or as an HTTP date.
+func RetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}

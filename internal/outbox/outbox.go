@@ -1,0 +1,132 @@
+// Package outbox carries the bot's side effects out of the database: a
+// state change writes outbox rows in its own transaction, and the
+// Dispatcher delivers them afterwards, at least once, retrying with backoff
+// and honouring Retry-After. A platform that is down delays its messages;
+// it never loses them and never blocks ingest.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/oncallbot/bot/internal/store"
+)
+
+// Event is something that happened, to be delivered to every subscribed
+// consumer.
+type Event struct {
+	// Kind names the event, such as "incident.triggered".
+	Kind string
+	// Team owns the event's subject; subscriptions may filter on it.
+	Team string
+	// OrderingKey serializes delivery: one consumer gets the events of one
+	// key one at a time, in the order they were published (an incident's
+	// events, say, so a card never goes from resolved back to triggered).
+	OrderingKey string
+	// IdempotencyKey is unique per event; consumers pass it on so the
+	// receiver can drop a repeat after a crash between send and record.
+	IdempotencyKey string
+	// Payload is the body, JSON by convention.
+	Payload []byte
+}
+
+// Subscription routes events to a consumer.
+type Subscription struct {
+	Consumer string
+	// Kinds and Teams filter; empty means all.
+	Kinds []string
+	Teams []string
+}
+
+func (s Subscription) wants(e Event) bool {
+	return (len(s.Kinds) == 0 || slices.Contains(s.Kinds, e.Kind)) &&
+		(len(s.Teams) == 0 || slices.Contains(s.Teams, e.Team))
+}
+
+// Publisher writes one outbox row per subscribed consumer.
+type Publisher struct {
+	subs  []Subscription
+	clock interface{ Now() time.Time }
+	// onCommit wakes the dispatcher after the publishing transaction
+	// commits.
+	onCommit func()
+}
+
+// NewPublisher returns a publisher for the given subscriptions. wake, if
+// not nil, is called after each transaction that published anything.
+func NewPublisher(subs []Subscription, clock interface{ Now() time.Time }, wake func()) *Publisher {
+	return &Publisher{subs: subs, clock: clock, onCommit: wake}
+}
+
+// Publish enqueues e for every subscription that wants it, inside tx.
+func (p *Publisher) Publish(tx *store.Tx, e Event) error {
+	if e.Kind == "" || e.IdempotencyKey == "" {
+		return errors.New("outbox: event needs a kind and an idempotency key")
+	}
+	now := p.clock.Now().UnixMilli()
+	n := 0
+	for _, s := range p.subs {
+		if !s.wants(e) {
+			continue
+		}
+		// OR IGNORE: publishing the same event twice (a retried command) is
+		// a no-op, which is what the idempotency key promises.
+		_, err := tx.Exec(`INSERT OR IGNORE INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, s.Consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, e.Payload, now, now)
+		if err != nil {
+			return fmt.Errorf("enqueue %s for %s: %w", e.Kind, s.Consumer, err)
+		}
+		n++
+	}
+	if n > 0 && p.onCommit != nil {
+		tx.AfterCommit(p.onCommit)
+	}
+	return nil
+}
+
+// Message is one delivery attempt handed to a consumer.
+type Message struct {
+	ID             int64
+	Consumer       string
+	Kind           string
+	IdempotencyKey string
+	Payload        []byte
+	// Attempt counts from 1.
+	Attempt   int
+	CreatedAt time.Time
+}
+
+// Consumer delivers messages somewhere. An error is retried with backoff
+// unless it is Permanent; RetryAfter sets the next attempt's time.
+type Consumer interface {
+	Deliver(ctx context.Context, m Message) error
+}
+
+// ConsumerFunc adapts a function to Consumer.
+type ConsumerFunc func(ctx context.Context, m Message) error
+
+// Deliver calls f.
+func (f ConsumerFunc) Deliver(ctx context.Context, m Message) error { return f(ctx, m) }
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as not worth retrying (a 4xx from the receiver, say):
+// the message goes to the dead state at once.
+func Permanent(err error) error { return &permanentError{err} }
+
+// RetryAfterError asks for the next attempt no sooner than After.
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
+}
+func (e *RetryAfterError) Unwrap() error { return e.Err }

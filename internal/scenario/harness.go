@@ -1,0 +1,325 @@
+// Package scenario runs the whole bot in-process for tests that read like
+// incidents: a real SQLite file in a temp dir, the real HTTP handlers on a
+// loopback server, a fake clock that only moves when told, and stateful
+// fakes of the outside world (an outgoing-webhook receiver now; chat and
+// phone fakes join it as they are built).
+//
+// A scenario posts payloads, moves the clock with Advance (which runs every
+// timer and outbox delivery that fell due, in the test's goroutine), and
+// asserts on incidents, timelines and what the fakes received. Nothing
+// sleeps.
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oncallbot/bot/internal/app"
+	"github.com/oncallbot/bot/internal/clock"
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+)
+
+// Start is the fake clock's starting time in every scenario: a Monday
+// morning, 03:00 UTC, when pages hurt most.
+var Start = time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC)
+
+// BaseConfig is the configuration scenarios start from. %WEBHOOK% is
+// replaced by the fake webhook receiver's URL.
+const BaseConfig = `
+reopen_window: 5m
+api_tokens:
+  - {name: tester, token: api-secret}
+integrations:
+  - {name: alertmanager, format: alertmanager, token: am-secret}
+  - {name: grafana, format: grafana, token: gf-secret}
+  - {name: zabbix, format: zabbix, token: zbx-secret}
+  - {name: generic, format: generic, token: gen-secret, default_severity: warning}
+routes:
+  - name: staging
+    match: ['env="staging"']
+    team: ops
+    group_by: [alertname, env]
+    alert_delay: 10m
+    severity_max: warning
+  - name: databases
+    match: ['service=~"postgres|mysql"']
+    team: dba
+    escalation_policy: dba-default
+    group_by: [alertname, cluster]
+    alert_delay: 2m
+default_route:
+  team: ops
+  escalation_policy: ops-default
+  group_by: [alertname]
+people:
+  - {name: alice}
+  - {name: bob}
+teams:
+  - {name: ops, members: [alice, bob], leads: [alice]}
+  - {name: dba, members: [bob], leads: [bob]}
+webhooks:
+  - name: events
+    url: "%WEBHOOK%"
+    secret: hook-secret
+`
+
+// Tokens of BaseConfig.
+var Tokens = map[string]string{
+	"alertmanager": "am-secret", "grafana": "gf-secret", "zabbix": "zbx-secret", "generic": "gen-secret",
+}
+
+// APIToken is BaseConfig's REST token.
+const APIToken = "api-secret"
+
+// Harness is one bot under test.
+type Harness struct {
+	T       testing.TB
+	Clock   *clock.Fake
+	App     *app.App
+	Server  *httptest.Server
+	Webhook *FakeWebhook
+	Config  *config.Config
+
+	handler atomic.Pointer[http.Handler]
+	log     *slog.Logger
+}
+
+// Option changes the harness before the bot starts.
+type Option func(*options)
+
+type options struct {
+	config string
+}
+
+// WithConfig replaces BaseConfig.
+func WithConfig(yaml string) Option { return func(o *options) { o.config = yaml } }
+
+// New starts a bot on a fresh database.
+func New(t testing.TB, opts ...Option) *Harness {
+	t.Helper()
+	o := options{config: BaseConfig}
+	for _, f := range opts {
+		f(&o)
+	}
+	h := &Harness{T: t, Clock: clock.NewFake(Start), Webhook: NewFakeWebhook(t)}
+	h.log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(o.config, "%WEBHOOK%", h.Webhook.URL())))
+	if err != nil {
+		t.Fatalf("scenario config: %v", err)
+	}
+	cfg.Database = filepath.Join(t.TempDir(), "bot.db")
+	h.Config = cfg
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*h.handler.Load()).ServeHTTP(w, r)
+	}))
+	t.Cleanup(h.Server.Close)
+	h.boot()
+	t.Cleanup(func() {
+		if err := h.App.Close(); err != nil {
+			t.Errorf("close bot: %v", err)
+		}
+	})
+	return h
+}
+
+func (h *Harness) boot() {
+	h.T.Helper()
+	a, err := app.New(context.Background(), h.Config, app.Options{Clock: h.Clock, Logger: h.log})
+	if err != nil {
+		h.T.Fatalf("start bot: %v", err)
+	}
+	h.App = a
+	handler := a.Handler()
+	h.handler.Store(&handler)
+}
+
+// Restart stops the bot and starts it again on the same database, as a
+// process restart would; the clock keeps its time.
+func (h *Harness) Restart() {
+	h.T.Helper()
+	if err := h.App.Close(); err != nil {
+		h.T.Fatalf("stop bot: %v", err)
+	}
+	h.boot()
+}
+
+// Advance moves the clock and runs everything that fell due.
+func (h *Harness) Advance(d time.Duration) {
+	h.T.Helper()
+	h.Clock.Advance(d)
+	h.Tick()
+}
+
+// Tick runs everything due now without moving the clock.
+func (h *Harness) Tick() {
+	h.T.Helper()
+	if err := h.App.Tick(context.Background()); err != nil {
+		h.T.Fatalf("tick: %v", err)
+	}
+}
+
+// Response is an HTTP answer, read in full.
+type Response struct {
+	Code int
+	Body []byte
+	// Error and Field are the JSON error body's, when there is one.
+	Error, Field string
+}
+
+func (h *Harness) do(method, path string, header http.Header, body []byte) Response {
+	h.T.Helper()
+	req, err := http.NewRequest(method, h.Server.URL+path, bytes.NewReader(body))
+	if err != nil {
+		h.T.Fatalf("build request: %v", err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := h.Server.Client().Do(req)
+	if err != nil {
+		h.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.T.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	r := Response{Code: resp.StatusCode, Body: b}
+	var e struct{ Error, Field string }
+	if json.Unmarshal(b, &e) == nil {
+		r.Error, r.Field = e.Error, e.Field
+	}
+	return r
+}
+
+// PostRaw posts body to /hooks/{integration} with the given bearer token.
+func (h *Harness) PostRaw(integration, token string, body []byte) Response {
+	h.T.Helper()
+	hdr := http.Header{"Content-Type": {"application/json"}}
+	if token != "" {
+		hdr.Set("Authorization", "Bearer "+token)
+	}
+	return h.do(http.MethodPost, "/hooks/"+integration, hdr, body)
+}
+
+// HookResult is the 202 body of a webhook.
+type HookResult struct {
+	Accepted, New, Updated, Resolved, Refired, Ignored, Truncated int
+	Incidents                                                     []int64
+}
+
+// Post posts body to an integration of BaseConfig and fails the test
+// unless the bot answers 202.
+func (h *Harness) Post(integration string, body []byte) HookResult {
+	h.T.Helper()
+	r := h.PostRaw(integration, Tokens[integration], body)
+	if r.Code != http.StatusAccepted {
+		h.T.Fatalf("POST /hooks/%s = %d %s, want 202", integration, r.Code, r.Body)
+	}
+	var res HookResult
+	if err := json.Unmarshal(r.Body, &res); err != nil {
+		h.T.Fatalf("decode hook response %s: %v", r.Body, err)
+	}
+	return res
+}
+
+// PostAlerts posts Alertmanager alerts (see Firing) and runs what fell due.
+func (h *Harness) PostAlerts(alerts ...AMAlert) HookResult {
+	h.T.Helper()
+	res := h.Post("alertmanager", AlertmanagerBody(alerts...))
+	h.Tick()
+	return res
+}
+
+// API calls the REST API with BaseConfig's token.
+func (h *Harness) API(method, path string) Response {
+	h.T.Helper()
+	return h.do(method, path, http.Header{"Authorization": {"Bearer " + APIToken}}, nil)
+}
+
+// Incident returns an incident with alerts and timeline, straight from the
+// domain.
+func (h *Harness) Incident(id int64) incident.Detail {
+	h.T.Helper()
+	d, err := h.App.Incidents.Get(context.Background(), id)
+	if err != nil {
+		h.T.Fatalf("get incident %d: %v", id, err)
+	}
+	return d
+}
+
+// OnlyIncident returns the single incident of a result, failing otherwise.
+func (h *Harness) OnlyIncident(res HookResult) incident.Detail {
+	h.T.Helper()
+	if len(res.Incidents) != 1 {
+		h.T.Fatalf("alerts touched incidents %v, want exactly one", res.Incidents)
+	}
+	return h.Incident(res.Incidents[0])
+}
+
+// ExpectStatus fails unless incident id is in status st.
+func (h *Harness) ExpectStatus(id int64, st incident.Status) incident.Detail {
+	h.T.Helper()
+	d := h.Incident(id)
+	if d.Status != st {
+		h.T.Fatalf("incident %d is %s, want %s; timeline:\n%s", id, d.Status, st, Timeline(d))
+	}
+	return d
+}
+
+// Timeline renders an incident's timeline for failure messages.
+func Timeline(d incident.Detail) string {
+	var b strings.Builder
+	for _, e := range d.Timeline {
+		fmt.Fprintf(&b, "  %s %-26s by %-14s %s\n", e.At.Format("15:04:05"), e.Kind, e.Actor, e.Detail)
+	}
+	return b.String()
+}
+
+// Kinds lists the kinds of an incident's timeline, in order.
+func Kinds(d incident.Detail) []string {
+	out := make([]string, len(d.Timeline))
+	for i, e := range d.Timeline {
+		out[i] = e.Kind
+	}
+	return out
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s", bytes.TrimRight(p, "\n"))
+	return len(p), nil
+}
+
+// SharedFixture reads a file of ../shared/fixtures (the payloads whose
+// licenses keep them out of this repository), skipping the test when the
+// folder is not beside the checkout.
+func SharedFixture(t testing.TB, rel string) []byte {
+	t.Helper()
+	wd, _ := os.Getwd()
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		p := filepath.Join(dir, "..", "shared", "fixtures", rel)
+		if b, err := os.ReadFile(p); err == nil {
+			return b
+		}
+		if filepath.Dir(dir) == dir {
+			break
+		}
+	}
+	t.Skipf("shared fixture %s not found beside the checkout", rel)
+	return nil
+}

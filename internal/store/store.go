@@ -1,0 +1,380 @@
+// Package store owns the bot's SQLite database: the schema and its embedded
+// migrations, one writer that commits many callers' work in one transaction
+// (group commit), and a pool of read-only connections.
+//
+// Every change the bot makes goes through Store.Write. A write returns only
+// after its transaction is durable on disk (WAL, synchronous=FULL), which is
+// what lets the HTTP layer answer 202 to a monitoring system and mean it.
+// Concurrent writers share one transaction and one fsync; each caller's work
+// runs inside its own SAVEPOINT, so one caller's error undoes only its own
+// changes.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxBatch bounds how many callers share one transaction, so one commit
+// never holds a caller back for long behind thousands of others.
+const maxBatch = 512
+
+// Store is the database. Use Write for every change and Read for queries.
+type Store struct {
+	path   string
+	writer *sql.DB
+	conn   *sql.Conn
+	reader *sql.DB
+	log    *slog.Logger
+
+	jobs chan *job
+	quit chan struct{}
+	done chan struct{}
+
+	closeOnce sync.Once
+	// mu guards closed: Write holds it shared while it enqueues, so Close
+	// cannot slip between the check and the send and strand a caller.
+	mu     sync.RWMutex
+	closed bool
+	// stmts caches prepared statements of the writer connection; only the
+	// writer goroutine touches it.
+	stmts map[string]*sql.Stmt
+}
+
+// Options tune Open.
+type Options struct {
+	Logger *slog.Logger
+	// ReadConns is the size of the read-only pool (default 4).
+	ReadConns int
+}
+
+type job struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	err  chan error
+	tx   *Tx
+	fail error
+}
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("store: closed")
+
+// Open opens (creating if needed) the database at path, applies pending
+// migrations and starts the writer.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 4
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	writer, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetMaxIdleConns(1)
+	if err := migrate(ctx, writer); err != nil {
+		writer.Close()
+		return nil, err
+	}
+	conn, err := writer.Conn(ctx)
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open writer connection: %w", err)
+	}
+	reader, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		conn.Close()
+		writer.Close()
+		return nil, fmt.Errorf("open read pool: %w", err)
+	}
+	reader.SetMaxOpenConns(opts.ReadConns)
+	reader.SetMaxIdleConns(opts.ReadConns)
+	s := &Store{
+		path:   path,
+		writer: writer,
+		conn:   conn,
+		reader: reader,
+		log:    opts.Logger,
+		jobs:   make(chan *job, maxBatch),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+		stmts:  make(map[string]*sql.Stmt),
+	}
+	go s.run()
+	return s, nil
+}
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		// FULL makes every commit fsync the WAL: a 202 means on disk.
+		"synchronous(FULL)",
+		"busy_timeout(10000)",
+		"foreign_keys(ON)",
+		"temp_store(MEMORY)",
+		"cache_size(-16000)",
+	} {
+		q.Add("_pragma", p)
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(ON)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Read returns the read-only pool. Reads see every committed write.
+func (s *Store) Read() *sql.DB { return s.reader }
+
+// Close stops the writer after the work already queued, and closes the
+// database.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.quit)
+		<-s.done
+		for _, st := range s.stmts {
+			st.Close()
+		}
+		err = errors.Join(s.conn.Close(), s.reader.Close(), s.writer.Close())
+	})
+	return err
+}
+
+// Write runs fn in a transaction and returns once that transaction is
+// committed and synced to disk, or fn's error. fn may share its transaction
+// with other callers; an error from fn rolls back only fn's own changes.
+// fn must not block on anything but the database, and must not call Write.
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	j := &job{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.jobs <- j:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	// Once queued, wait for the outcome even if ctx ends: the work may
+	// commit, and the caller must not believe otherwise.
+	return <-j.err
+}
+
+func (s *Store) run() {
+	defer close(s.done)
+	batch := make([]*job, 0, maxBatch)
+	for {
+		var first *job
+		select {
+		case first = <-s.jobs:
+		case <-s.quit:
+			// Finish what is queued so no accepted caller is dropped.
+			for {
+				select {
+				case j := <-s.jobs:
+					s.commit(append(batch[:0], j))
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs a batch of jobs in one transaction.
+func (s *Store) commit(batch []*job) {
+	ctx := context.Background()
+	if _, err := s.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		err = fmt.Errorf("begin transaction: %w", err)
+		for _, j := range batch {
+			j.err <- err
+		}
+		return
+	}
+	ok := 0
+	for _, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			j.fail = err
+			continue
+		}
+		j.tx = &Tx{ctx: j.ctx, s: s}
+		j.fail = s.runJob(ctx, j)
+		if j.fail == nil {
+			ok++
+		}
+	}
+	var commitErr error
+	if ok > 0 {
+		if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
+			commitErr = fmt.Errorf("commit: %w", err)
+			if _, rerr := s.conn.ExecContext(ctx, "ROLLBACK"); rerr != nil {
+				s.log.Error("rollback after failed commit", "err", rerr)
+			}
+		}
+	} else if _, err := s.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		s.log.Error("rollback of an all-failed batch", "err", err)
+	}
+	for _, j := range batch {
+		switch {
+		case j.fail != nil:
+			j.err <- j.fail
+		case commitErr != nil:
+			j.err <- commitErr
+		default:
+			for _, f := range j.tx.after {
+				f()
+			}
+			j.err <- nil
+		}
+	}
+}
+
+// runJob runs one job inside a savepoint, turning a panic into an error so
+// one bad caller cannot take the writer, and every other caller, down.
+func (s *Store) runJob(ctx context.Context, j *job) (err error) {
+	if _, err := s.conn.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in store write", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error in database write: %v", r)
+		}
+		if err != nil {
+			if _, rerr := s.conn.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
+			}
+		}
+		if _, rerr := s.conn.ExecContext(ctx, "RELEASE job"); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("release savepoint: %w", rerr))
+		}
+	}()
+	return j.fn(j.tx)
+}
+
+func (s *Store) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.conn.PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", query, err)
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// Tx is one caller's view of the shared write transaction. It is valid
+// only inside the function given to Write.
+type Tx struct {
+	ctx   context.Context
+	s     *Store
+	after []func()
+}
+
+// Context returns the caller's context.
+func (tx *Tx) Context() context.Context { return tx.ctx }
+
+// Exec runs a statement. Statements are prepared once and cached, so pass
+// constant query strings with ? parameters.
+func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
+	st, err := tx.s.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(context.Background(), args...)
+}
+
+// QueryRow runs a query expected to return at most one row.
+func (tx *Tx) QueryRow(query string, args ...any) *sql.Row {
+	st, err := tx.s.stmt(query)
+	if err != nil {
+		// A *sql.Row cannot be made with an error from outside
+		// database/sql; running the query unprepared reports the same
+		// error through Scan.
+		return tx.s.conn.QueryRowContext(context.Background(), query, args...)
+	}
+	return st.QueryRowContext(context.Background(), args...)
+}
+
+// Query runs a query returning rows. Close the rows before the next call.
+func (tx *Tx) Query(query string, args ...any) (*sql.Rows, error) {
+	st, err := tx.s.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(context.Background(), args...)
+}
+
+// AfterCommit registers f to run after the transaction commits, such as
+// waking a loop that reads what this transaction wrote. f does not run if
+// the work rolls back.
+func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
+
+// Ping checks that the database accepts a write, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec("UPDATE health SET checks = checks + 1 WHERE id = 1")
+		return err
+	})
+}
