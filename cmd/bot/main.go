@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -74,6 +75,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// serveDebug serves net/http/pprof on its own listener, so profiles are
+// never reachable through the public port.
+func serveDebug(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("debug server (pprof) listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("debug server stopped", "err", err)
+	}
+}
+
 func version() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
@@ -86,6 +101,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	path := fs.String("config", "manifests/demo.yaml", "configuration file")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	debugListen := fs.String("debug-listen", "", "if set, serve Go's pprof profiles on this address (keep it private)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -124,6 +140,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
+	}
+	if *debugListen != "" {
+		go serveDebug(*debugListen, log)
 	}
 	a.Start(context.WithoutCancel(ctx))
 	log.Info("bot serving", "addr", ln.Addr().String(), "database", cfg.Database, "version", version())

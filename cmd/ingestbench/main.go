@@ -38,15 +38,18 @@ func main() {
 		runs     = flag.Int("runs", 3, "runs per configuration; figures are medians")
 		batches  = flag.String("batches", "10,1", "alerts per request, comma-separated")
 		distinct = flag.Int("alerts", 5000, "distinct alerts in the workload")
-		amBin    = flag.String("alertmanager", "", "Alertmanager binary (default: prometheus-alertmanager or alertmanager on PATH)")
+		amBin    = flag.String("alertmanager", "", "Alertmanager binary (default: prometheus-alertmanager or alertmanager on PATH; none skips the comparison)")
 		botBin   = flag.String("bot", "", "bot binary (default: build ./cmd/bot into a temp dir)")
 	)
+	flag.StringVar(&profileDir, "cpuprofile-dir", "", "if set, save a CPU profile of the bot during each measured run here")
 	flag.Parse()
 	if err := run(*clients, *duration, *warmup, *runs, *batches, *distinct, *amBin, *botBin); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestbench:", err)
 		os.Exit(1)
 	}
 }
+
+var profileDir string
 
 // result is one run's figures.
 type result struct {
@@ -70,7 +73,9 @@ func run(clients int, duration, warmup time.Duration, runs int, batchList string
 			return fmt.Errorf("build bot: %w", err)
 		}
 	}
-	if amBin == "" {
+	if amBin == "none" {
+		amBin = ""
+	} else if amBin == "" {
 		for _, name := range []string{"prometheus-alertmanager", "alertmanager"} {
 			if p, err := exec.LookPath(name); err == nil {
 				amBin = p
@@ -89,7 +94,7 @@ func run(clients int, duration, warmup time.Duration, runs int, batchList string
 	fmt.Printf("ingest benchmark: %d clients, %s per run after %s warm-up, %d runs, %d distinct alerts, medians shown\n",
 		clients, duration, warmup, runs, distinct)
 	if amBin == "" {
-		fmt.Println("(prometheus-alertmanager not installed: no comparison; apt-get install prometheus-alertmanager)")
+		fmt.Println("(no Alertmanager to compare with ; apt-get install prometheus-alertmanager)")
 	}
 	for _, size := range sizes {
 		w := newWorkload(distinct, size)
@@ -293,7 +298,15 @@ default_route: {team: ops, group_by: [alertname, namespace]}
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return result{}, err
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfg, "--log-level", "warn")
+	args := []string{"serve", "--config", cfg, "--log-level", "warn"}
+	var debugAddr string
+	if profileDir != "" {
+		if debugAddr, err = freePort(); err != nil {
+			return result{}, err
+		}
+		args = append(args, "--debug-listen", debugAddr)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return result{}, fmt.Errorf("start bot: %w", err)
@@ -302,9 +315,28 @@ default_route: {team: ops, group_by: [alertname, namespace]}
 	if err := waitReady("http://"+addr+"/readyz", cmd.Process); err != nil {
 		return result{}, err
 	}
+	if debugAddr != "" {
+		go saveProfile(debugAddr, warmup, duration, filepath.Join(profileDir, fmt.Sprintf("bot-%d-%d.pprof", w.size, i)))
+	}
 	r := load("http://"+addr+"/hooks/alertmanager", "Bearer bench", w.botBodies, w.size, clients, warmup, duration, http.StatusAccepted)
 	r.peakRSSKiB = peakRSS(cmd.Process.Pid)
 	return r, nil
+}
+
+// saveProfile records a CPU profile of the measured part of a run.
+func saveProfile(addr string, warmup, duration time.Duration, path string) {
+	time.Sleep(warmup)
+	secs := max(int(duration.Seconds())-1, 1)
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+	}
 }
 
 func benchAlertmanager(tmp, bin string, i int, w *workload, clients int, warmup, duration time.Duration) (result, error) {
@@ -317,7 +349,7 @@ func benchAlertmanager(tmp, bin string, i int, w *workload, clients int, warmup,
 		return result{}, err
 	}
 	cfg := filepath.Join(dir, "alertmanager.yml")
-	conf := "route:\n  receiver: null\n  group_by: [alertname, namespace]\nreceivers:\n  - name: 'null'\n"
+	conf := "route:\n  receiver: 'null'\n  group_by: [alertname, namespace]\nreceivers:\n  - name: 'null'\n"
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return result{}, err
 	}

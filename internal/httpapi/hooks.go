@@ -83,6 +83,12 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request, name, format, toke
 		s.log.Warn("sender truncated alerts; the bot never saw them", "integration", name, "truncated", batch.Truncated)
 	}
 	res, err := s.incidents.Ingest(r.Context(), name, batch.Alerts)
+	if err != nil && r.Context().Err() != nil {
+		// The sender hung up before the commit; it saw no 202 and will
+		// send again.
+		s.log.Debug("sender left before its alerts were stored", "integration", name, "err", err)
+		return 499
+	}
 	if err != nil {
 		code := http.StatusInternalServerError
 		if errors.Is(err, store.ErrClosed) {

@@ -65,6 +65,7 @@ func (s *Service) Resolve(ctx context.Context, id int64, actor string) (Incident
 			return fmt.Errorf("resolve alerts: %w", err)
 		}
 		closed, _ := res.RowsAffected()
+		tx.AfterCommit(func() { s.known.dropIncident(id) })
 		if _, err := tx.Exec(`UPDATE incidents SET status = 'resolved', firing_count = 0, resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?`,
 			ms, actor, ms, id); err != nil {
 			return fmt.Errorf("resolve: %w", err)

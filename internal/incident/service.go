@@ -19,6 +19,8 @@ import (
 
 // Publisher enqueues an event for delivery in the caller's transaction.
 type Publisher interface {
+	// Wants reports whether anyone may receive events of kind.
+	Wants(kind string) bool
 	Publish(tx *store.Tx, e outbox.Event) error
 }
 
@@ -40,6 +42,7 @@ type Service struct {
 	router *Router
 	pub    Publisher
 	opts   Options
+	known  *stateCache
 }
 
 // NewService wires the incident domain.
@@ -47,7 +50,7 @@ func NewService(s *store.Store, c clock.Clock, r *Router, pub Publisher, opts Op
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Service{store: s, clock: c, router: r, pub: pub, opts: opts}
+	return &Service{store: s, clock: c, router: r, pub: pub, opts: opts, known: newStateCache()}
 }
 
 // Result counts what Ingest did with each alert.
@@ -87,6 +90,9 @@ type prepared struct {
 	groupKey    string
 	labels      string
 	annotations string
+	hash        uint64
+	// incidentID is the incident the alert ended up in, once written.
+	incidentID int64
 }
 
 func (s *Service) prepare(alerts []ingest.Alert) ([]prepared, error) {
@@ -106,6 +112,7 @@ func (s *Service) prepare(alerts []ingest.Alert) ([]prepared, error) {
 			return nil, fmt.Errorf("encode annotations of %s: %w", a.Fingerprint, err)
 		}
 		p.labels, p.annotations = string(lb), string(an)
+		p.hash = p.digest()
 	}
 	return out, nil
 }
@@ -117,19 +124,58 @@ func (s *Service) Ingest(ctx context.Context, integration string, alerts []inges
 	if err != nil {
 		return Result{}, err
 	}
+	// Repeats that would change nothing are answered from what the last
+	// commit left; only the rest go to the writer.
 	var res Result
+	now := s.clock.Now()
+	pending := prep[:0:0]
+	for i := range prep {
+		p := &prep[i]
+		st, ok := s.known.get(alertKey{integration, p.Fingerprint})
+		if !ok || !st.unchanged(p, now) {
+			pending = append(pending, *p)
+			continue
+		}
+		if p.Status == ingest.StatusFiring {
+			res.Updated++
+			res.touch(st.incidentID)
+		} else {
+			res.Ignored++
+		}
+	}
+	if len(pending) == 0 {
+		return res, nil
+	}
+	var written Result
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
-		res = Result{}
+		written = Result{}
 		now := s.clock.Now()
-		for i := range prep {
-			if err := s.ingestOne(tx, now, integration, &prep[i], &res); err != nil {
-				return fmt.Errorf("alert %s: %w", prep[i].Fingerprint, err)
+		for i := range pending {
+			p := &pending[i]
+			if err := s.ingestOne(tx, now, integration, p, &written); err != nil {
+				return fmt.Errorf("alert %s: %w", p.Fingerprint, err)
 			}
 		}
+		tx.AfterCommit(func() {
+			for i := range pending {
+				p := &pending[i]
+				s.known.put(alertKey{integration, p.Fingerprint},
+					alertState{status: p.Status, digest: p.hash, incidentID: p.incidentID, writtenAt: now})
+			}
+		})
 		return nil
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("ingest %d alerts from %s: %w", len(alerts), integration, err)
+	}
+	res.New += written.New
+	res.Updated += written.Updated
+	res.Resolved += written.Resolved
+	res.Refired += written.Refired
+	res.Ignored += written.Ignored
+	res.Opened += written.Opened
+	for _, id := range written.Incidents {
+		res.touch(id)
 	}
 	return res, nil
 }
@@ -150,6 +196,9 @@ func (s *Service) ingestOne(tx *store.Tx, now time.Time, integration string, p *
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("look up alert: %w", err)
+	}
+	if found {
+		p.incidentID = incID
 	}
 	if found && incStatus != StatusResolved {
 		res.touch(incID)
@@ -183,6 +232,7 @@ func (s *Service) ingestOne(tx *store.Tx, now time.Time, integration string, p *
 		res.Opened++
 	}
 	res.touch(target)
+	p.incidentID = target
 	if found && incID == target {
 		// The alert's own incident reopened: its row fires again.
 		return s.updateOpen(tx, now, integration, p, res, alertID, alertStatus, incID, sev)
@@ -422,7 +472,7 @@ func (s *Service) record(tx *store.Tx, now time.Time, incID int64, kind, actor s
 	if err != nil {
 		return fmt.Errorf("append %s to timeline: %w", kind, err)
 	}
-	if s.pub == nil {
+	if s.pub == nil || !s.pub.Wants(kind) {
 		return nil
 	}
 	inc, err := scanIncident(tx.QueryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, incID))

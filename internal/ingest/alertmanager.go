@@ -51,7 +51,7 @@ func decodeAlertmanager(body []byte, opts Options) (Batch, error) {
 		return Batch{}, err
 	}
 	var env amEnvelope[amAlert]
-	if err := json.Unmarshal(body, &env); err != nil {
+	if err := unmarshal(body, &env); err != nil {
 		return Batch{}, envelopeDecodeError[amAlert](body, err, what)
 	}
 	return env.toBatch(opts, what, func(a *amAlert, i int, st Status) (Alert, error) {

@@ -314,6 +314,7 @@ func FuzzAlertmanager(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := decodeAlertmanager(body, testOpts)
 		checkDecodeResult(t, b, err)
+		fastAndSlowAgree[amEnvelope[amAlert]](t, body)
 	})
 }
 

@@ -55,7 +55,7 @@ func decodeGrafana(body []byte, opts Options) (Batch, error) {
 		return Batch{}, err
 	}
 	var g grafanaBody
-	if err := json.Unmarshal(body, &g); err != nil {
+	if err := unmarshal(body, &g); err != nil {
 		return Batch{}, envelopeDecodeError[grafanaAlert](body, err, what)
 	}
 	if g.Alerts == nil && g.isLegacy() {

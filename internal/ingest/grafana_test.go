@@ -223,6 +223,7 @@ func FuzzGrafana(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := decodeGrafana(body, testOpts)
 		checkDecodeResult(t, b, err)
+		fastAndSlowAgree[grafanaBody](t, body)
 		if err == nil && b.Ignored > 0 && len(b.Alerts) > 0 {
 			t.Fatalf("a legacy body both ignored and produced alerts: %+v", b)
 		}

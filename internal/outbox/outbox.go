@@ -61,6 +61,17 @@ func NewPublisher(subs []Subscription, clock interface{ Now() time.Time }, wake 
 	return &Publisher{subs: subs, clock: clock, onCommit: wake}
 }
 
+// Wants reports whether any subscription may want events of kind, so a
+// publisher can skip building a payload nobody will receive.
+func (p *Publisher) Wants(kind string) bool {
+	for _, s := range p.subs {
+		if len(s.Kinds) == 0 || slices.Contains(s.Kinds, kind) {
+			return true
+		}
+	}
+	return false
+}
+
 // Publish enqueues e for every subscription that wants it, inside tx.
 func (p *Publisher) Publish(tx *store.Tx, e Event) error {
 	if e.Kind == "" || e.IdempotencyKey == "" {

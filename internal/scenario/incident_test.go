@@ -262,3 +262,43 @@ func TestTimersSurviveRestart(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestStillFiringAfterManualResolveCountsAsRefire(t *testing.T) {
+	h := New(t)
+	a := Firing("alertname=Stubborn", "instance=x")
+	inc := h.OnlyIncident(h.PostAlerts(a))
+	h.PostAlerts(a) // a repeat, answered without a write
+	if r := h.API("POST", "/api/v1/incidents/"+itoa(inc.ID)+"/resolve"); r.Code != 200 {
+		t.Fatalf("resolve: %d %s", r.Code, r.Body)
+	}
+	// Alertmanager sends the still-firing alert again a minute later:
+	// inside the reopen window, the incident comes back.
+	h.Advance(time.Minute)
+	res := h.PostAlerts(a)
+	if res.Refired != 1 || len(res.Incidents) != 1 || res.Incidents[0] != inc.ID {
+		t.Fatalf("repeat after manual resolve = %+v, want a refire of incident %d", res, inc.ID)
+	}
+	h.ExpectStatus(inc.ID, incident.StatusTriggered)
+}
+
+func TestRepeatsRefreshLastSeenAtMostEveryMinute(t *testing.T) {
+	h := New(t)
+	a := Firing("alertname=Repeated")
+	inc := h.OnlyIncident(h.PostAlerts(a))
+	lastSeen := func() time.Time { return h.Incident(inc.ID).Alerts[0].LastSeenAt }
+	h.Advance(30 * time.Second)
+	h.PostAlerts(a)
+	if got := lastSeen(); !got.Equal(Start) {
+		t.Fatalf("last_seen moved to %v on a repeat 30s later; it is refreshed at most once a minute", got)
+	}
+	h.Advance(31 * time.Second)
+	h.PostAlerts(a)
+	if got := lastSeen(); !got.Equal(Start.Add(61 * time.Second)) {
+		t.Fatalf("last_seen = %v after a repeat 61s later, want start+61s", got)
+	}
+	// A changed summary is written at once.
+	h.PostAlerts(a.Summary("now with a summary"))
+	if d := h.Incident(inc.ID); d.Alerts[0].Summary != "now with a summary" {
+		t.Fatalf("summary = %q", d.Alerts[0].Summary)
+	}
+}

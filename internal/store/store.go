@@ -243,8 +243,7 @@ func (s *Store) run() {
 
 // commit runs a batch of jobs in one transaction.
 func (s *Store) commit(batch []*job) {
-	ctx := context.Background()
-	if _, err := s.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if err := s.execCached("BEGIN IMMEDIATE"); err != nil {
 		err = fmt.Errorf("begin transaction: %w", err)
 		for _, j := range batch {
 			j.err <- err
@@ -258,20 +257,20 @@ func (s *Store) commit(batch []*job) {
 			continue
 		}
 		j.tx = &Tx{ctx: j.ctx, s: s}
-		j.fail = s.runJob(ctx, j)
+		j.fail = s.runJob(j)
 		if j.fail == nil {
 			ok++
 		}
 	}
 	var commitErr error
 	if ok > 0 {
-		if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		if err := s.execCached("COMMIT"); err != nil {
 			commitErr = fmt.Errorf("commit: %w", err)
-			if _, rerr := s.conn.ExecContext(ctx, "ROLLBACK"); rerr != nil {
+			if rerr := s.execCached("ROLLBACK"); rerr != nil {
 				s.log.Error("rollback after failed commit", "err", rerr)
 			}
 		}
-	} else if _, err := s.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+	} else if err := s.execCached("ROLLBACK"); err != nil {
 		s.log.Error("rollback of an all-failed batch", "err", err)
 	}
 	for _, j := range batch {
@@ -291,8 +290,8 @@ func (s *Store) commit(batch []*job) {
 
 // runJob runs one job inside a savepoint, turning a panic into an error so
 // one bad caller cannot take the writer, and every other caller, down.
-func (s *Store) runJob(ctx context.Context, j *job) (err error) {
-	if _, err := s.conn.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+func (s *Store) runJob(j *job) (err error) {
+	if err := s.execCached("SAVEPOINT job"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	defer func() {
@@ -301,15 +300,26 @@ func (s *Store) runJob(ctx context.Context, j *job) (err error) {
 			err = fmt.Errorf("internal error in database write: %v", r)
 		}
 		if err != nil {
-			if _, rerr := s.conn.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
+			if rerr := s.execCached("ROLLBACK TO job"); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
 			}
 		}
-		if _, rerr := s.conn.ExecContext(ctx, "RELEASE job"); rerr != nil {
+		if rerr := s.execCached("RELEASE job"); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("release savepoint: %w", rerr))
 		}
 	}()
 	return j.fn(j.tx)
+}
+
+// execCached runs a statement of the writer's own (transaction control),
+// prepared once: parsing BEGIN and SAVEPOINT for every caller adds up.
+func (s *Store) execCached(query string) error {
+	st, err := s.stmt(query)
+	if err != nil {
+		return err
+	}
+	_, err = st.Exec()
+	return err
 }
 
 func (s *Store) stmt(query string) (*sql.Stmt, error) {
