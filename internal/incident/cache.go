@@ -1,7 +1,6 @@
 package incident
 
 import (
-	"hash/fnv"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -86,16 +85,29 @@ func (c *stateCache) dropIncident(id int64) {
 	}
 }
 
+// digestSeed is fixed for the process: digests are compared only within it.
+var digestSeed = maphash.MakeSeed()
+
 // digest hashes what an update of a firing alert would write, so an
-// unchanged repeat is recognised.
+// unchanged repeat is recognised without encoding anything. Annotations
+// are summed entry by entry, so their order does not matter.
 func (p *prepared) digest() uint64 {
-	h := fnv.New64a()
-	for _, s := range []string{p.Summary, p.annotations, p.SourceURL, p.groupKey} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+	var h maphash.Hash
+	h.SetSeed(digestSeed)
+	for _, s := range [...]string{p.Summary, p.SourceURL, p.groupKey} {
+		h.WriteString(s)
+		h.WriteByte(0)
 	}
-	h.Write([]byte{byte(p.Severity)})
-	return h.Sum64()
+	h.WriteByte(byte(p.Severity))
+	sum := h.Sum64()
+	for k, v := range p.Annotations {
+		h.Reset()
+		h.WriteString(k)
+		h.WriteByte(0)
+		h.WriteString(v)
+		sum += h.Sum64()
+	}
+	return sum
 }
 
 // unchanged reports whether writing p would change nothing that matters

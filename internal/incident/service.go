@@ -95,7 +95,7 @@ type prepared struct {
 	incidentID int64
 }
 
-func (s *Service) prepare(alerts []ingest.Alert) ([]prepared, error) {
+func (s *Service) prepare(alerts []ingest.Alert) []prepared {
 	out := make([]prepared, len(alerts))
 	for i, a := range alerts {
 		p := &out[i]
@@ -103,27 +103,30 @@ func (s *Service) prepare(alerts []ingest.Alert) ([]prepared, error) {
 		p.route = s.router.Route(a.Labels)
 		p.Severity = min(a.Severity, p.route.SeverityMax)
 		p.groupKey = p.route.GroupKey(&a)
-		lb, err := json.Marshal(a.Labels)
-		if err != nil {
-			return nil, fmt.Errorf("encode labels of %s: %w", a.Fingerprint, err)
-		}
-		an, err := json.Marshal(a.Annotations)
-		if err != nil {
-			return nil, fmt.Errorf("encode annotations of %s: %w", a.Fingerprint, err)
-		}
-		p.labels, p.annotations = string(lb), string(an)
 		p.hash = p.digest()
 	}
-	return out, nil
+	return out
+}
+
+// encode renders the label and annotation maps for the database; only
+// alerts that will be written need it.
+func (p *prepared) encode() error {
+	lb, err := json.Marshal(p.Labels)
+	if err != nil {
+		return fmt.Errorf("encode labels of %s: %w", p.Fingerprint, err)
+	}
+	an, err := json.Marshal(p.Annotations)
+	if err != nil {
+		return fmt.Errorf("encode annotations of %s: %w", p.Fingerprint, err)
+	}
+	p.labels, p.annotations = string(lb), string(an)
+	return nil
 }
 
 // Ingest records alerts from integration and returns once they, and every
 // incident change they cause, are committed to disk.
 func (s *Service) Ingest(ctx context.Context, integration string, alerts []ingest.Alert) (Result, error) {
-	prep, err := s.prepare(alerts)
-	if err != nil {
-		return Result{}, err
-	}
+	prep := s.prepare(alerts)
 	// Repeats that would change nothing are answered from what the last
 	// commit left; only the rest go to the writer.
 	var res Result
@@ -133,6 +136,9 @@ func (s *Service) Ingest(ctx context.Context, integration string, alerts []inges
 		p := &prep[i]
 		st, ok := s.known.get(alertKey{integration, p.Fingerprint})
 		if !ok || !st.unchanged(p, now) {
+			if err := p.encode(); err != nil {
+				return Result{}, err
+			}
 			pending = append(pending, *p)
 			continue
 		}
@@ -147,7 +153,7 @@ func (s *Service) Ingest(ctx context.Context, integration string, alerts []inges
 		return res, nil
 	}
 	var written Result
-	err = s.store.Write(ctx, func(tx *store.Tx) error {
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		written = Result{}
 		now := s.clock.Now()
 		for i := range pending {
