@@ -37,7 +37,6 @@ var migrations embed.FS
 // never holds a caller back for long behind thousands of others.
 const maxBatch = 512
 
-
 // Store is the database. Use Write for every change and Read for queries.
 type Store struct {
 	path   string
