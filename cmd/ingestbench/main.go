@@ -42,6 +42,7 @@ func main() {
 		botBin   = flag.String("bot", "", "bot binary (default: build ./cmd/bot into a temp dir)")
 	)
 	flag.StringVar(&profileDir, "cpuprofile-dir", "", "if set, save a CPU profile of the bot during each measured run here")
+	flag.BoolVar(&traceInstead, "trace", false, "with -cpuprofile-dir, save a 1s execution trace instead of a CPU profile")
 	flag.Parse()
 	if err := run(*clients, *duration, *warmup, *runs, *batches, *distinct, *amBin, *botBin); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestbench:", err)
@@ -49,7 +50,10 @@ func main() {
 	}
 }
 
-var profileDir string
+var (
+	profileDir   string
+	traceInstead bool
+)
 
 // result is one run's figures.
 type result struct {
@@ -377,7 +381,12 @@ default_route: {team: ops, group_by: [alertname, namespace]}
 func saveProfile(addr string, warmup, duration time.Duration, path string) {
 	time.Sleep(warmup)
 	secs := max(int(duration.Seconds())-1, 1)
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
+	kind := "profile"
+	if traceInstead {
+		kind = "trace"
+		secs = 1
+	}
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, kind, secs))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "profile:", err)
 		return
