@@ -73,7 +73,7 @@ func TestDailyHandoffInsideTheSkippedHourMovesToItsEnd(t *testing.T) {
 	}})
 	sat := s.OnCall(utc("2026-03-07 12:00"))[0]
 	expectOnCall(t, s, utc("2026-03-08 06:59"), sat) // 01:59 EST
-	next := s.OnCall(utc("2026-03-08 07:00"))         // 03:00 EDT
+	next := s.OnCall(utc("2026-03-08 07:00"))        // 03:00 EDT
 	if len(next) != 1 || next[0] == sat {
 		t.Fatalf("no handoff at 03:00 EDT: %v", next)
 	}
