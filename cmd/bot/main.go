@@ -28,6 +28,8 @@ import (
 
 	"github.com/oncallbot/bot/internal/app"
 	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/oncall"
 )
 
 func main() {
@@ -62,7 +64,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d integrations, %d routes, %d teams)\n", *path, len(cfg.Integrations), len(cfg.Routes), len(cfg.Teams))
+		if _, err := incident.NewRouter(cfg.Routes, cfg.DefaultRoute); err != nil {
+			return fmt.Errorf("config %s: %w", *path, err)
+		}
+		if _, err := oncall.SchedulesFromConfig(cfg.Schedules); err != nil {
+			return fmt.Errorf("config %s: %w", *path, err)
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d integrations, %d routes, %d teams, %d schedules, %d escalation policies)\n", *path,
+			len(cfg.Integrations), len(cfg.Routes), len(cfg.Teams), len(cfg.Schedules), len(cfg.EscalationPolicies))
 		return nil
 	case "version":
 		fmt.Fprintln(stdout, version())

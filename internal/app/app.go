@@ -18,6 +18,7 @@ import (
 	"github.com/oncallbot/bot/internal/httpapi"
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/notify"
+	"github.com/oncallbot/bot/internal/oncall"
 	"github.com/oncallbot/bot/internal/outbox"
 	"github.com/oncallbot/bot/internal/store"
 	"github.com/oncallbot/bot/internal/timer"
@@ -38,6 +39,7 @@ type App struct {
 	Store     *store.Store
 	Clock     clock.Clock
 	Incidents *incident.Service
+	OnCall    *oncall.Service
 	Timers    *timer.Runner
 	Outbox    *outbox.Dispatcher
 	Registry  *prometheus.Registry
@@ -89,10 +91,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Logger:       opts.Logger,
 	})
 	a.Timers.Handle(incident.TimerPage, a.Incidents.HandlePageTimer)
+	if a.OnCall, err = oncall.NewService(ctx, st, opts.Clock, cfg); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("on-call schedules: %w", err)
+	}
 	a.Registry.MustRegister(&dbCollector{app: a})
 
 	a.handler = httpapi.New(httpapi.Options{
 		Incidents:    a.Incidents,
+		OnCall:       a.OnCall,
 		Integrations: cfg.Integrations,
 		APITokens:    cfg.APITokens,
 		Ready:        st.Ping,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,13 +31,15 @@ type Config struct {
 	// this window reopens the incident; later it opens a new one.
 	ReopenWindow Duration `yaml:"reopen_window"`
 
-	APITokens    []APIToken    `yaml:"api_tokens"`
-	Integrations []Integration `yaml:"integrations"`
-	Routes       []Route       `yaml:"routes"`
-	DefaultRoute Route         `yaml:"default_route"`
-	People       []Person      `yaml:"people"`
-	Teams        []Team        `yaml:"teams"`
-	Webhooks     []Webhook     `yaml:"webhooks"`
+	APITokens          []APIToken         `yaml:"api_tokens"`
+	Integrations       []Integration      `yaml:"integrations"`
+	Routes             []Route            `yaml:"routes"`
+	DefaultRoute       Route              `yaml:"default_route"`
+	People             []Person           `yaml:"people"`
+	Teams              []Team             `yaml:"teams"`
+	Schedules          []Schedule         `yaml:"schedules"`
+	EscalationPolicies []EscalationPolicy `yaml:"escalation_policies"`
+	Webhooks           []Webhook          `yaml:"webhooks"`
 }
 
 // APIToken grants access to the REST API. Name is recorded as the actor of
@@ -82,24 +85,110 @@ type Person struct {
 	TimeZone string `yaml:"time_zone"`
 	Email    string `yaml:"email"`
 	Phone    string `yaml:"phone"`
+	// Chat identities, so a page can be a direct message.
+	Slack    string `yaml:"slack"`
+	Telegram string `yaml:"telegram"`
+	Discord  string `yaml:"discord"`
+	// Notify is the person's own rule for a page: each method after its
+	// delay, until someone acknowledges. NotifyImportant replaces it for
+	// pages at or above the important severity (critical by default).
+	Notify          []NotifyStep `yaml:"notify"`
+	NotifyImportant []NotifyStep `yaml:"notify_important"`
 }
 
-// Team owns incidents and a rotation.
+// NotifyStep is one contact method of a notification rule.
+type NotifyStep struct {
+	// Method is chat, sms, voice, email or webhook.
+	Method string   `yaml:"method"`
+	After  Duration `yaml:"after"`
+}
+
+// NotifyMethods are the contact methods a notification rule may use.
+var NotifyMethods = []string{"chat", "sms", "voice", "email", "webhook"}
+
+// Team owns incidents, a schedule and an escalation policy.
 type Team struct {
-	Name     string    `yaml:"name"`
-	Members  []string  `yaml:"members"`
-	Leads    []string  `yaml:"leads"`
-	Rotation *Rotation `yaml:"rotation"`
+	Name    string   `yaml:"name"`
+	Members []string `yaml:"members"`
+	Leads   []string `yaml:"leads"`
+	// Schedule names the team's on-call schedule.
+	Schedule string `yaml:"schedule"`
+	// EscalationPolicy is the team's default policy.
+	EscalationPolicy string `yaml:"escalation_policy"`
+	// Rooms are the team's chat rooms, by platform.
+	Rooms Rooms `yaml:"rooms"`
 }
 
-// Rotation is a team's on-call rotation. The on-call subsystem gives it
-// meaning; the core only checks its shape.
-type Rotation struct {
-	Name         string   `yaml:"name"`
-	Type         string   `yaml:"type"`
-	Handoff      string   `yaml:"handoff"`
-	TimeZone     string   `yaml:"time_zone"`
+// Rooms names a team's room on each chat platform.
+type Rooms struct {
+	Slack    string `yaml:"slack"`
+	Telegram string `yaml:"telegram"`
+	Discord  string `yaml:"discord"`
+}
+
+// Schedule is a stack of rotation layers in one zone; later layers win.
+type Schedule struct {
+	Name     string  `yaml:"name"`
+	TimeZone string  `yaml:"time_zone"`
+	Layers   []Layer `yaml:"layers"`
+}
+
+// Layer is one rotation of a schedule.
+type Layer struct {
+	Name string `yaml:"name"`
+	// Rotation is hourly, daily, weekly or monthly; Every is how many of
+	// those one shift lasts (default 1): rotation hourly, every 12 is a
+	// 12-hour shift.
+	Rotation string `yaml:"rotation"`
+	Every    int    `yaml:"every"`
+	// Start is the first handoff, local time in the schedule's zone:
+	// "2026-01-05 09:00".
+	Start        string   `yaml:"start"`
 	Participants []string `yaml:"participants"`
+	// Windows restrict the layer, e.g. business hours.
+	Windows []Window `yaml:"windows"`
+}
+
+// Window is a time-of-day range on some weekdays ("mon".."sun"); To before
+// From runs past midnight.
+type Window struct {
+	Days []string `yaml:"days"`
+	From string   `yaml:"from"`
+	To   string   `yaml:"to"`
+}
+
+// EscalationPolicy is how a page climbs until someone acknowledges.
+type EscalationPolicy struct {
+	Name string `yaml:"name"`
+	// Repeat runs the whole policy this many more times when its last
+	// step goes unanswered.
+	Repeat int              `yaml:"repeat"`
+	Steps  []EscalationStep `yaml:"steps"`
+}
+
+// EscalationStep notifies its targets, then waits Delay before the next.
+type EscalationStep struct {
+	Delay   Duration `yaml:"delay"`
+	Targets []Target `yaml:"targets"`
+	// When makes the step conditional; a step whose condition fails is
+	// skipped.
+	When *Condition `yaml:"when"`
+}
+
+// Target is exactly one of: the on-call of a schedule, a person, a whole
+// team, or a team's chat room.
+type Target struct {
+	Schedule string `yaml:"schedule"`
+	User     string `yaml:"user"`
+	Team     string `yaml:"team"`
+	Room     string `yaml:"room"`
+}
+
+// Condition limits a step to a time window and/or a minimum severity.
+type Condition struct {
+	Window          *Window          `yaml:"window"`
+	TimeZone        string           `yaml:"time_zone"`
+	SeverityAtLeast *ingest.Severity `yaml:"severity_at_least"`
 }
 
 // Webhook is an outgoing webhook that receives incident events.
@@ -271,12 +360,28 @@ func (c *Config) check() error {
 			}
 		}
 	}
+	scheduleNames := map[string]bool{}
+	for i, sc := range c.Schedules {
+		if sc.Name == "" || scheduleNames[sc.Name] {
+			fail("schedules[%d]: name %q is empty or taken", i, sc.Name)
+		}
+		scheduleNames[sc.Name] = true
+	}
+	policyNames := map[string]bool{}
+	for i, ep := range c.EscalationPolicies {
+		if ep.Name == "" || policyNames[ep.Name] {
+			fail("escalation_policies[%d]: name %q is empty or taken", i, ep.Name)
+		}
+		policyNames[ep.Name] = true
+	}
 	teams := map[string]bool{}
+	for _, t := range c.Teams {
+		teams[t.Name] = true
+	}
 	for i, t := range c.Teams {
 		if t.Name == "" {
 			fail("teams[%d]: name is required", i)
 		}
-		teams[t.Name] = true
 		for _, lists := range [][]string{t.Members, t.Leads} {
 			for _, m := range lists {
 				if !people[m] {
@@ -284,21 +389,81 @@ func (c *Config) check() error {
 				}
 			}
 		}
-		if r := t.Rotation; r != nil {
-			for _, m := range r.Participants {
-				if !people[m] {
-					fail("team %q rotation: participant %q is not in people", t.Name, m)
+		if t.Schedule != "" && !scheduleNames[t.Schedule] {
+			fail("team %q: schedule %q is not defined in schedules", t.Name, t.Schedule)
+		}
+		if t.EscalationPolicy != "" && !policyNames[t.EscalationPolicy] {
+			fail("team %q: escalation_policy %q is not defined in escalation_policies", t.Name, t.EscalationPolicy)
+		}
+	}
+	for _, p := range c.People {
+		for _, rule := range [][]NotifyStep{p.Notify, p.NotifyImportant} {
+			for _, st := range rule {
+				if !slices.Contains(NotifyMethods, st.Method) {
+					fail("person %q: notify method %q is not one of %v", p.Name, st.Method, NotifyMethods)
 				}
 			}
-			if r.TimeZone != "" {
-				if _, err := time.LoadLocation(r.TimeZone); err != nil {
-					fail("team %q rotation: time_zone: %v", t.Name, err)
+		}
+	}
+	for _, sc := range c.Schedules {
+		if _, err := time.LoadLocation(sc.TimeZone); err != nil || sc.TimeZone == "" {
+			fail("schedule %q: time_zone %q is not an IANA zone", sc.Name, sc.TimeZone)
+		}
+		if len(sc.Layers) == 0 {
+			fail("schedule %q: no layers", sc.Name)
+		}
+		for _, l := range sc.Layers {
+			for _, m := range l.Participants {
+				if !people[m] {
+					fail("schedule %q layer %q: participant %q is not in people", sc.Name, l.Name, m)
+				}
+			}
+		}
+	}
+	for _, ep := range c.EscalationPolicies {
+		if len(ep.Steps) == 0 {
+			fail("escalation policy %q: no steps", ep.Name)
+		}
+		if ep.Repeat < 0 {
+			fail("escalation policy %q: repeat must not be negative", ep.Name)
+		}
+		for i, st := range ep.Steps {
+			if len(st.Targets) == 0 {
+				fail("escalation policy %q step %d: no targets", ep.Name, i+1)
+			}
+			for _, tg := range st.Targets {
+				set := 0
+				for _, v := range []string{tg.Schedule, tg.User, tg.Team, tg.Room} {
+					if v != "" {
+						set++
+					}
+				}
+				switch {
+				case set != 1:
+					fail("escalation policy %q step %d: a target names exactly one of schedule, user, team, room", ep.Name, i+1)
+				case tg.Schedule != "" && !scheduleNames[tg.Schedule]:
+					fail("escalation policy %q step %d: schedule %q is not defined", ep.Name, i+1, tg.Schedule)
+				case tg.User != "" && !people[tg.User]:
+					fail("escalation policy %q step %d: user %q is not in people", ep.Name, i+1, tg.User)
+				case tg.Team != "" && !teams[tg.Team]:
+					fail("escalation policy %q step %d: team %q is not defined", ep.Name, i+1, tg.Team)
+				case tg.Room != "" && !teams[tg.Room]:
+					fail("escalation policy %q step %d: room of team %q: no such team", ep.Name, i+1, tg.Room)
+				}
+			}
+			if w := st.When; w != nil && w.TimeZone != "" {
+				if _, err := time.LoadLocation(w.TimeZone); err != nil {
+					fail("escalation policy %q step %d: time_zone: %v", ep.Name, i+1, err)
 				}
 			}
 		}
 	}
 
 	routeNames := map[string]bool{}
+	teamPolicy := map[string]string{}
+	for _, t := range c.Teams {
+		teamPolicy[t.Name] = t.EscalationPolicy
+	}
 	checkRoute := func(where string, r *Route) {
 		if r.Team == "" {
 			fail("%s: team is required", where)
@@ -306,7 +471,12 @@ func (c *Config) check() error {
 			fail("%s: team %q is not defined in teams", where, r.Team)
 		}
 		if r.EscalationPolicy == "" {
+			r.EscalationPolicy = teamPolicy[r.Team]
+		}
+		if r.EscalationPolicy == "" {
 			r.EscalationPolicy = "default"
+		} else if len(c.EscalationPolicies) > 0 && !policyNames[r.EscalationPolicy] {
+			fail("%s: escalation_policy %q is not defined in escalation_policies", where, r.EscalationPolicy)
 		}
 		if len(r.GroupBy) == 0 {
 			r.GroupBy = []string{"alertname"}

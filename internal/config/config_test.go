@@ -29,8 +29,11 @@ func TestDemoConfigLoads(t *testing.T) {
 	if len(c.APITokens) != 1 || c.APITokens[0].Token != "demo" || c.Listen != "127.0.0.1:8080" {
 		t.Errorf("demo api tokens %+v listen %s", c.APITokens, c.Listen)
 	}
-	if len(c.Teams) != 1 || c.Teams[0].Name != "ops" || c.Teams[0].Rotation == nil || c.Teams[0].Rotation.Type != "weekly" {
+	if len(c.Teams) != 1 || c.Teams[0].Name != "ops" || c.Teams[0].Schedule != "ops" || c.Teams[0].EscalationPolicy != "ops-default" {
 		t.Errorf("demo team = %+v", c.Teams)
+	}
+	if len(c.Schedules) != 1 || len(c.Schedules[0].Layers) == 0 || len(c.EscalationPolicies) == 0 {
+		t.Errorf("demo schedules %+v policies %+v", c.Schedules, c.EscalationPolicies)
 	}
 }
 
@@ -91,6 +94,11 @@ func TestParseRejects(t *testing.T) {
 		{"bad severity", "default_route: {team: ops, severity_max: apocalyptic}\n", "apocalyptic"},
 		{"empty match", "routes: [{name: r, team: ops}]\ndefault_route: {team: ops}\n", "match is empty"},
 		{"missing env", "default_route: {team: '${NO_SUCH_VAR_X}'}\n", "NO_SUCH_VAR_X"},
+		{"unknown schedule", "teams: [{name: ops, schedule: nope}]\ndefault_route: {team: ops}\n", `schedule "nope" is not defined`},
+		{"bad schedule zone", "schedules: [{name: s, time_zone: Nowhere/X, layers: [{rotation: daily, start: '2026-01-01 09:00'}]}]\ndefault_route: {team: ops}\n", "IANA"},
+		{"target with two kinds", "people: [{name: a}]\nteams: [{name: ops}]\nescalation_policies: [{name: p, steps: [{targets: [{user: a, team: ops}]}]}]\ndefault_route: {team: ops, escalation_policy: p}\n", "exactly one"},
+		{"unknown policy on route", "teams: [{name: ops}]\nescalation_policies: [{name: p, steps: [{targets: [{team: ops}]}]}]\ndefault_route: {team: ops, escalation_policy: q}\n", `escalation_policy "q"`},
+		{"bad notify method", "people: [{name: a, notify: [{method: pigeon}]}]\ndefault_route: {team: ops}\n", "pigeon"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

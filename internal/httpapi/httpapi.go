@@ -21,6 +21,7 @@ import (
 	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/oncall"
 )
 
 // MaxBodyBytes bounds a webhook body; larger bodies get 413.
@@ -29,6 +30,7 @@ const MaxBodyBytes = 1 << 20
 // Options wire a Server.
 type Options struct {
 	Incidents    *incident.Service
+	OnCall       *oncall.Service
 	Integrations []config.Integration
 	APITokens    []config.APIToken
 	// Ready reports whether the bot can take writes, for /readyz.
@@ -41,6 +43,7 @@ type Options struct {
 // Server holds the handlers' dependencies.
 type Server struct {
 	incidents    *incident.Service
+	oncall       *oncall.Service
 	integrations map[string]config.Integration
 	apiTokens    []secret
 	ready        func(ctx context.Context) error
@@ -73,6 +76,7 @@ func (s secret) matches(token string) bool {
 func New(opts Options) *Server {
 	s := &Server{
 		incidents:    opts.Incidents,
+		oncall:       opts.OnCall,
 		integrations: map[string]config.Integration{},
 		ready:        opts.Ready,
 		clock:        opts.Clock,
@@ -117,6 +121,12 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/incidents", s.handleListIncidents)
 		r.Get("/incidents/{id}", s.handleGetIncident)
 		r.Post("/incidents/{id}/{action}", s.handleIncidentAction)
+		r.Get("/schedules", s.handleListSchedules)
+		r.Get("/schedules/{schedule}", s.handleGetSchedule)
+		r.Get("/schedules/{schedule}/overrides", s.handleListOverrides)
+		r.Post("/schedules/{schedule}/overrides", s.handleCreateOverride)
+		r.Delete("/schedules/{schedule}/overrides/{id}", s.handleDeleteOverride)
+		r.Get("/teams/{team}/oncall", s.handleTeamOnCall)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")

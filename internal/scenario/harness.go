@@ -65,11 +65,17 @@ default_route:
   escalation_policy: ops-default
   group_by: [alertname]
 people:
-  - {name: alice}
-  - {name: bob}
+  - {name: alice, time_zone: Europe/London}
+  - {name: bob, time_zone: America/New_York}
+  - {name: carol, time_zone: Australia/Sydney}
 teams:
-  - {name: ops, members: [alice, bob], leads: [alice]}
+  - {name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops}
   - {name: dba, members: [bob], leads: [bob]}
+schedules:
+  - name: ops
+    time_zone: Europe/London
+    layers:
+      - {name: weekly, rotation: weekly, start: "2026-02-23 09:00", participants: [alice, bob]}
 webhooks:
   - name: events
     url: "%WEBHOOK%"

@@ -1,0 +1,204 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/oncallbot/bot/internal/oncall"
+)
+
+type layerView struct {
+	Name         string   `json:"name"`
+	Rotation     string   `json:"rotation"`
+	Every        int      `json:"every"`
+	Start        string   `json:"start"`
+	Participants []string `json:"participants"`
+	Restricted   bool     `json:"restricted"`
+}
+
+type scheduleView struct {
+	Name     string      `json:"name"`
+	TimeZone string      `json:"time_zone"`
+	Layers   []layerView `json:"layers"`
+	OnCall   []string    `json:"on_call"`
+}
+
+func (s *Server) viewSchedule(sc *oncall.Schedule) scheduleView {
+	v := scheduleView{Name: sc.Name, TimeZone: sc.Zone.String(), Layers: []layerView{}, OnCall: []string{}}
+	for _, l := range sc.Layers {
+		v.Layers = append(v.Layers, layerView{Name: l.Name, Rotation: string(l.Unit), Every: l.Every,
+			Start: l.Start.String(), Participants: l.Participants, Restricted: len(l.Windows) > 0})
+	}
+	if u := sc.OnCall(s.clock.Now()); u != nil {
+		v.OnCall = u
+	}
+	return v
+}
+
+func (s *Server) handleListSchedules(w http.ResponseWriter, r *http.Request) {
+	out := struct {
+		Schedules []scheduleView `json:"schedules"`
+	}{Schedules: []scheduleView{}}
+	for _, sc := range s.oncall.Schedules() {
+		out.Schedules = append(out.Schedules, s.viewSchedule(sc))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// timeParam reads an RFC 3339 query parameter, or def when absent.
+func timeParam(r *http.Request, name string, def time.Time) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	return time.Parse(time.RFC3339, v)
+}
+
+func (s *Server) schedule(w http.ResponseWriter, r *http.Request) (*oncall.Schedule, bool) {
+	name := chi.URLParam(r, "schedule")
+	sc, ok := s.oncall.Schedule(name)
+	if !ok {
+		writeError(w, http.StatusNotFound, "schedule "+strconv.Quote(name)+" not found", "schedule")
+	}
+	return sc, ok
+}
+
+// handleGetSchedule answers a schedule with its final schedule and gaps
+// for [from, to) (default: the next 7 days).
+func (s *Server) handleGetSchedule(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.schedule(w, r)
+	if !ok {
+		return
+	}
+	now := s.clock.Now()
+	from, err := timeParam(r, "from", now)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "from must be an RFC 3339 time", "from")
+		return
+	}
+	to, err := timeParam(r, "to", from.Add(7*24*time.Hour))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "to must be an RFC 3339 time", "to")
+		return
+	}
+	if !to.After(from) || to.Sub(from) > 366*24*time.Hour {
+		writeError(w, http.StatusBadRequest, "to must be after from, and at most 366 days later", "to")
+		return
+	}
+	final := sc.Final(from, to)
+	gaps := []oncall.Segment{}
+	for i := range final {
+		if final[i].Users == nil {
+			final[i].Users = []string{}
+			gaps = append(gaps, final[i])
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		scheduleView
+		From  time.Time        `json:"from"`
+		To    time.Time        `json:"to"`
+		Final []oncall.Segment `json:"final"`
+		Gaps  []oncall.Segment `json:"gaps"`
+	}{s.viewSchedule(sc), from, to, final, gaps})
+}
+
+func (s *Server) handleListOverrides(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.schedule(w, r)
+	if !ok {
+		return
+	}
+	list := sc.Overrides()
+	if list == nil {
+		list = []oncall.Override{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Overrides []oncall.Override `json:"overrides"`
+	}{list})
+}
+
+type overrideRequest struct {
+	Kind     string    `json:"kind"`
+	User     string    `json:"user"`
+	Replaces string    `json:"replaces"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Note     string    `json:"note"`
+}
+
+func (s *Server) handleCreateOverride(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.schedule(w, r)
+	if !ok {
+		return
+	}
+	var req overrideRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body must be JSON {kind, user, replaces, start, end, note}: "+err.Error(), "")
+		return
+	}
+	if req.Kind == "" {
+		req.Kind = string(oncall.Replace)
+	}
+	o, err := s.oncall.AddOverride(r.Context(), sc.Name, oncall.NewOverride{
+		Kind: oncall.OverrideKind(req.Kind), User: req.User, Replaces: req.Replaces,
+		Start: req.Start, End: req.End, Note: req.Note,
+	}, apiActor(r))
+	var inv *oncall.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		writeError(w, http.StatusBadRequest, inv.Error(), inv.Field)
+	case err != nil:
+		s.log.Error("create override", "schedule", sc.Name, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error", "")
+	default:
+		writeJSON(w, http.StatusCreated, o)
+	}
+}
+
+func (s *Server) handleDeleteOverride(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.schedule(w, r)
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "override id must be a positive whole number", "id")
+		return
+	}
+	err = s.oncall.DeleteOverride(r.Context(), sc.Name, id, apiActor(r))
+	switch {
+	case errors.Is(err, oncall.ErrUnknown):
+		writeError(w, http.StatusNotFound, "override "+strconv.FormatInt(id, 10)+" not found", "id")
+	case err != nil:
+		s.log.Error("delete override", "schedule", sc.Name, "id", id, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error", "")
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Server) handleTeamOnCall(w http.ResponseWriter, r *http.Request) {
+	team := chi.URLParam(r, "team")
+	oc, err := s.oncall.TeamOnCall(team, 5)
+	if errors.Is(err, oncall.ErrUnknown) {
+		writeError(w, http.StatusNotFound, "team "+strconv.Quote(team)+" not found", "team")
+		return
+	}
+	if err != nil {
+		s.log.Error("team on call", "team", team, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error", "")
+		return
+	}
+	for i := range oc.Next {
+		if oc.Next[i].Users == nil {
+			oc.Next[i].Users = []string{}
+		}
+	}
+	writeJSON(w, http.StatusOK, oc)
+}
