@@ -40,6 +40,7 @@ type App struct {
 	Clock     clock.Clock
 	Incidents *incident.Service
 	OnCall    *oncall.Service
+	Engine    *oncall.Engine
 	Timers    *timer.Runner
 	Outbox    *outbox.Dispatcher
 	Registry  *prometheus.Registry
@@ -85,21 +86,29 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		subs = append(subs, outbox.Subscription{Consumer: name, Kinds: w.Events, Teams: w.Teams})
 	}
 	pub := outbox.NewPublisher(subs, opts.Clock, a.Outbox.Wake)
-	a.Incidents = incident.NewService(st, opts.Clock, router, pub, incident.Options{
-		ReopenWindow: cfg.ReopenWindow.Std(),
-		TimerArmed:   a.Timers.Wake,
-		Logger:       opts.Logger,
-	})
-	a.Timers.Handle(incident.TimerPage, a.Incidents.HandlePageTimer)
 	if a.OnCall, err = oncall.NewService(ctx, st, opts.Clock, cfg); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("on-call schedules: %w", err)
 	}
+	a.Incidents = incident.NewService(st, opts.Clock, router, pub, incident.Options{
+		ReopenWindow:  cfg.ReopenWindow.Std(),
+		TimerArmed:    a.Timers.Wake,
+		Logger:        opts.Logger,
+		PagingStarted: func(tx *store.Tx, inc incident.Incident) error { return a.Engine.Start(tx, inc) },
+	})
+	a.Engine = oncall.NewEngine(a.OnCall, cfg, a.Incidents, pub, opts.Clock, oncall.EngineOptions{
+		Methods:    nil, // contact-method providers (Twilio, SMTP, chat) plug in here
+		TimerArmed: a.Timers.Wake,
+		Store:      st,
+	})
+	a.Timers.Handle(incident.TimerPage, a.Incidents.HandlePageTimer)
+	a.Engine.Register(a.Timers)
 	a.Registry.MustRegister(&dbCollector{app: a})
 
 	a.handler = httpapi.New(httpapi.Options{
 		Incidents:    a.Incidents,
 		OnCall:       a.OnCall,
+		Escalator:    a.Engine,
 		Integrations: cfg.Integrations,
 		APITokens:    cfg.APITokens,
 		Ready:        st.Ping,

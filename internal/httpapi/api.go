@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/oncall"
 )
 
 // incidentSummary is one row of GET /api/v1/incidents.
@@ -139,8 +140,18 @@ func (s *Server) handleIncidentAction(w http.ResponseWriter, r *http.Request) {
 		inc, err = s.incidents.Resolve(r.Context(), id, actor)
 	case "reopen":
 		inc, err = s.incidents.Reopen(r.Context(), id, actor)
+	case "escalate":
+		if err = s.escalator.Escalate(r.Context(), id, actor); err == nil {
+			var d incident.Detail
+			d, err = s.incidents.Get(r.Context(), id)
+			inc = d.Incident
+		}
+		if ne, ok := oncall.IsNotEscalatable(err); ok {
+			writeError(w, http.StatusConflict, ne.Msg, "")
+			return
+		}
 	default:
-		writeError(w, http.StatusNotFound, "unknown action "+strconv.Quote(action)+": want ack, unack, resolve or reopen", "action")
+		writeError(w, http.StatusNotFound, "unknown action "+strconv.Quote(action)+": want ack, unack, resolve, reopen or escalate", "action")
 		return
 	}
 	var conflict *incident.ConflictError

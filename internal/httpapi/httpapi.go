@@ -31,6 +31,7 @@ const MaxBodyBytes = 1 << 20
 type Options struct {
 	Incidents    *incident.Service
 	OnCall       *oncall.Service
+	Escalator    Escalator
 	Integrations []config.Integration
 	APITokens    []config.APIToken
 	// Ready reports whether the bot can take writes, for /readyz.
@@ -40,10 +41,16 @@ type Options struct {
 	Registry *prometheus.Registry
 }
 
+// Escalator moves an incident's escalation to its next step now.
+type Escalator interface {
+	Escalate(ctx context.Context, id int64, actor string) error
+}
+
 // Server holds the handlers' dependencies.
 type Server struct {
 	incidents    *incident.Service
 	oncall       *oncall.Service
+	escalator    Escalator
 	integrations map[string]config.Integration
 	apiTokens    []secret
 	ready        func(ctx context.Context) error
@@ -77,6 +84,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		incidents:    opts.Incidents,
 		oncall:       opts.OnCall,
+		escalator:    opts.Escalator,
 		integrations: map[string]config.Integration{},
 		ready:        opts.Ready,
 		clock:        opts.Clock,

@@ -32,7 +32,11 @@ type Options struct {
 	// TimerArmed, if set, is called after a transaction that armed a timer
 	// commits, to wake the timer loop.
 	TimerArmed func()
-	Logger     *slog.Logger
+	// PagingStarted, if set, runs in the transaction in which an
+	// incident's alert_delay ends with the incident still triggered: the
+	// escalation engine starts there.
+	PagingStarted func(tx *store.Tx, inc Incident) error
+	Logger        *slog.Logger
 }
 
 // Service is the incident domain: ingest and lifecycle commands.

@@ -1,6 +1,8 @@
 package incident
 
 import (
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/oncallbot/bot/internal/store"
@@ -19,5 +21,35 @@ func (s *Service) HandlePageTimer(tx *store.Tx, t timer.Timer) error {
 	if status != StatusTriggered {
 		return nil
 	}
-	return s.record(tx, s.clock.Now(), t.IncidentID, KindPaging, "bot", nil, "escalation policy "+policy)
+	if err := s.record(tx, s.clock.Now(), t.IncidentID, KindPaging, "bot", nil, "escalation policy "+policy); err != nil {
+		return err
+	}
+	if s.opts.PagingStarted == nil {
+		return nil
+	}
+	inc, err := s.Load(tx, t.IncidentID)
+	if err != nil {
+		return err
+	}
+	return s.opts.PagingStarted(tx, inc)
+}
+
+// Load reads an incident inside a write transaction, for the escalation
+// engine.
+func (s *Service) Load(tx *store.Tx, id int64) (Incident, error) {
+	inc, err := scanIncident(tx.QueryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Incident{}, ErrNotFound
+	}
+	if err != nil {
+		return Incident{}, fmt.Errorf("load incident %d: %w", id, err)
+	}
+	return inc, nil
+}
+
+// Record appends an entry to an incident's timeline and publishes it,
+// inside tx, for the parts of the bot that act on incidents (escalation,
+// notifications).
+func (s *Service) Record(tx *store.Tx, id int64, kind, actor, detail string) error {
+	return s.record(tx, s.clock.Now(), id, kind, actor, nil, detail)
 }

@@ -72,6 +72,24 @@ func (p *Publisher) Wants(kind string) bool {
 	return false
 }
 
+// Send enqueues e for one named consumer, whatever the subscriptions say:
+// a page for one person's phone goes to the SMS consumer only.
+func (p *Publisher) Send(tx *store.Tx, consumer string, e Event) error {
+	if e.Kind == "" || e.IdempotencyKey == "" {
+		return errors.New("outbox: event needs a kind and an idempotency key")
+	}
+	now := p.clock.Now().UnixMilli()
+	_, err := tx.Exec(`INSERT OR IGNORE INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, e.Payload, now, now)
+	if err != nil {
+		return fmt.Errorf("enqueue %s for %s: %w", e.Kind, consumer, err)
+	}
+	if p.onCommit != nil {
+		tx.AfterCommit(p.onCommit)
+	}
+	return nil
+}
+
 // Publish enqueues e for every subscription that wants it, inside tx.
 func (p *Publisher) Publish(tx *store.Tx, e Event) error {
 	if e.Kind == "" || e.IdempotencyKey == "" {

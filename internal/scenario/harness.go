@@ -13,6 +13,7 @@ package scenario
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -162,11 +163,37 @@ func (h *Harness) Restart() {
 	h.boot()
 }
 
-// Advance moves the clock and runs everything that fell due.
+// Advance moves the clock forward by d, stopping at each moment a timer
+// or an outbox retry falls due to run it then, so everything happens at
+// its own time, as it would in a running bot.
 func (h *Harness) Advance(d time.Duration) {
 	h.T.Helper()
-	h.Clock.Advance(d)
+	target := h.Clock.Now().Add(d)
+	for {
+		h.Tick()
+		next, ok := h.nextDue()
+		if !ok || next.After(target) {
+			break
+		}
+		h.Clock.Set(next)
+	}
+	h.Clock.Set(target)
 	h.Tick()
+}
+
+// nextDue is the earliest time a timer or an outbox retry is due.
+func (h *Harness) nextDue() (time.Time, bool) {
+	var ms sql.NullInt64
+	err := h.App.Store.Read().QueryRow(`SELECT MIN(t) FROM (
+		SELECT MIN(due_at) AS t FROM timers
+		UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending')`).Scan(&ms)
+	if err != nil {
+		h.T.Fatalf("next due: %v", err)
+	}
+	if !ms.Valid || !time.UnixMilli(ms.Int64).After(h.Clock.Now()) {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms.Int64), true
 }
 
 // Tick runs everything due now without moving the clock.
@@ -295,8 +322,20 @@ func Timeline(d incident.Detail) string {
 	return b.String()
 }
 
-// Kinds lists the kinds of an incident's timeline, in order.
+// Kinds lists the kinds of an incident's timeline, in order, leaving out
+// the escalation engine's and the notifications' entries (see AllKinds).
 func Kinds(d incident.Detail) []string {
+	var out []string
+	for _, e := range d.Timeline {
+		if strings.HasPrefix(e.Kind, "incident.") || strings.HasPrefix(e.Kind, "alert.") {
+			out = append(out, e.Kind)
+		}
+	}
+	return out
+}
+
+// AllKinds lists every kind of an incident's timeline, in order.
+func AllKinds(d incident.Detail) []string {
 	out := make([]string, len(d.Timeline))
 	for i, e := range d.Timeline {
 		out[i] = e.Kind

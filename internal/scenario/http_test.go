@@ -220,7 +220,7 @@ func TestOutboxRetriesAndHonoursRetryAfter(t *testing.T) {
 	}
 	h.Advance(time.Second)
 	got := h.Webhook.Events(inc.ID)
-	if len(got) < 2 || got[0] != "incident.triggered:triggered" || got[1] != "incident.paging:triggered" {
+	if len(got) < 2 || got[0] != "incident.triggered:triggered" || got[1] != "incident.paging:triggered" || len(got) != len(h.Incident(inc.ID).Timeline) {
 		t.Fatalf("events after recovery = %v, want triggered then paging, in order", got)
 	}
 	if h.Webhook.Duplicates() != 0 {
@@ -238,7 +238,7 @@ func TestOutboxGivesUpOnPermanentErrors(t *testing.T) {
 		t.Fatalf("outbox row state=%q err=%q (%v), want dead with the 400", state, lastErr, err)
 	}
 	// A dead head does not block the incident's later events.
-	if got := h.Webhook.Events(inc.ID); len(got) != 1 || got[0] != "incident.paging:triggered" {
+	if got := h.Webhook.Events(inc.ID); len(got) != len(h.Incident(inc.ID).Timeline)-1 || got[0] != "incident.paging:triggered" {
 		t.Fatalf("events = %v", got)
 	}
 }
@@ -258,9 +258,9 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		`bot_webhook_requests_total{code="401",integration="alertmanager"} 1`,
 		`bot_webhook_requests_total{code="202",integration="alertmanager"} 1`,
 		`bot_incidents{status="triggered"} 1`,
-		`bot_timers_pending 0`,
+		`bot_timers_pending 1`, // the escalation's next step
 		`bot_http_request_duration_seconds_count{code="202",method="POST",route="/hooks/{integration}"} 1`,
-		`bot_outbox_deliveries_total{consumer="webhook:events",result="delivered"} 2`,
+		`bot_outbox_deliveries_total{consumer="webhook:events",result="delivered"} 4`,
 	} {
 		if !strings.Contains(string(r.Body), want) {
 			t.Errorf("metrics lack %s", want)
@@ -270,7 +270,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	h.Webhook.FailNext(10, http.StatusBadGateway, "")
 	h.PostAlerts(Firing("alertname=N"))
 	r = h.do("GET", "/metrics", nil, nil)
-	if want := `bot_outbox_pending{consumer="webhook:events"} 2`; !strings.Contains(string(r.Body), want) {
+	if want := `bot_outbox_pending{consumer="webhook:events"} 4`; !strings.Contains(string(r.Body), want) {
 		t.Errorf("metrics lack %s", want)
 	}
 }

@@ -1,0 +1,500 @@
+package oncall
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oncallbot/bot/internal/clock"
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/ingest"
+	"github.com/oncallbot/bot/internal/outbox"
+	"github.com/oncallbot/bot/internal/store"
+	"github.com/oncallbot/bot/internal/timer"
+)
+
+// Timer kinds of the escalation engine.
+const (
+	// TimerEscalate moves an incident's policy to its next step.
+	TimerEscalate = "escalate"
+	// TimerNotify sends one notification of a person's rule.
+	TimerNotify = "notify"
+)
+
+// Timeline kinds the engine writes.
+const (
+	KindStep          = "escalation.step"
+	KindStepSkipped   = "escalation.step_skipped"
+	KindRepeat        = "escalation.repeat"
+	KindExhausted     = "escalation.exhausted"
+	KindEscalated     = "escalation.manual"
+	KindNotified      = "notify.queued"
+	KindUndeliverable = "notify.undeliverable"
+	KindLeadsTold     = "notify.leads_told"
+)
+
+// EventPage is the outbox kind of a notification to a person.
+const EventPage = "notify.page"
+
+// Incidents is what the engine needs of the incident domain.
+type Incidents interface {
+	Load(tx *store.Tx, id int64) (incident.Incident, error)
+	Record(tx *store.Tx, id int64, kind, actor, detail string) error
+}
+
+// Sender enqueues an outbox event for one consumer.
+type Sender interface {
+	Send(tx *store.Tx, consumer string, e outbox.Event) error
+}
+
+// NotifyConsumer names the outbox consumer of a contact method.
+func NotifyConsumer(method string) string { return "notify:" + method }
+
+// Engine runs escalation policies: durable steps and notifications as
+// timer rows, every decision in the transaction of the timer that caused
+// it.
+type Engine struct {
+	store      *store.Store
+	dir        *Service
+	policies   map[string]config.EscalationPolicy
+	incidents  Incidents
+	sender     Sender
+	clock      clock.Clock
+	configured map[string]bool
+	timerArmed func()
+	// importantAt is the severity from which a person's important rule
+	// applies.
+	importantAt ingest.Severity
+}
+
+// EngineOptions wire an Engine.
+type EngineOptions struct {
+	// Methods lists the contact methods whose provider is configured;
+	// the rest are recorded as undeliverable.
+	Methods    []string
+	TimerArmed func()
+	// Store runs manual escalations.
+	Store *store.Store
+}
+
+// NewEngine builds the engine from the configured policies.
+func NewEngine(dir *Service, cfg *config.Config, inc Incidents, sender Sender, c clock.Clock, opts EngineOptions) *Engine {
+	e := &Engine{
+		store: opts.Store, dir: dir, policies: map[string]config.EscalationPolicy{}, incidents: inc, sender: sender, clock: c,
+		configured: map[string]bool{}, timerArmed: opts.TimerArmed, importantAt: ingest.SeverityCritical,
+	}
+	for _, p := range cfg.EscalationPolicies {
+		e.policies[p.Name] = p
+	}
+	for _, m := range opts.Methods {
+		e.configured[m] = true
+	}
+	return e
+}
+
+// Register hands the engine's timer kinds to the runner.
+func (e *Engine) Register(r *timer.Runner) {
+	r.Handle(TimerEscalate, e.handleEscalate)
+	r.Handle(TimerNotify, e.handleNotify)
+}
+
+type stepPayload struct {
+	Cycle int `json:"cycle"`
+	Step  int `json:"step"`
+}
+
+type notifyPayload struct {
+	Cycle  int    `json:"cycle"`
+	Step   int    `json:"step"`
+	Person string `json:"person"`
+	Method string `json:"method"`
+	Why    string `json:"why"`
+}
+
+// policy returns the incident's policy. An incident whose policy is not
+// configured still pages: its team's schedule, else the whole team.
+func (e *Engine) policy(inc incident.Incident) config.EscalationPolicy {
+	if p, ok := e.policies[inc.Policy]; ok {
+		return p
+	}
+	target := config.Target{Team: inc.Team}
+	if t, ok := e.dir.teams[inc.Team]; ok && t.Schedule != "" {
+		target = config.Target{Schedule: t.Schedule}
+	}
+	return config.EscalationPolicy{Name: inc.Policy + " (implicit)", Steps: []config.EscalationStep{
+		{Delay: config.Duration(15 * time.Minute), Targets: []config.Target{target}},
+	}}
+}
+
+// Start begins an incident's escalation at its first step, in the
+// transaction in which paging starts.
+func (e *Engine) Start(tx *store.Tx, inc incident.Incident) error {
+	now := e.clock.Now()
+	_, err := tx.Exec(`INSERT INTO escalations (incident_id, policy, cycle, step, state, started_at, updated_at)
+		VALUES (?, ?, 0, 0, 'running', ?, ?)
+		ON CONFLICT (incident_id) DO UPDATE SET policy = excluded.policy, cycle = 0, step = 0, state = 'running',
+		started_at = excluded.started_at, updated_at = excluded.updated_at`, inc.ID, e.policy(inc).Name, now.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("start escalation of incident %d: %w", inc.ID, err)
+	}
+	return e.runFrom(tx, inc, 0, 0, now)
+}
+
+// runFrom runs the policy from step of cycle: the first step whose
+// condition holds and that finds someone notifies them and arms the next.
+func (e *Engine) runFrom(tx *store.Tx, inc incident.Incident, cycle, step int, now time.Time) error {
+	p := e.policy(inc)
+	for {
+		if step >= len(p.Steps) {
+			if cycle >= p.Repeat {
+				return e.exhausted(tx, inc, p)
+			}
+			cycle, step = cycle+1, 0
+			if err := e.incidents.Record(tx, inc.ID, KindRepeat, "bot",
+				fmt.Sprintf("nobody acknowledged; policy %s starts round %d of %d", p.Name, cycle+1, p.Repeat+1)); err != nil {
+				return err
+			}
+		}
+		st := p.Steps[step]
+		label := fmt.Sprintf("step %d/%d", step+1, len(p.Steps))
+		if p.Repeat > 0 {
+			label += fmt.Sprintf(" (round %d)", cycle+1)
+		}
+		if why, ok := e.conditionHolds(st.When, inc, now); !ok {
+			if err := e.incidents.Record(tx, inc.ID, KindStepSkipped, "bot", label+": "+why); err != nil {
+				return err
+			}
+			step++
+			continue
+		}
+		people, rooms := e.targets(st.Targets, now)
+		if len(people) == 0 && len(rooms) == 0 {
+			if err := e.incidents.Record(tx, inc.ID, KindStepSkipped, "bot", label+": nobody to page (a gap in the schedule?)"); err != nil {
+				return err
+			}
+			step++
+			continue
+		}
+		var names []string
+		for _, pw := range people {
+			names = append(names, pw.person+" ("+pw.why+")")
+		}
+		for _, r := range rooms {
+			names = append(names, "room of "+r)
+		}
+		if err := e.incidents.Record(tx, inc.ID, KindStep, "bot", label+": "+strings.Join(names, ", ")); err != nil {
+			return err
+		}
+		for _, pw := range people {
+			if err := e.armRule(tx, inc, cycle, step, pw, now); err != nil {
+				return err
+			}
+		}
+		for _, r := range rooms {
+			// Team rooms are chat rooms; until a chat platform is
+			// configured they are undeliverable, and said so.
+			if err := e.undeliverable(tx, inc, "room of "+r, "chat", "no chat platform is configured"); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(`UPDATE escalations SET cycle = ?, step = ?, state = 'running', updated_at = ? WHERE incident_id = ?`,
+			cycle, step, now.UnixMilli(), inc.ID); err != nil {
+			return fmt.Errorf("record escalation step: %w", err)
+		}
+		b, _ := json.Marshal(stepPayload{Cycle: cycle, Step: step + 1})
+		return e.arm(tx, TimerEscalate, inc.ID, now.Add(st.Delay.Std()), string(b), now)
+	}
+}
+
+func (e *Engine) arm(tx *store.Tx, kind string, id int64, at time.Time, payload string, now time.Time) error {
+	if err := timer.Arm(tx, kind, id, at, payload, now); err != nil {
+		return err
+	}
+	if e.timerArmed != nil {
+		tx.AfterCommit(e.timerArmed)
+	}
+	return nil
+}
+
+func (e *Engine) exhausted(tx *store.Tx, inc incident.Incident, p config.EscalationPolicy) error {
+	if _, err := tx.Exec(`UPDATE escalations SET state = 'exhausted', updated_at = ? WHERE incident_id = ?`,
+		e.clock.Now().UnixMilli(), inc.ID); err != nil {
+		return fmt.Errorf("record exhausted escalation: %w", err)
+	}
+	return e.incidents.Record(tx, inc.ID, KindExhausted, "bot",
+		fmt.Sprintf("policy %s ran out of steps and nobody acknowledged", p.Name))
+}
+
+// conditionHolds evaluates a step's condition; when it fails it says why.
+func (e *Engine) conditionHolds(c *config.Condition, inc incident.Incident, now time.Time) (string, bool) {
+	if c == nil {
+		return "", true
+	}
+	if c.SeverityAtLeast != nil && inc.Severity < *c.SeverityAtLeast {
+		return fmt.Sprintf("only for %s and above, this is %s", c.SeverityAtLeast, inc.Severity), false
+	}
+	if c.Window != nil {
+		loc := time.UTC
+		if c.TimeZone != "" {
+			if l, err := time.LoadLocation(c.TimeZone); err == nil {
+				loc = l
+			}
+		}
+		w, err := ParseWindow(*c.Window)
+		if err != nil {
+			return "bad window: " + err.Error(), false
+		}
+		if !w.contains(WallOf(now, loc)) {
+			return fmt.Sprintf("only between %s and %s %s", w.From, w.To, loc), false
+		}
+	}
+	return "", true
+}
+
+type personWhy struct{ person, why string }
+
+// targets resolves a step's targets to people (deduplicated, in order)
+// and team rooms.
+func (e *Engine) targets(ts []config.Target, now time.Time) ([]personWhy, []string) {
+	var people []personWhy
+	var rooms []string
+	add := func(p, why string) {
+		for _, x := range people {
+			if x.person == p {
+				return
+			}
+		}
+		people = append(people, personWhy{p, why})
+	}
+	for _, t := range ts {
+		switch {
+		case t.Schedule != "":
+			if sc, ok := e.dir.Schedule(t.Schedule); ok {
+				for _, u := range sc.OnCall(now) {
+					add(u, "on call for "+t.Schedule)
+				}
+			}
+		case t.User != "":
+			add(t.User, "named in the policy")
+		case t.Team != "":
+			for _, m := range e.dir.teams[t.Team].Members {
+				add(m, "member of "+t.Team)
+			}
+		case t.Room != "":
+			if !slices.Contains(rooms, t.Room) {
+				rooms = append(rooms, t.Room)
+			}
+		}
+	}
+	return people, rooms
+}
+
+// armRule arms one notify timer for each step of the person's rule.
+func (e *Engine) armRule(tx *store.Tx, inc incident.Incident, cycle, step int, pw personWhy, now time.Time) error {
+	p, _ := e.dir.Person(pw.person)
+	rule := p.Notify
+	if inc.Severity >= e.importantAt && len(p.NotifyImportant) > 0 {
+		rule = p.NotifyImportant
+	}
+	if len(rule) == 0 {
+		rule = []config.NotifyStep{{Method: "chat"}}
+	}
+	for _, r := range rule {
+		b, _ := json.Marshal(notifyPayload{Cycle: cycle, Step: step, Person: pw.person, Method: r.Method, Why: pw.why})
+		if err := e.arm(tx, TimerNotify, inc.ID, now.Add(r.After.Std()), string(b), now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) handleEscalate(tx *store.Tx, t timer.Timer) error {
+	inc, err := e.incidents.Load(tx, t.IncidentID)
+	if err != nil {
+		return err
+	}
+	if inc.Status != incident.StatusTriggered {
+		return nil
+	}
+	var p stepPayload
+	if err := json.Unmarshal([]byte(t.Payload), &p); err != nil {
+		return fmt.Errorf("escalate timer %d: bad payload: %w", t.ID, err)
+	}
+	return e.runFrom(tx, inc, p.Cycle, p.Step, e.clock.Now())
+}
+
+// Page is the payload of a notify.page outbox event: everything a
+// contact-method consumer needs to reach the person.
+type Page struct {
+	Key      string            `json:"key"`
+	Method   string            `json:"method"`
+	Person   config.Person     `json:"person"`
+	Incident incident.Incident `json:"incident"`
+	Text     string            `json:"text"`
+}
+
+// PageText is the short text of a page, fit for an SMS or a call.
+func PageText(inc incident.Incident) string {
+	return fmt.Sprintf("[%s] #%d %s (team %s). Reply \"%d ack\" to acknowledge.",
+		strings.ToUpper(inc.Severity.String()), inc.ID, inc.Title, inc.Team, inc.ID)
+}
+
+func (e *Engine) handleNotify(tx *store.Tx, t timer.Timer) error {
+	inc, err := e.incidents.Load(tx, t.IncidentID)
+	if err != nil {
+		return err
+	}
+	if inc.Status != incident.StatusTriggered {
+		return nil
+	}
+	var p notifyPayload
+	if err := json.Unmarshal([]byte(t.Payload), &p); err != nil {
+		return fmt.Errorf("notify timer %d: bad payload: %w", t.ID, err)
+	}
+	key := fmt.Sprintf("incident/%d/cycle/%d/step/%d/%s/%s", inc.ID, p.Cycle, p.Step, p.Person, p.Method)
+	now := e.clock.Now().UnixMilli()
+	res, err := tx.Exec(`INSERT OR IGNORE INTO notifications (incident_id, idempotency_key, person, method, cycle, step, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)`, inc.ID, key, p.Person, p.Method, p.Cycle, p.Step, now, now)
+	if err != nil {
+		return fmt.Errorf("log notification: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // already decided, before a restart: never page twice
+	}
+	if !e.configured[p.Method] {
+		if _, err := tx.Exec(`UPDATE notifications SET state = 'undeliverable', detail = ? WHERE idempotency_key = ?`,
+			"no "+p.Method+" provider is configured", key); err != nil {
+			return fmt.Errorf("log notification: %w", err)
+		}
+		return e.undeliverable(tx, inc, p.Person, p.Method, "no "+p.Method+" provider is configured")
+	}
+	person, _ := e.dir.Person(p.Person)
+	payload, err := json.Marshal(Page{Key: key, Method: p.Method, Person: person, Incident: inc, Text: PageText(inc)})
+	if err != nil {
+		return fmt.Errorf("encode page: %w", err)
+	}
+	if err := e.sender.Send(tx, NotifyConsumer(p.Method), outbox.Event{
+		Kind: EventPage, Team: inc.Team, OrderingKey: "person/" + p.Person + "/" + p.Method,
+		IdempotencyKey: key, Payload: payload,
+	}); err != nil {
+		return err
+	}
+	return e.incidents.Record(tx, inc.ID, KindNotified, "bot", fmt.Sprintf("%s to %s (%s)", p.Method, p.Person, p.Why))
+}
+
+// undeliverable records that who could not be reached by method, and tells
+// the team's leads by a method that works, or records that it could not.
+func (e *Engine) undeliverable(tx *store.Tx, inc incident.Incident, who, method, why string) error {
+	if err := e.incidents.Record(tx, inc.ID, KindUndeliverable, "bot", fmt.Sprintf("%s to %s: %s", method, who, why)); err != nil {
+		return err
+	}
+	var told, unreachable []string
+	for _, lead := range e.dir.teams[inc.Team].Leads {
+		if lead == who {
+			continue
+		}
+		m := e.workingMethod(lead)
+		if m == "" {
+			unreachable = append(unreachable, lead)
+			continue
+		}
+		person, _ := e.dir.Person(lead)
+		key := fmt.Sprintf("incident/%d/undeliverable/%s/%s/lead/%s", inc.ID, who, method, lead)
+		payload, err := json.Marshal(Page{Key: key, Method: m, Person: person, Incident: inc,
+			Text: fmt.Sprintf("Could not reach %s by %s for #%d %s: %s", who, method, inc.ID, inc.Title, why)})
+		if err != nil {
+			return err
+		}
+		if err := e.sender.Send(tx, NotifyConsumer(m), outbox.Event{Kind: "notify.undeliverable", Team: inc.Team,
+			OrderingKey: "person/" + lead + "/" + m, IdempotencyKey: key, Payload: payload}); err != nil {
+			return err
+		}
+		told = append(told, lead+" by "+m)
+	}
+	if len(told) == 0 && len(unreachable) == 0 {
+		return nil
+	}
+	detail := ""
+	if len(told) > 0 {
+		detail = "told " + strings.Join(told, ", ")
+	}
+	if len(unreachable) > 0 {
+		if detail != "" {
+			detail += "; "
+		}
+		detail += "no configured way to tell " + strings.Join(unreachable, ", ")
+	}
+	// Say each distinct thing once per incident, not at every failure.
+	var seen int
+	if err := tx.QueryRow(`SELECT count(*) FROM timeline WHERE incident_id = ? AND kind = ? AND detail = ?`,
+		inc.ID, KindLeadsTold, detail).Scan(&seen); err != nil {
+		return fmt.Errorf("look up timeline: %w", err)
+	}
+	if seen > 0 {
+		return nil
+	}
+	return e.incidents.Record(tx, inc.ID, KindLeadsTold, "bot", detail)
+}
+
+// workingMethod returns the first method of the person's rule whose
+// provider is configured, or "".
+func (e *Engine) workingMethod(person string) string {
+	p, _ := e.dir.Person(person)
+	for _, r := range append(slices.Clone(p.Notify), p.NotifyImportant...) {
+		if e.configured[r.Method] {
+			return r.Method
+		}
+	}
+	return ""
+}
+
+// ErrNotEscalatable refuses a manual escalation, saying why.
+type ErrNotEscalatable struct{ Msg string }
+
+func (e *ErrNotEscalatable) Error() string { return e.Msg }
+
+// Escalate jumps a triggered incident's policy to its next step now.
+func (e *Engine) Escalate(ctx context.Context, id int64, actor string) error {
+	return e.store.Write(ctx, func(tx *store.Tx) error {
+		inc, err := e.incidents.Load(tx, id)
+		if err != nil {
+			return err
+		}
+		switch inc.Status {
+		case incident.StatusAcknowledged:
+			return &ErrNotEscalatable{fmt.Sprintf("incident %d is acknowledged by %s; unacknowledge it to escalate", id, inc.AcknowledgedBy)}
+		case incident.StatusResolved:
+			return &ErrNotEscalatable{fmt.Sprintf("incident %d is resolved", id)}
+		}
+		var cycle, step int
+		err = tx.QueryRow(`SELECT cycle, step FROM escalations WHERE incident_id = ?`, id).Scan(&cycle, &step)
+		next := step + 1
+		if err != nil {
+			// Paging has not started (alert_delay): escalating starts it.
+			cycle, next = 0, 0
+		}
+		if _, err := timer.Cancel(tx, id, TimerEscalate, TimerNotify, incident.TimerPage); err != nil {
+			return err
+		}
+		if err := e.incidents.Record(tx, id, KindEscalated, actor, "to step "+strconv.Itoa(next+1)); err != nil {
+			return err
+		}
+		now := e.clock.Now()
+		if next == 0 {
+			return e.Start(tx, inc)
+		}
+		return e.runFrom(tx, inc, cycle, next, now)
+	})
+}
+
+// IsNotEscalatable reports whether err is a refusal of Escalate.
+func IsNotEscalatable(err error) (*ErrNotEscalatable, bool) {
+	var ne *ErrNotEscalatable
+	return ne, errors.As(err, &ne)
+}
