@@ -96,11 +96,30 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Logger:        opts.Logger,
 		PagingStarted: func(tx *store.Tx, inc incident.Incident) error { return a.Engine.Start(tx, inc) },
 	})
+	var methods []string
+	if cfg.Twilio != nil {
+		methods = append(methods, "sms", "voice")
+	}
 	a.Engine = oncall.NewEngine(a.OnCall, cfg, a.Incidents, pub, opts.Clock, oncall.EngineOptions{
-		Methods:    nil, // contact-method providers (Twilio, SMTP, chat) plug in here
+		Methods:    methods,
 		TimerArmed: a.Timers.Wake,
 		Store:      st,
 	})
+	var twilioIn *notify.TwilioInbound
+	if tw := cfg.Twilio; tw != nil {
+		client := notify.NewTwilio(notify.TwilioOptions{BaseURL: tw.BaseURL, AccountSID: tw.AccountSID,
+			AuthToken: tw.AuthToken, From: tw.From, PublicURL: cfg.BaseURL, Client: opts.HTTPClient})
+		a.Outbox.Register(oncall.NotifyConsumer("sms"), notify.NewSMSConsumer(client, a.Engine, opts.Clock.Now))
+		a.Outbox.Register(oncall.NotifyConsumer("voice"), notify.NewVoiceConsumer(client, a.Engine))
+		phones := map[string]string{}
+		for _, p := range cfg.People {
+			if p.Phone != "" {
+				phones[p.Phone] = p.Name
+			}
+		}
+		twilioIn = notify.NewTwilioInbound(tw.AuthToken, cfg.BaseURL, phones,
+			phoneCommands{incidents: a.Incidents, engine: a.Engine}, a.Engine, opts.Logger)
+	}
 	a.Timers.Handle(incident.TimerPage, a.Incidents.HandlePageTimer)
 	a.Engine.Register(a.Timers)
 	a.Registry.MustRegister(&dbCollector{app: a})
@@ -109,6 +128,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Incidents:    a.Incidents,
 		OnCall:       a.OnCall,
 		Escalator:    a.Engine,
+		Twilio:       twilioIn,
 		Integrations: cfg.Integrations,
 		APITokens:    cfg.APITokens,
 		Ready:        st.Ping,

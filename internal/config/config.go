@@ -40,6 +40,19 @@ type Config struct {
 	Schedules          []Schedule         `yaml:"schedules"`
 	EscalationPolicies []EscalationPolicy `yaml:"escalation_policies"`
 	Webhooks           []Webhook          `yaml:"webhooks"`
+	// Twilio, when set, sends SMS and places calls (methods sms, voice).
+	Twilio *Twilio `yaml:"twilio"`
+}
+
+// Twilio is the SMS and voice provider's account.
+type Twilio struct {
+	AccountSID string `yaml:"account_sid"`
+	AuthToken  string `yaml:"auth_token"`
+	// From is the bot's Twilio number, E.164.
+	From string `yaml:"from"`
+	// BaseURL is Twilio's API (default https://api.twilio.com); point it
+	// at a fake to test.
+	BaseURL string `yaml:"base_url"`
 }
 
 // APIToken grants access to the REST API. Name is recorded as the actor of
@@ -504,6 +517,9 @@ func (c *Config) check() error {
 	}
 	checkRoute("default_route", &c.DefaultRoute)
 
+	if tw := c.Twilio; tw != nil && (tw.AccountSID == "" || tw.AuthToken == "" || tw.From == "") {
+		fail("twilio: account_sid, auth_token and from are all required")
+	}
 	hooks := map[string]bool{}
 	for i, w := range c.Webhooks {
 		if w.Name == "" || w.URL == "" {

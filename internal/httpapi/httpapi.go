@@ -21,6 +21,7 @@ import (
 	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/notify"
 	"github.com/oncallbot/bot/internal/oncall"
 )
 
@@ -29,9 +30,11 @@ const MaxBodyBytes = 1 << 20
 
 // Options wire a Server.
 type Options struct {
-	Incidents    *incident.Service
-	OnCall       *oncall.Service
-	Escalator    Escalator
+	Incidents *incident.Service
+	OnCall    *oncall.Service
+	Escalator Escalator
+	// Twilio answers Twilio's webhooks when SMS and voice are configured.
+	Twilio       *notify.TwilioInbound
 	Integrations []config.Integration
 	APITokens    []config.APIToken
 	// Ready reports whether the bot can take writes, for /readyz.
@@ -51,6 +54,7 @@ type Server struct {
 	incidents    *incident.Service
 	oncall       *oncall.Service
 	escalator    Escalator
+	twilio       *notify.TwilioInbound
 	integrations map[string]config.Integration
 	apiTokens    []secret
 	ready        func(ctx context.Context) error
@@ -85,6 +89,7 @@ func New(opts Options) *Server {
 		incidents:    opts.Incidents,
 		oncall:       opts.OnCall,
 		escalator:    opts.Escalator,
+		twilio:       opts.Twilio,
 		integrations: map[string]config.Integration{},
 		ready:        opts.Ready,
 		clock:        opts.Clock,
@@ -124,6 +129,11 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/readyz", s.handleReady)
 	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	r.Post("/hooks/{integration}", s.handleHook)
+	if opts := s.twilio; opts != nil {
+		r.Post("/twilio/sms", opts.SMS)
+		r.Post("/twilio/voice", opts.Voice)
+		r.Post("/twilio/status", opts.Status)
+	}
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(s.requireAPIToken)
 		r.Get("/incidents", s.handleListIncidents)

@@ -454,6 +454,78 @@ func (e *Engine) workingMethod(person string) string {
 	return ""
 }
 
+// NotificationSent marks notifications as handed to their provider, under
+// the provider's id for what carried them.
+func (e *Engine) NotificationSent(ctx context.Context, keys []string, providerID string) error {
+	return e.store.Write(ctx, func(tx *store.Tx) error {
+		now := e.clock.Now().UnixMilli()
+		for _, k := range keys {
+			if _, err := tx.Exec(`UPDATE notifications SET state = 'sent', provider_id = ?, updated_at = ?
+				WHERE idempotency_key = ? AND state = 'queued'`, providerID, now, k); err != nil {
+				return fmt.Errorf("mark notification sent: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// NotificationStatus records a provider's delivery report. A failure goes
+// on the timeline of each incident the message was for.
+func (e *Engine) NotificationStatus(ctx context.Context, providerID, status, detail string) error {
+	var state string
+	switch status {
+	case "delivered", "completed", "answered":
+		state = "delivered"
+	case "failed", "undelivered", "busy", "no-answer", "canceled":
+		state = "failed"
+	default:
+		return nil // queued, sending, sent, ringing, in-progress: nothing new
+	}
+	return e.store.Write(ctx, func(tx *store.Tx) error {
+		rows, err := tx.Query(`SELECT incident_id, person, method FROM notifications WHERE provider_id = ?`, providerID)
+		if err != nil {
+			return fmt.Errorf("find notifications of %s: %w", providerID, err)
+		}
+		type hit struct {
+			id             int64
+			person, method string
+		}
+		var hits []hit
+		for rows.Next() {
+			var h hit
+			if err := rows.Scan(&h.id, &h.person, &h.method); err != nil {
+				rows.Close()
+				return err
+			}
+			hits = append(hits, h)
+		}
+		rows.Close()
+		if _, err := tx.Exec(`UPDATE notifications SET state = ?, detail = ?, updated_at = ? WHERE provider_id = ?`,
+			state, strings.TrimSpace(status+" "+detail), e.clock.Now().UnixMilli(), providerID); err != nil {
+			return fmt.Errorf("record delivery status: %w", err)
+		}
+		if state != "failed" {
+			return nil
+		}
+		for _, h := range hits {
+			if err := e.incidents.Record(tx, h.id, KindUndeliverable, "bot",
+				fmt.Sprintf("%s to %s: %s %s", h.method, h.person, status, detail)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// LatestPaged returns the newest still-triggered incident that person was
+// notified about.
+func (e *Engine) LatestPaged(ctx context.Context, person string) (int64, bool) {
+	var id int64
+	err := e.store.Read().QueryRowContext(ctx, `SELECT n.incident_id FROM notifications n JOIN incidents i ON i.id = n.incident_id
+		WHERE n.person = ? AND i.status = 'triggered' ORDER BY n.id DESC LIMIT 1`, person).Scan(&id)
+	return id, err == nil
+}
+
 // ErrNotEscalatable refuses a manual escalation, saying why.
 type ErrNotEscalatable struct{ Msg string }
 

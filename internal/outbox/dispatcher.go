@@ -88,7 +88,12 @@ func (d *Dispatcher) Wake() {
 type row struct {
 	Message
 	orderingKey string
+	// more are further due messages of the same key, for a BatchConsumer.
+	more []Message
 }
+
+// maxBatch bounds how many messages a BatchConsumer gets at once.
+const maxBatch = 20
 
 // startDue starts a delivery for each due row that heads its ordering key
 // and is not already in flight. It returns how many it started.
@@ -121,6 +126,13 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("read due outbox rows: %w", err)
 	}
+	for i := range due {
+		if _, ok := d.consumers[due[i].Consumer].(BatchConsumer); ok {
+			if due[i].more, err = d.followers(ctx, due[i], now); err != nil {
+				return 0, err
+			}
+		}
+	}
 	started := 0
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -129,6 +141,11 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 			continue
 		}
 		d.inflight[r.ID] = r.Consumer
+		for _, m := range r.more {
+			// Recorded one after another once delivered; in flight until
+			// then, so none turns head and goes out twice.
+			d.inflight[m.ID] = m.Consumer
+		}
 		d.busy[r.Consumer]++
 		started++
 		go d.deliver(ctx, r)
@@ -136,10 +153,37 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 	return started, nil
 }
 
+// followers returns the due messages queued behind a head of the same
+// consumer and ordering key.
+func (d *Dispatcher) followers(ctx context.Context, head row, now time.Time) ([]Message, error) {
+	rows, err := d.store.Read().QueryContext(ctx, `SELECT id, consumer, kind, idempotency_key, payload, attempts, created_at
+		FROM outbox WHERE state = 'pending' AND consumer = ? AND ordering_key = ? AND id > ? AND next_attempt_at <= ?
+		ORDER BY id LIMIT ?`, head.Consumer, head.orderingKey, head.ID, now.UnixMilli(), maxBatch-1)
+	if err != nil {
+		return nil, fmt.Errorf("query outbox batch: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var created int64
+		if err := rows.Scan(&m.ID, &m.Consumer, &m.Kind, &m.IdempotencyKey, &m.Payload, &m.Attempt, &created); err != nil {
+			return nil, fmt.Errorf("scan outbox batch: %w", err)
+		}
+		m.Attempt++
+		m.CreatedAt = time.UnixMilli(created)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 func (d *Dispatcher) deliver(ctx context.Context, r row) {
 	defer func() {
 		d.mu.Lock()
 		delete(d.inflight, r.ID)
+		for _, m := range r.more {
+			delete(d.inflight, m.ID)
+		}
 		d.busy[r.Consumer]--
 		d.idle.Broadcast()
 		d.mu.Unlock()
@@ -151,24 +195,32 @@ func (d *Dispatcher) deliver(ctx context.Context, r row) {
 		err = Permanent(fmt.Errorf("no consumer named %q is configured", r.Consumer))
 	} else {
 		dctx, cancel := context.WithTimeout(ctx, d.Timeout)
-		err = safeDeliver(dctx, c, r.Message)
+		err = safeDeliver(dctx, c, append([]Message{r.Message}, r.more...))
 		cancel()
 	}
 	if rerr := d.record(ctx, r, err); rerr != nil && ctx.Err() == nil {
 		// The row stays pending and is delivered again: at least once.
 		d.log.Error("record outbox delivery", "id", r.ID, "consumer", r.Consumer, "err", rerr)
 	}
+	for _, m := range r.more {
+		if rerr := d.record(ctx, row{Message: m, orderingKey: r.orderingKey}, err); rerr != nil && ctx.Err() == nil {
+			d.log.Error("record outbox delivery", "id", m.ID, "consumer", m.Consumer, "err", rerr)
+		}
+	}
 }
 
 // safeDeliver turns a consumer's panic into an error, so one broken
 // adapter cannot take the process down.
-func safeDeliver(ctx context.Context, c Consumer, m Message) (err error) {
+func safeDeliver(ctx context.Context, c Consumer, ms []Message) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = Permanent(fmt.Errorf("consumer panicked: %v", p))
 		}
 	}()
-	return c.Deliver(ctx, m)
+	if bc, ok := c.(BatchConsumer); ok && len(ms) > 1 {
+		return bc.DeliverBatch(ctx, ms)
+	}
+	return c.Deliver(ctx, ms[0])
 }
 
 func (d *Dispatcher) record(ctx context.Context, r row, derr error) error {

@@ -134,6 +134,15 @@ type Consumer interface {
 	Deliver(ctx context.Context, m Message) error
 }
 
+// BatchConsumer is a Consumer that can deliver several waiting messages of
+// one ordering key at once (several pages to one phone as one SMS). The
+// dispatcher hands it every due message of the key, oldest first; the
+// result applies to all of them.
+type BatchConsumer interface {
+	Consumer
+	DeliverBatch(ctx context.Context, ms []Message) error
+}
+
 // ConsumerFunc adapts a function to Consumer.
 type ConsumerFunc func(ctx context.Context, m Message) error
 
@@ -148,6 +157,12 @@ func (e *permanentError) Unwrap() error { return e.err }
 // Permanent marks err as not worth retrying (a 4xx from the receiver, say):
 // the message goes to the dead state at once.
 func Permanent(err error) error { return &permanentError{err} }
+
+// IsPermanent reports whether err was marked Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
 
 // RetryAfterError asks for the next attempt no sooner than After.
 type RetryAfterError struct {

@@ -98,6 +98,7 @@ type Harness struct {
 	App     *app.App
 	Server  *httptest.Server
 	Webhook *FakeWebhook
+	Twilio  *FakeTwilio
 	Config  *config.Config
 
 	handler atomic.Pointer[http.Handler]
@@ -121,9 +122,11 @@ func New(t testing.TB, opts ...Option) *Harness {
 	for _, f := range opts {
 		f(&o)
 	}
-	h := &Harness{T: t, Clock: clock.NewFake(Start), Webhook: NewFakeWebhook(t)}
+	h := &Harness{T: t, Clock: clock.NewFake(Start), Webhook: NewFakeWebhook(t), Twilio: NewFakeTwilio(t)}
 	h.log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg, err := config.Parse([]byte(strings.ReplaceAll(o.config, "%WEBHOOK%", h.Webhook.URL())))
+	yaml := strings.NewReplacer("%WEBHOOK%", h.Webhook.URL(), "%TWILIO%", h.Twilio.URL(),
+		"%TWILIO_SID%", TwilioSID, "%TWILIO_TOKEN%", TwilioToken, "%TWILIO_FROM%", TwilioFrom).Replace(o.config)
+	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("scenario config: %v", err)
 	}
@@ -133,6 +136,9 @@ func New(t testing.TB, opts ...Option) *Harness {
 		(*h.handler.Load()).ServeHTTP(w, r)
 	}))
 	t.Cleanup(h.Server.Close)
+	// Twilio signs what it sends with the URL it called: the bot's public
+	// URL must be the one the fakes call.
+	cfg.BaseURL = h.Server.URL
 	h.boot()
 	t.Cleanup(func() {
 		if err := h.App.Close(); err != nil {
@@ -183,14 +189,17 @@ func (h *Harness) Advance(d time.Duration) {
 
 // nextDue is the earliest time a timer or an outbox retry is due.
 func (h *Harness) nextDue() (time.Time, bool) {
+	// Only future times: a pending row whose time has passed is waiting
+	// behind another of its key, not due on its own.
+	now := h.Clock.Now().UnixMilli()
 	var ms sql.NullInt64
 	err := h.App.Store.Read().QueryRow(`SELECT MIN(t) FROM (
-		SELECT MIN(due_at) AS t FROM timers
-		UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending')`).Scan(&ms)
+		SELECT MIN(due_at) AS t FROM timers WHERE due_at > ?
+		UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND next_attempt_at > ?)`, now, now).Scan(&ms)
 	if err != nil {
 		h.T.Fatalf("next due: %v", err)
 	}
-	if !ms.Valid || !time.UnixMilli(ms.Int64).After(h.Clock.Now()) {
+	if !ms.Valid {
 		return time.Time{}, false
 	}
 	return time.UnixMilli(ms.Int64), true
