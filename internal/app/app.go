@@ -90,6 +90,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		st.Close()
 		return nil, fmt.Errorf("on-call schedules: %w", err)
 	}
+	a.OnCall.SetPublisher(pub)
 	a.Incidents = incident.NewService(st, opts.Clock, router, pub, incident.Options{
 		ReopenWindow:  cfg.ReopenWindow.Std(),
 		TimerArmed:    a.Timers.Wake,

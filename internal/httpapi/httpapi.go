@@ -144,7 +144,12 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/schedules/{schedule}/overrides", s.handleListOverrides)
 		r.Post("/schedules/{schedule}/overrides", s.handleCreateOverride)
 		r.Delete("/schedules/{schedule}/overrides/{id}", s.handleDeleteOverride)
+		r.Get("/schedules/{schedule}/swaps", s.handleListSwaps)
+		r.Post("/schedules/{schedule}/swaps", s.handleRequestSwap)
+		r.Post("/schedules/{schedule}/swaps/{id}/{action}", s.handleSwapAction)
+		r.Post("/schedules/{schedule}/take", s.handleTakeShift)
 		r.Get("/teams/{team}/oncall", s.handleTeamOnCall)
+		r.Get("/users/{user}/shifts", s.handleUserShifts)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")

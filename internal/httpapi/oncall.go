@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -149,16 +150,11 @@ func (s *Server) handleCreateOverride(w http.ResponseWriter, r *http.Request) {
 		Kind: oncall.OverrideKind(req.Kind), User: req.User, Replaces: req.Replaces,
 		Start: req.Start, End: req.End, Note: req.Note,
 	}, apiActor(r))
-	var inv *oncall.InvalidError
-	switch {
-	case errors.As(err, &inv):
-		writeError(w, http.StatusBadRequest, inv.Error(), inv.Field)
-	case err != nil:
-		s.log.Error("create override", "schedule", sc.Name, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal error", "")
-	default:
-		writeJSON(w, http.StatusCreated, o)
+	if err != nil {
+		s.oncallError(w, "create override", err)
+		return
 	}
+	writeJSON(w, http.StatusCreated, o)
 }
 
 func (s *Server) handleDeleteOverride(w http.ResponseWriter, r *http.Request) {
@@ -201,4 +197,148 @@ func (s *Server) handleTeamOnCall(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, oc)
+}
+
+// decodeBody reads a small JSON body strictly into v.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, shape string) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "body must be JSON "+shape+": "+err.Error(), "")
+		return false
+	}
+	return true
+}
+
+// oncallError answers the on-call domain's errors.
+func (s *Server) oncallError(w http.ResponseWriter, what string, err error) {
+	var inv *oncall.InvalidError
+	var refused *oncall.RefusedError
+	switch {
+	case errors.As(err, &inv):
+		writeError(w, http.StatusBadRequest, inv.Error(), inv.Field)
+	case errors.As(err, &refused):
+		writeError(w, http.StatusConflict, refused.Msg, "")
+	case errors.Is(err, oncall.ErrUnknown):
+		writeError(w, http.StatusNotFound, err.Error(), "")
+	default:
+		s.log.Error(what, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error", "")
+	}
+}
+
+func (s *Server) handleListSwaps(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.schedule(w, r)
+	if !ok {
+		return
+	}
+	list, err := s.oncall.Swaps(r.Context(), sc.Name)
+	if err != nil {
+		s.oncallError(w, "list swaps", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Swaps []oncall.Swap `json:"swaps"`
+	}{list})
+}
+
+func (s *Server) handleRequestSwap(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.schedule(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Requester string    `json:"requester"`
+		Start     time.Time `json:"start"`
+		End       time.Time `json:"end"`
+		Note      string    `json:"note"`
+	}
+	if !decodeBody(w, r, &req, "{requester, start, end, note}") {
+		return
+	}
+	sw, err := s.oncall.RequestSwap(r.Context(), sc.Name, req.Requester, req.Start, req.End, req.Note)
+	if err != nil {
+		s.oncallError(w, "request swap", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, sw)
+}
+
+func (s *Server) handleSwapAction(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.schedule(w, r)
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "swap id must be a positive whole number", "id")
+		return
+	}
+	var req struct {
+		User string `json:"user"`
+	}
+	if !decodeBody(w, r, &req, "{user}") {
+		return
+	}
+	var sw oncall.Swap
+	switch action := chi.URLParam(r, "action"); action {
+	case "accept":
+		sw, err = s.oncall.AcceptSwap(r.Context(), sc.Name, id, req.User)
+	case "cancel":
+		sw, err = s.oncall.CancelSwap(r.Context(), sc.Name, id, req.User)
+	default:
+		writeError(w, http.StatusNotFound, "unknown action "+strconv.Quote(action)+": want accept or cancel", "action")
+		return
+	}
+	if err != nil {
+		s.oncallError(w, "swap action", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sw)
+}
+
+func (s *Server) handleTakeShift(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.schedule(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		User string `json:"user"`
+	}
+	if !decodeBody(w, r, &req, "{user}") {
+		return
+	}
+	o, err := s.oncall.TakeShift(r.Context(), sc.Name, req.User)
+	if err != nil {
+		s.oncallError(w, "take shift", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, o)
+}
+
+// handleUserShifts answers a person's next on-call stretches across every
+// schedule, for the next 30 days.
+func (s *Server) handleUserShifts(w http.ResponseWriter, r *http.Request) {
+	user := chi.URLParam(r, "user")
+	if _, ok := s.oncall.Person(user); !ok {
+		writeError(w, http.StatusNotFound, "person "+strconv.Quote(user)+" not found", "user")
+		return
+	}
+	type shift struct {
+		Schedule string    `json:"schedule"`
+		Start    time.Time `json:"start"`
+		End      time.Time `json:"end"`
+	}
+	out := []shift{}
+	now := s.clock.Now()
+	for _, sc := range s.oncall.Schedules() {
+		for _, seg := range sc.NextShifts(user, now, 30*24*time.Hour, 10) {
+			out = append(out, shift{sc.Name, seg.Start, seg.End})
+		}
+	}
+	slices.SortFunc(out, func(a, b shift) int { return a.Start.Compare(b.Start) })
+	writeJSON(w, http.StatusOK, struct {
+		User   string  `json:"user"`
+		Shifts []shift `json:"shifts"`
+	}{user, out})
 }

@@ -22,6 +22,8 @@ type Service struct {
 	people map[string]config.Person
 	teams  map[string]config.Team
 
+	pub    Publisher
+
 	mu        sync.RWMutex
 	schedules map[string]*Schedule
 }

@@ -29,8 +29,10 @@ people:
   - name: lead
     phone: "+12025550199"
     notify: [{method: sms, after: 0m}]
+  - name: carol
+    phone: "+12025550103"
 teams:
-  - {name: ops, members: [alice, bob], leads: [lead], schedule: ops, escalation_policy: ops-default}
+  - {name: ops, members: [alice, bob, carol], leads: [lead], schedule: ops, escalation_policy: ops-default}
 schedules:
   - name: ops
     time_zone: UTC
