@@ -22,7 +22,7 @@ type Service struct {
 	people map[string]config.Person
 	teams  map[string]config.Team
 
-	pub    Publisher
+	pub Publisher
 
 	mu        sync.RWMutex
 	schedules map[string]*Schedule
