@@ -25,9 +25,12 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 # Ingest throughput against the real HTTP server (and Alertmanager when
-# Debian's prometheus-alertmanager is installed), then the Go benchmarks.
+# Debian's prometheus-alertmanager is installed), escalation-step lateness
+# with 100,000 pending timers, then the Go benchmarks (who is on call,
+# decoders, the store).
 bench:
 	$(GO) run ./cmd/ingestbench
+	$(GO) run ./cmd/oncallbench
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./internal/...
 
 # Each decoder's fuzz target for FUZZTIME.
