@@ -55,7 +55,10 @@ func main() {
 	}
 }
 
-type result struct{ n, ran int; p50, p99, max time.Duration }
+type result struct {
+	n, ran        int
+	p50, p99, max time.Duration
+}
 
 func run(pending int, spread, measure time.Duration, runs int) error {
 	fmt.Printf("escalation benchmark: %d pending step timers due over %s, measured for %s, %d runs, medians shown\n",

@@ -130,6 +130,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		OnCall:       a.OnCall,
 		Escalator:    a.Engine,
 		Twilio:       twilioIn,
+		BaseURL:      cfg.BaseURL,
 		Integrations: cfg.Integrations,
 		APITokens:    cfg.APITokens,
 		Ready:        st.Ping,

@@ -34,7 +34,9 @@ type Options struct {
 	OnCall    *oncall.Service
 	Escalator Escalator
 	// Twilio answers Twilio's webhooks when SMS and voice are configured.
-	Twilio       *notify.TwilioInbound
+	Twilio *notify.TwilioInbound
+	// BaseURL is the bot's public URL, for the links it hands out.
+	BaseURL      string
 	Integrations []config.Integration
 	APITokens    []config.APIToken
 	// Ready reports whether the bot can take writes, for /readyz.
@@ -55,6 +57,7 @@ type Server struct {
 	oncall       *oncall.Service
 	escalator    Escalator
 	twilio       *notify.TwilioInbound
+	baseURL      string
 	integrations map[string]config.Integration
 	apiTokens    []secret
 	ready        func(ctx context.Context) error
@@ -90,6 +93,7 @@ func New(opts Options) *Server {
 		oncall:       opts.OnCall,
 		escalator:    opts.Escalator,
 		twilio:       opts.Twilio,
+		baseURL:      strings.TrimRight(opts.BaseURL, "/"),
 		integrations: map[string]config.Integration{},
 		ready:        opts.Ready,
 		clock:        opts.Clock,
@@ -129,6 +133,8 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/readyz", s.handleReady)
 	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	r.Post("/hooks/{integration}", s.handleHook)
+	r.Get("/ical/schedules/{file}", s.handleFeed("schedule"))
+	r.Get("/ical/users/{file}", s.handleFeed("user"))
 	if opts := s.twilio; opts != nil {
 		r.Post("/twilio/sms", opts.SMS)
 		r.Post("/twilio/voice", opts.Voice)

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -27,10 +29,14 @@ type scheduleView struct {
 	TimeZone string      `json:"time_zone"`
 	Layers   []layerView `json:"layers"`
 	OnCall   []string    `json:"on_call"`
+	ICalURL  string      `json:"ical_url"`
 }
 
-func (s *Server) viewSchedule(sc *oncall.Schedule) scheduleView {
+func (s *Server) viewSchedule(ctx context.Context, sc *oncall.Schedule) scheduleView {
 	v := scheduleView{Name: sc.Name, TimeZone: sc.Zone.String(), Layers: []layerView{}, OnCall: []string{}}
+	if u, err := s.oncall.FeedURL(ctx, s.baseURL, "schedule", sc.Name); err == nil {
+		v.ICalURL = u
+	}
 	for _, l := range sc.Layers {
 		v.Layers = append(v.Layers, layerView{Name: l.Name, Rotation: string(l.Unit), Every: l.Every,
 			Start: l.Start.String(), Participants: l.Participants, Restricted: len(l.Windows) > 0})
@@ -46,7 +52,7 @@ func (s *Server) handleListSchedules(w http.ResponseWriter, r *http.Request) {
 		Schedules []scheduleView `json:"schedules"`
 	}{Schedules: []scheduleView{}}
 	for _, sc := range s.oncall.Schedules() {
-		out.Schedules = append(out.Schedules, s.viewSchedule(sc))
+		out.Schedules = append(out.Schedules, s.viewSchedule(r.Context(), sc))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -105,7 +111,7 @@ func (s *Server) handleGetSchedule(w http.ResponseWriter, r *http.Request) {
 		To    time.Time        `json:"to"`
 		Final []oncall.Segment `json:"final"`
 		Gaps  []oncall.Segment `json:"gaps"`
-	}{s.viewSchedule(sc), from, to, final, gaps})
+	}{s.viewSchedule(r.Context(), sc), from, to, final, gaps})
 }
 
 func (s *Server) handleListOverrides(w http.ResponseWriter, r *http.Request) {
@@ -337,8 +343,40 @@ func (s *Server) handleUserShifts(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	slices.SortFunc(out, func(a, b shift) int { return a.Start.Compare(b.Start) })
+	feed, _ := s.oncall.FeedURL(r.Context(), s.baseURL, "user", user)
 	writeJSON(w, http.StatusOK, struct {
-		User   string  `json:"user"`
-		Shifts []shift `json:"shifts"`
-	}{user, out})
+		User    string  `json:"user"`
+		Shifts  []shift `json:"shifts"`
+		ICalURL string  `json:"ical_url"`
+	}{user, out, feed})
+}
+
+// handleFeed serves a calendar feed; the token in its URL is the only
+// credential, as calendar apps subscribe with a URL alone.
+func (s *Server) handleFeed(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name, ok := strings.CutSuffix(chi.URLParam(r, "file"), ".ics")
+		if !ok {
+			writeError(w, http.StatusNotFound, "calendar feeds end in .ics", "")
+			return
+		}
+		if !s.oncall.ValidFeedToken(r.Context(), kind, name, r.URL.Query().Get("token")) {
+			writeError(w, http.StatusUnauthorized, "missing or invalid feed token", "token")
+			return
+		}
+		var body []byte
+		var err error
+		if kind == "schedule" {
+			body, err = s.oncall.ScheduleFeed(name)
+		} else {
+			body, err = s.oncall.UserFeed(name)
+		}
+		if err != nil {
+			s.oncallError(w, "calendar feed", err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
+		w.Header().Set("Cache-Control", "private, max-age=300")
+		w.Write(body)
+	}
 }

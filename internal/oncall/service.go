@@ -24,6 +24,9 @@ type Service struct {
 
 	pub Publisher
 
+	keyMu sync.Mutex
+	key   []byte
+
 	mu        sync.RWMutex
 	schedules map[string]*Schedule
 }

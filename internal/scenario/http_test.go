@@ -213,12 +213,19 @@ func TestOutboxRetriesAndHonoursRetryAfter(t *testing.T) {
 	if h.Webhook.Attempts() != 2 {
 		t.Fatalf("attempts = %d, want 2", h.Webhook.Attempts())
 	}
-	// Retry-After: 120 is honoured: nothing at 119s, delivered at 120s.
-	h.Advance(119 * time.Second)
+	// Retry-After: 120 is honoured: nothing until 120s after the 429,
+	// then delivered.
+	var nextMS int64
+	h.App.Store.Read().QueryRow(`SELECT next_attempt_at FROM outbox WHERE kind = 'incident.triggered'`).Scan(&nextMS)
+	retryAt := time.UnixMilli(nextMS)
+	if wait := retryAt.Sub(h.Clock.Now()); wait < 115*time.Second || wait > 120*time.Second {
+		t.Fatalf("next attempt in %s, want about 120s after the 429", wait)
+	}
+	h.Advance(retryAt.Sub(h.Clock.Now()) - time.Millisecond)
 	if h.Webhook.Attempts() != 2 {
 		t.Fatalf("retried before Retry-After: attempts = %d", h.Webhook.Attempts())
 	}
-	h.Advance(time.Second)
+	h.Advance(time.Millisecond)
 	got := h.Webhook.Events(inc.ID)
 	if len(got) < 2 || got[0] != "incident.triggered:triggered" || got[1] != "incident.paging:triggered" || len(got) != len(h.Incident(inc.ID).Timeline) {
 		t.Fatalf("events after recovery = %v, want triggered then paging, in order", got)

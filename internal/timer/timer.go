@@ -135,6 +135,9 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				if err := r.runOne(ctx, t); err != nil {
+					if ctx.Err() != nil {
+						return // shutting down: the timer stays and runs after the restart
+					}
 					r.log.Error("timer handler failed; will retry", "timer", t.ID, "kind", t.Kind, "incident", t.IncidentID, "err", err)
 					r.mu.Lock()
 					r.failed[t.ID] = now.Add(r.retryDelay)
