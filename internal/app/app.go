@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,11 +102,25 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if cfg.Twilio != nil {
 		methods = append(methods, "sms", "voice")
 	}
+	if cfg.SMTP != nil {
+		methods = append(methods, "email")
+	}
 	a.Engine = oncall.NewEngine(a.OnCall, cfg, a.Incidents, pub, opts.Clock, oncall.EngineOptions{
 		Methods:    methods,
 		TimerArmed: a.Timers.Wake,
 		Store:      st,
 	})
+	a.Outbox.Dead = func(ctx context.Context, m outbox.Message, err error) {
+		if strings.HasPrefix(m.Consumer, "notify:") {
+			if ferr := a.Engine.NotificationFailed(ctx, m.IdempotencyKey, err.Error()); ferr != nil {
+				opts.Logger.Error("record failed notification", "key", m.IdempotencyKey, "err", ferr)
+			}
+		}
+	}
+	if m := cfg.SMTP; m != nil {
+		a.Outbox.Register(oncall.NotifyConsumer("email"), notify.NewEmail(notify.SMTPOptions{Addr: m.Addr,
+			Username: m.Username, Password: m.Password, From: m.From, PublicURL: cfg.BaseURL}, opts.Clock.Now))
+	}
 	var twilioIn *notify.TwilioInbound
 	if tw := cfg.Twilio; tw != nil {
 		client := notify.NewTwilio(notify.TwilioOptions{BaseURL: tw.BaseURL, AccountSID: tw.AccountSID,

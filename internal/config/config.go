@@ -42,6 +42,17 @@ type Config struct {
 	Webhooks           []Webhook          `yaml:"webhooks"`
 	// Twilio, when set, sends SMS and places calls (methods sms, voice).
 	Twilio *Twilio `yaml:"twilio"`
+	// SMTP, when set, sends email (method email).
+	SMTP *SMTP `yaml:"smtp"`
+}
+
+// SMTP is the mail server pages are sent through.
+type SMTP struct {
+	// Addr is host:port, e.g. smtp.example.com:587.
+	Addr     string `yaml:"addr"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	From     string `yaml:"from"`
 }
 
 // Twilio is the SMS and voice provider's account.
@@ -519,6 +530,9 @@ func (c *Config) check() error {
 
 	if tw := c.Twilio; tw != nil && (tw.AccountSID == "" || tw.AuthToken == "" || tw.From == "") {
 		fail("twilio: account_sid, auth_token and from are all required")
+	}
+	if m := c.SMTP; m != nil && (m.Addr == "" || m.From == "") {
+		fail("smtp: addr and from are required")
 	}
 	hooks := map[string]bool{}
 	for i, w := range c.Webhooks {

@@ -2,6 +2,7 @@ package oncall
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -514,6 +515,27 @@ func (e *Engine) NotificationStatus(ctx context.Context, providerID, status, det
 			}
 		}
 		return nil
+	})
+}
+
+// NotificationFailed records that a notification was given up: its log
+// row says failed and its incident's timeline says why.
+func (e *Engine) NotificationFailed(ctx context.Context, key, why string) error {
+	return e.store.Write(ctx, func(tx *store.Tx) error {
+		var id int64
+		var person, method string
+		err := tx.QueryRow(`SELECT incident_id, person, method FROM notifications WHERE idempotency_key = ?`, key).Scan(&id, &person, &method)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // not a page of the engine's (a lead being told, say)
+		}
+		if err != nil {
+			return fmt.Errorf("find notification: %w", err)
+		}
+		if _, err := tx.Exec(`UPDATE notifications SET state = 'failed', detail = ?, updated_at = ? WHERE idempotency_key = ?`,
+			why, e.clock.Now().UnixMilli(), key); err != nil {
+			return fmt.Errorf("record failed notification: %w", err)
+		}
+		return e.incidents.Record(tx, id, KindUndeliverable, "bot", fmt.Sprintf("%s to %s: %s", method, person, why))
 	})
 }
 

@@ -36,6 +36,9 @@ type Dispatcher struct {
 	PerConsumer int
 	// Timeout bounds one delivery attempt.
 	Timeout time.Duration
+	// Dead, if set, hears of every message given up, after it is recorded,
+	// so the domain can say so where people look.
+	Dead func(ctx context.Context, m Message, err error)
 
 	wake chan struct{}
 
@@ -238,11 +241,15 @@ func (d *Dispatcher) record(ctx context.Context, r row, derr error) error {
 	if dead {
 		d.deliveries.WithLabelValues(r.Consumer, "dead").Inc()
 		d.log.Error("outbox message given up", "id", r.ID, "consumer", r.Consumer, "kind", r.Kind, "attempts", r.Attempt, "err", derr)
-		return d.store.Write(ctx, func(tx *store.Tx) error {
+		err := d.store.Write(ctx, func(tx *store.Tx) error {
 			_, err := tx.Exec(`UPDATE outbox SET state = 'dead', attempts = ?, last_error = ? WHERE id = ?`,
 				r.Attempt, derr.Error(), r.ID)
 			return err
 		})
+		if err == nil && d.Dead != nil {
+			d.Dead(ctx, r.Message, derr)
+		}
+		return err
 	}
 	d.deliveries.WithLabelValues(r.Consumer, "retry").Inc()
 	next := now.Add(d.backoff(r.Attempt, derr))

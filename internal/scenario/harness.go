@@ -99,6 +99,7 @@ type Harness struct {
 	Server  *httptest.Server
 	Webhook *FakeWebhook
 	Twilio  *FakeTwilio
+	SMTP    *FakeSMTP
 	Config  *config.Config
 
 	handler atomic.Pointer[http.Handler]
@@ -122,10 +123,10 @@ func New(t testing.TB, opts ...Option) *Harness {
 	for _, f := range opts {
 		f(&o)
 	}
-	h := &Harness{T: t, Clock: clock.NewFake(Start), Webhook: NewFakeWebhook(t), Twilio: NewFakeTwilio(t)}
+	h := &Harness{T: t, Clock: clock.NewFake(Start), Webhook: NewFakeWebhook(t), Twilio: NewFakeTwilio(t), SMTP: NewFakeSMTP(t)}
 	h.log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	yaml := strings.NewReplacer("%WEBHOOK%", h.Webhook.URL(), "%TWILIO%", h.Twilio.URL(),
-		"%TWILIO_SID%", TwilioSID, "%TWILIO_TOKEN%", TwilioToken, "%TWILIO_FROM%", TwilioFrom).Replace(o.config)
+		"%SMTP%", h.SMTP.Addr(), "%TWILIO_SID%", TwilioSID, "%TWILIO_TOKEN%", TwilioToken, "%TWILIO_FROM%", TwilioFrom).Replace(o.config)
 	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("scenario config: %v", err)
