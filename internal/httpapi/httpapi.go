@@ -154,6 +154,7 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/schedules/{schedule}/swaps", s.handleRequestSwap)
 		r.Post("/schedules/{schedule}/swaps/{id}/{action}", s.handleSwapAction)
 		r.Post("/schedules/{schedule}/take", s.handleTakeShift)
+		r.Patch("/schedules/{schedule}/layers/{layer}", s.handleEditLayer)
 		r.Get("/teams/{team}/oncall", s.handleTeamOnCall)
 		r.Get("/users/{user}/shifts", s.handleUserShifts)
 	})

@@ -380,3 +380,48 @@ func (s *Server) handleFeed(kind string) http.HandlerFunc {
 		w.Write(body)
 	}
 }
+
+// handleEditLayer changes a rotation and answers with the next handoffs
+// after the change.
+func (s *Server) handleEditLayer(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.schedule(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Add      string   `json:"add"`
+		Position int      `json:"position"`
+		Remove   string   `json:"remove"`
+		Order    []string `json:"order"`
+		Handoff  string   `json:"handoff"`
+	}
+	if !decodeBody(w, r, &req, `{add, position, remove, order, handoff: "09:00"}`) {
+		return
+	}
+	c := oncall.LayerChange{Add: req.Add, Position: req.Position, Remove: req.Remove, Order: req.Order}
+	if req.Handoff != "" {
+		h, err := oncall.ParseClock(req.Handoff)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error(), "handoff")
+			return
+		}
+		c.Handoff = &h
+	}
+	if c.Add == "" && c.Remove == "" && c.Order == nil && c.Handoff == nil {
+		writeError(w, http.StatusBadRequest, "nothing to change: give add, remove, order or handoff", "")
+		return
+	}
+	next, err := s.oncall.EditLayer(r.Context(), sc.Name, chi.URLParam(r, "layer"), c, apiActor(r))
+	if err != nil {
+		s.oncallError(w, "edit layer", err)
+		return
+	}
+	for i := range next {
+		if next[i].Users == nil {
+			next[i].Users = []string{}
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Next []oncall.Segment `json:"next_handoffs"`
+	}{next})
+}

@@ -29,6 +29,8 @@ type Service struct {
 
 	mu        sync.RWMutex
 	schedules map[string]*Schedule
+	// base are the schedules as configured, before run-time layer edits.
+	base map[string]*Schedule
 }
 
 // ErrUnknown is returned for a schedule, team or person that does not exist.
@@ -49,7 +51,11 @@ func NewService(ctx context.Context, st *store.Store, c clock.Clock, cfg *config
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{store: st, clock: c, people: map[string]config.Person{}, teams: map[string]config.Team{}, schedules: scheds}
+	s := &Service{store: st, clock: c, people: map[string]config.Person{}, teams: map[string]config.Team{},
+		schedules: map[string]*Schedule{}, base: scheds}
+	for name, sc := range scheds {
+		s.schedules[name] = sc
+	}
 	for _, p := range cfg.People {
 		s.people[p.Name] = p
 	}
@@ -64,9 +70,13 @@ func NewService(ctx context.Context, st *store.Store, c clock.Clock, cfg *config
 	return s, nil
 }
 
-// reload reads a schedule's live overrides from the store and swaps in a
-// schedule that has them.
+// reload rebuilds a schedule from its configuration, the latest run-time
+// edit of each layer, and its live overrides, and swaps it in.
 func (s *Service) reload(ctx context.Context, name string) error {
+	layers, err := s.editedLayers(ctx, name)
+	if err != nil {
+		return err
+	}
 	since := s.clock.Now().Add(-overrideHistory).UnixMilli()
 	rows, err := s.store.Read().QueryContext(ctx, `SELECT id, kind, user_name, replaces, start_at, end_at
 		FROM schedule_overrides WHERE schedule = ? AND deleted_at IS NULL AND end_at > ? ORDER BY id`, name, since)
@@ -87,13 +97,14 @@ func (s *Service) reload(ctx context.Context, name string) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load overrides of %s: %w", name, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	next, err := s.schedules[name].WithOverrides(list)
+	base := s.base[name]
+	next, err := NewSchedule(name, base.Zone, layers, list)
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.schedules[name] = next
+	s.mu.Unlock()
 	return nil
 }
 
