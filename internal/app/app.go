@@ -138,6 +138,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	a.Timers.Handle(incident.TimerPage, a.Incidents.HandlePageTimer)
 	a.Engine.Register(a.Timers)
+	if err := a.Engine.EnsureGapCheck(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("arm the gap check: %w", err)
+	}
 	a.Registry.MustRegister(&dbCollector{app: a})
 
 	a.handler = httpapi.New(httpapi.Options{

@@ -52,7 +52,11 @@ func (e *Email) Message(p oncall.Page) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "From: %s\r\n", headerSafe(e.opts.From))
 	fmt.Fprintf(&b, "To: %s\r\n", headerSafe(p.Person.Email))
-	fmt.Fprintf(&b, "Subject: [%s] #%d %s\r\n", strings.ToUpper(p.Incident.Severity.String()), p.Incident.ID, headerSafe(p.Incident.Title))
+	if p.Subject != "" {
+		fmt.Fprintf(&b, "Subject: %s\r\n", headerSafe(p.Subject))
+	} else {
+		fmt.Fprintf(&b, "Subject: [%s] #%d %s\r\n", strings.ToUpper(p.Incident.Severity.String()), p.Incident.ID, headerSafe(p.Incident.Title))
+	}
 	fmt.Fprintf(&b, "Date: %s\r\n", e.now().UTC().Format(time.RFC1123Z))
 	// The idempotency key makes the Message-ID: a resend after a crash is
 	// recognisably the same mail.
@@ -60,7 +64,7 @@ func (e *Email) Message(p oncall.Page) []byte {
 	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nAuto-Submitted: auto-generated\r\n\r\n")
 	b.WriteString(strings.ReplaceAll(p.Text, "\n", "\r\n"))
 	b.WriteString("\r\n")
-	if e.opts.PublicURL != "" {
+	if e.opts.PublicURL != "" && p.Incident.ID != 0 {
 		fmt.Fprintf(&b, "\r\nIncident: %s/api/v1/incidents/%d\r\n", e.opts.PublicURL, p.Incident.ID)
 	}
 	return []byte(b.String())

@@ -103,6 +103,7 @@ func NewEngine(dir *Service, cfg *config.Config, inc Incidents, sender Sender, c
 func (e *Engine) Register(r *timer.Runner) {
 	r.Handle(TimerEscalate, e.handleEscalate)
 	r.Handle(TimerNotify, e.handleNotify)
+	r.Handle(TimerGapCheck, e.checkGaps)
 }
 
 type stepPayload struct {
@@ -333,7 +334,9 @@ func (e *Engine) handleEscalate(tx *store.Tx, t timer.Timer) error {
 // Page is the payload of a notify.page outbox event: everything a
 // contact-method consumer needs to reach the person.
 type Page struct {
-	Key      string            `json:"key"`
+	Key string `json:"key"`
+	// Subject titles a message that is about no incident (a gap warning).
+	Subject  string            `json:"subject,omitempty"`
 	Method   string            `json:"method"`
 	Person   config.Person     `json:"person"`
 	Incident incident.Incident `json:"incident"`
@@ -444,11 +447,11 @@ func (e *Engine) undeliverable(tx *store.Tx, inc incident.Incident, who, method,
 }
 
 // workingMethod returns the first method of the person's rule whose
-// provider is configured, or "".
-func (e *Engine) workingMethod(person string) string {
+// provider is configured, leaving out the methods in except, or "".
+func (e *Engine) workingMethod(person string, except ...string) string {
 	p, _ := e.dir.Person(person)
 	for _, r := range append(slices.Clone(p.Notify), p.NotifyImportant...) {
-		if e.configured[r.Method] {
+		if e.configured[r.Method] && !slices.Contains(except, r.Method) {
 			return r.Method
 		}
 	}

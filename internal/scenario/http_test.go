@@ -265,7 +265,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		`bot_webhook_requests_total{code="401",integration="alertmanager"} 1`,
 		`bot_webhook_requests_total{code="202",integration="alertmanager"} 1`,
 		`bot_incidents{status="triggered"} 1`,
-		`bot_timers_pending 1`, // the escalation's next step
+		`bot_timers_pending 2`, // the escalation's next step and the hourly gap check
 		`bot_http_request_duration_seconds_count{code="202",method="POST",route="/hooks/{integration}"} 1`,
 		`bot_outbox_deliveries_total{consumer="webhook:events",result="delivered"} 4`,
 	} {

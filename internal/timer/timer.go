@@ -31,14 +31,19 @@ type Timer struct {
 // leave the timer in place for a retry.
 type HandlerFunc func(tx *store.Tx, t Timer) error
 
-// Arm schedules a timer of kind for incidentID at due. payload is opaque
-// to this package (JSON, by convention).
+// Arm schedules a timer of kind for incidentID (0 for a timer of no
+// incident) at due. payload is opaque to this package (JSON, by
+// convention).
 func Arm(tx *store.Tx, kind string, incidentID int64, due time.Time, payload string, now time.Time) error {
 	if payload == "" {
 		payload = "{}"
 	}
+	var inc any
+	if incidentID != 0 {
+		inc = incidentID
+	}
 	_, err := tx.Exec(`INSERT INTO timers (kind, incident_id, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
-		kind, incidentID, due.UnixMilli(), payload, now.UnixMilli())
+		kind, inc, due.UnixMilli(), payload, now.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("arm %s timer for incident %d: %w", kind, incidentID, err)
 	}
