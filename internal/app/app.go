@@ -180,6 +180,7 @@ func (a *App) Tick(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		a.Engine.WaitBackground()
 		sent, err := a.Outbox.Drain(ctx)
 		if err != nil {
 			return err

@@ -171,6 +171,16 @@ type Layer struct {
 	Participants []string `yaml:"participants"`
 	// Windows restrict the layer, e.g. business hours.
 	Windows []Window `yaml:"windows"`
+	// ICal takes the layer's shifts from a calendar instead of a
+	// rotation: each event is a shift, its summary names the person.
+	ICal *ICalSource `yaml:"ical"`
+}
+
+// ICalSource is a calendar to import a layer from: a file, or a URL read
+// at start and every hour.
+type ICalSource struct {
+	File string `yaml:"file"`
+	URL  string `yaml:"url"`
 }
 
 // Window is a time-of-day range on some weekdays ("mon".."sun"); To before

@@ -47,11 +47,18 @@ func SchedulesFromConfig(cfg []config.Schedule) (map[string]*Schedule, error) {
 			if l.Name == "" {
 				l.Name = fmt.Sprintf("layer-%d", i+1)
 			}
-			if l.Unit, err = ParseUnit(lc.Rotation); err != nil {
-				return nil, fmt.Errorf("schedule %q layer %q: %w", sc.Name, l.Name, err)
-			}
-			if l.Start, err = ParseWall(lc.Start); err != nil {
-				return nil, fmt.Errorf("schedule %q layer %q: start: %w", sc.Name, l.Name, err)
+			if lc.ICal != nil {
+				// Filled by ImportLayers; an empty import means nobody.
+				l.Shifts = []Shift{}
+				l.Participants = nil
+				l.Unit = Daily
+			} else {
+				if l.Unit, err = ParseUnit(lc.Rotation); err != nil {
+					return nil, fmt.Errorf("schedule %q layer %q: %w", sc.Name, l.Name, err)
+				}
+				if l.Start, err = ParseWall(lc.Start); err != nil {
+					return nil, fmt.Errorf("schedule %q layer %q: start: %w", sc.Name, l.Name, err)
+				}
 			}
 			for _, wc := range lc.Windows {
 				w, err := ParseWindow(wc)

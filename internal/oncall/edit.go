@@ -13,7 +13,9 @@ import (
 // editedLayers returns a schedule's layers as configured, each replaced by
 // its latest run-time edit when it has one.
 func (s *Service) editedLayers(ctx context.Context, name string) ([]Layer, error) {
+	s.mu.RLock()
 	layers := slices.Clone(s.base[name].Layers)
+	s.mu.RUnlock()
 	rows, err := s.store.Read().QueryContext(ctx, `SELECT layer, participants, start_wall FROM layer_edits
 		WHERE id IN (SELECT MAX(id) FROM layer_edits WHERE schedule = ? GROUP BY layer)`, name)
 	if err != nil {

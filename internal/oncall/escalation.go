@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oncallbot/bot/internal/clock"
@@ -72,6 +73,7 @@ type Engine struct {
 	// importantAt is the severity from which a person's important rule
 	// applies.
 	importantAt ingest.Severity
+	background  sync.WaitGroup
 }
 
 // EngineOptions wire an Engine.
@@ -104,6 +106,7 @@ func (e *Engine) Register(r *timer.Runner) {
 	r.Handle(TimerEscalate, e.handleEscalate)
 	r.Handle(TimerNotify, e.handleNotify)
 	r.Handle(TimerGapCheck, e.checkGaps)
+	r.Handle(TimerICalRefresh, e.refreshCalendars)
 }
 
 type stepPayload struct {

@@ -26,20 +26,61 @@ const (
 // EventGap is the outbox kind announcing a coming gap to subscribers.
 const EventGap = "schedule.gap"
 
-// EnsureGapCheck arms the gap check if it is not armed: at every start,
-// so a fresh database gets one and a restart does not make two.
+// WaitBackground waits for the work timers started off their
+// transaction (calendar refreshes) to finish; tests call it to stay
+// deterministic.
+func (e *Engine) WaitBackground() { e.background.Wait() }
+
+// TimerICalRefresh reads URL-imported calendars again.
+const TimerICalRefresh = "ical_refresh"
+
+// EnsureGapCheck arms the hourly checks if they are not armed: the gap
+// check, and the calendar refresh when a layer is imported from a URL. At
+// every start, so a fresh database gets them and a restart does not make
+// two.
 func (e *Engine) EnsureGapCheck(ctx context.Context) error {
+	kinds := []string{TimerGapCheck}
+	if e.dir.HasURLImports() {
+		kinds = append(kinds, TimerICalRefresh)
+	}
 	return e.store.Write(ctx, func(tx *store.Tx) error {
-		var n int
-		if err := tx.QueryRow(`SELECT count(*) FROM timers WHERE kind = ?`, TimerGapCheck).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return nil
-		}
 		now := e.clock.Now()
-		return e.arm(tx, TimerGapCheck, 0, now, "", now)
+		for _, k := range kinds {
+			var n int
+			if err := tx.QueryRow(`SELECT count(*) FROM timers WHERE kind = ?`, k).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			due := now // the gap check runs at once
+			if k == TimerICalRefresh {
+				due = now.Add(gapInterval) // the calendars were just read
+			}
+			if err := e.arm(tx, k, 0, due, "", now); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// refreshCalendars runs in the timer's transaction but must not do I/O
+// there; it re-arms itself and refreshes after the commit.
+func (e *Engine) refreshCalendars(tx *store.Tx, _ timer.Timer) error {
+	tx.AfterCommit(func() {
+		e.background.Add(1)
+		go func() {
+			defer e.background.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := e.dir.RefreshImports(ctx); err != nil {
+				slog.Warn("calendar refresh failed; keeping the shifts read before", "err", err)
+			}
+		}()
+	})
+	now := e.clock.Now()
+	return e.arm(tx, TimerICalRefresh, 0, now.Add(gapInterval), "", now)
 }
 
 // checkGaps warns each team's leads of every gap in the coming week, once

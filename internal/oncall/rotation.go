@@ -2,6 +2,8 @@ package oncall
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -93,6 +95,9 @@ type Layer struct {
 	// Windows restrict the layer to business hours and the like; empty
 	// means always.
 	Windows []Window
+	// Shifts, when not nil, are the layer's shifts as imported from a
+	// calendar, sorted by start; the rotation fields are then unused.
+	Shifts []Shift
 }
 
 // Shift is one participant's turn: on call from Start (inclusive) to End
@@ -165,6 +170,9 @@ func (l *Layer) index(t time.Time, loc *time.Location) int {
 // usually one, two during the overlap of a handoff at an ambiguous time,
 // none before the layer starts.
 func (l *Layer) shiftsAt(t time.Time, loc *time.Location) []Shift {
+	if l.Shifts != nil {
+		return l.importedAt(t)
+	}
 	if len(l.Participants) == 0 {
 		return nil
 	}
@@ -182,6 +190,25 @@ func (l *Layer) shiftsAt(t time.Time, loc *time.Location) []Shift {
 	return out
 }
 
+// importedAt returns the imported shifts that hold t. Imported shifts may
+// overlap (two people on call), so it looks back from the last one that
+// starts by t while earlier ones may still run.
+func (l *Layer) importedAt(t time.Time) []Shift {
+	i := sort.Search(len(l.Shifts), func(i int) bool { return l.Shifts[i].Start.After(t) })
+	var out []Shift
+	for j := i - 1; j >= 0 && t.Sub(l.Shifts[j].Start) < maxImportedShift; j-- {
+		if t.Before(l.Shifts[j].End) {
+			out = append(out, l.Shifts[j])
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// maxImportedShift bounds how far back importedAt looks for a shift still
+// running: longer shifts would be missed, so imports refuse them.
+const maxImportedShift = 62 * 24 * time.Hour
+
 // inWindows reports whether the layer's windows allow t.
 func (l *Layer) inWindows(t time.Time, loc *time.Location) bool {
 	if len(l.Windows) == 0 {
@@ -198,6 +225,14 @@ func (l *Layer) inWindows(t time.Time, loc *time.Location) bool {
 
 // Validate checks a layer's settings.
 func (l *Layer) Validate() error {
+	if l.Shifts != nil {
+		for _, s := range l.Shifts {
+			if s.End.Sub(s.Start) > maxImportedShift {
+				return fmt.Errorf("layer %q: an imported shift of %s lasts longer than %s", l.Name, s.User, maxImportedShift)
+			}
+		}
+		return nil
+	}
 	if l.Every < 1 {
 		return fmt.Errorf("layer %q: shift length must be at least 1 %s unit", l.Name, l.Unit)
 	}

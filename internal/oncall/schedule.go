@@ -236,10 +236,15 @@ func (s *Schedule) edges(from, to time.Time) []time.Time {
 	}
 	for li := range s.Layers {
 		l := &s.Layers[li]
-		if len(l.Participants) == 0 {
+		if l.Shifts != nil {
+			for _, sh := range l.Shifts {
+				add(sh.Start)
+				add(sh.End)
+			}
+		} else if len(l.Participants) == 0 {
 			continue
 		}
-		for k := max(l.index(from, s.Zone)-1, 0); ; k++ {
+		for k := max(l.index(from, s.Zone)-1, 0); l.Shifts == nil; k++ {
 			sh := l.shift(k, s.Zone)
 			if !sh.Start.Before(to) {
 				break

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"sync"
@@ -30,7 +31,43 @@ type Service struct {
 	mu        sync.RWMutex
 	schedules map[string]*Schedule
 	// base are the schedules as configured, before run-time layer edits.
-	base map[string]*Schedule
+	base   map[string]*Schedule
+	cfg    *config.Config
+	client *http.Client
+}
+
+// RefreshImports reads the calendars of imported layers again. On any
+// error the schedules keep the shifts they had, and the error says why.
+func (s *Service) RefreshImports(ctx context.Context) error {
+	fresh, err := SchedulesFromConfig(s.cfg.Schedules)
+	if err != nil {
+		return err
+	}
+	if err := ImportLayers(ctx, fresh, s.cfg, s.client, s.clock.Now()); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.base = fresh
+	s.mu.Unlock()
+	for name := range fresh {
+		if err := s.reload(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HasURLImports reports whether any layer is imported from a URL, which
+// needs refreshing.
+func (s *Service) HasURLImports() bool {
+	for _, sc := range s.cfg.Schedules {
+		for _, l := range sc.Layers {
+			if l.ICal != nil && l.ICal.URL != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ErrUnknown is returned for a schedule, team or person that does not exist.
@@ -51,8 +88,12 @@ func NewService(ctx context.Context, st *store.Store, c clock.Clock, cfg *config
 	if err != nil {
 		return nil, err
 	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	if err := ImportLayers(ctx, scheds, cfg, client, c.Now()); err != nil {
+		return nil, err
+	}
 	s := &Service{store: st, clock: c, people: map[string]config.Person{}, teams: map[string]config.Team{},
-		schedules: map[string]*Schedule{}, base: scheds}
+		schedules: map[string]*Schedule{}, base: scheds, cfg: cfg, client: client}
 	for name, sc := range scheds {
 		s.schedules[name] = sc
 	}
@@ -97,8 +138,10 @@ func (s *Service) reload(ctx context.Context, name string) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load overrides of %s: %w", name, err)
 	}
-	base := s.base[name]
-	next, err := NewSchedule(name, base.Zone, layers, list)
+	s.mu.RLock()
+	zone := s.base[name].Zone
+	s.mu.RUnlock()
+	next, err := NewSchedule(name, zone, layers, list)
 	if err != nil {
 		return err
 	}
