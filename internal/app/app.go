@@ -105,6 +105,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if cfg.SMTP != nil {
 		methods = append(methods, "email")
 	}
+	methods = append(methods, "webhook") // needs only the person's URL
 	a.Engine = oncall.NewEngine(a.OnCall, cfg, a.Incidents, pub, opts.Clock, oncall.EngineOptions{
 		Methods:    methods,
 		TimerArmed: a.Timers.Wake,
@@ -117,16 +118,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			}
 		}
 	}
+	consumers := map[string]outbox.Consumer{}
+	register := func(name string, c outbox.Consumer) {
+		consumers[name] = c
+		a.Outbox.Register(name, c)
+	}
+	register(oncall.NotifyConsumer("webhook"), notify.NewPersonWebhook(opts.HTTPClient, opts.Clock.Now))
 	if m := cfg.SMTP; m != nil {
-		a.Outbox.Register(oncall.NotifyConsumer("email"), notify.NewEmail(notify.SMTPOptions{Addr: m.Addr,
+		register(oncall.NotifyConsumer("email"), notify.NewEmail(notify.SMTPOptions{Addr: m.Addr,
 			Username: m.Username, Password: m.Password, From: m.From, PublicURL: cfg.BaseURL}, opts.Clock.Now))
 	}
 	var twilioIn *notify.TwilioInbound
 	if tw := cfg.Twilio; tw != nil {
 		client := notify.NewTwilio(notify.TwilioOptions{BaseURL: tw.BaseURL, AccountSID: tw.AccountSID,
 			AuthToken: tw.AuthToken, From: tw.From, PublicURL: cfg.BaseURL, Client: opts.HTTPClient})
-		a.Outbox.Register(oncall.NotifyConsumer("sms"), notify.NewSMSConsumer(client, a.Engine, opts.Clock.Now))
-		a.Outbox.Register(oncall.NotifyConsumer("voice"), notify.NewVoiceConsumer(client, a.Engine))
+		register(oncall.NotifyConsumer("sms"), notify.NewSMSConsumer(client, a.Engine, opts.Clock.Now))
+		register(oncall.NotifyConsumer("voice"), notify.NewVoiceConsumer(client, a.Engine))
 		phones := map[string]string{}
 		for _, p := range cfg.People {
 			if p.Phone != "" {
@@ -142,6 +149,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		st.Close()
 		return nil, fmt.Errorf("arm the gap check: %w", err)
 	}
+	rawSubs, rawConsumers := rawSubscriptions(cfg, consumers)
+	for name, c := range rawConsumers {
+		a.Outbox.Register(name, c)
+	}
+	pub.Subscribe(rawSubs...)
 	a.Registry.MustRegister(&dbCollector{app: a})
 
 	a.handler = httpapi.New(httpapi.Options{

@@ -109,6 +109,8 @@ type Person struct {
 	TimeZone string `yaml:"time_zone"`
 	Email    string `yaml:"email"`
 	Phone    string `yaml:"phone"`
+	// Webhook receives this person's pages as JSON (method webhook).
+	Webhook string `yaml:"webhook"`
 	// Chat identities, so a page can be a direct message.
 	Slack    string `yaml:"slack"`
 	Telegram string `yaml:"telegram"`
@@ -125,6 +127,17 @@ type NotifyStep struct {
 	// Method is chat, sms, voice, email or webhook.
 	Method string   `yaml:"method"`
 	After  Duration `yaml:"after"`
+	// Mode is managed (the default: the bot pages on incident
+	// transitions, after the delays, within the rate limit) or
+	// allnotifications (every raw alert event of the person's teams goes
+	// out through this method at once, as a pager that wants everything).
+	Mode string `yaml:"mode"`
+	// RateLimit is the least time between two pages by this method to
+	// this person; a page that comes sooner waits for it.
+	RateLimit Duration `yaml:"rate_limit"`
+	// Enabled limits the method to a time window, such as business
+	// hours; outside it the method is skipped and the rule goes on.
+	Enabled *Condition `yaml:"enabled"`
 }
 
 // NotifyMethods are the contact methods a notification rule may use.
@@ -435,6 +448,12 @@ func (c *Config) check() error {
 			for _, st := range rule {
 				if !slices.Contains(NotifyMethods, st.Method) {
 					fail("person %q: notify method %q is not one of %v", p.Name, st.Method, NotifyMethods)
+				}
+				if st.Mode != "" && st.Mode != "managed" && st.Mode != "allnotifications" {
+					fail("person %q: notify mode %q is not managed or allnotifications", p.Name, st.Mode)
+				}
+				if st.Method == "webhook" && p.Webhook == "" {
+					fail("person %q: method webhook needs the person's webhook URL", p.Name)
 				}
 			}
 		}

@@ -102,3 +102,27 @@ func RetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// PersonWebhook delivers a person's pages to the webhook URL in their
+// contact details (method webhook), as JSON, with the headers of Webhook.
+type PersonWebhook struct {
+	client *http.Client
+	now    func() time.Time
+}
+
+// NewPersonWebhook returns the notify:webhook consumer.
+func NewPersonWebhook(client *http.Client, now func() time.Time) *PersonWebhook {
+	return &PersonWebhook{client: client, now: now}
+}
+
+// Deliver posts one page to its person's URL.
+func (p *PersonWebhook) Deliver(ctx context.Context, m outbox.Message) error {
+	page, err := decodePage(m)
+	if err != nil {
+		return err
+	}
+	if page.Person.Webhook == "" {
+		return outbox.Permanent(fmt.Errorf("%s has no webhook URL", page.Person.Name))
+	}
+	return NewWebhook(page.Person.Webhook, "", p.client, p.now).Deliver(ctx, m)
+}

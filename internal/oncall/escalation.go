@@ -39,6 +39,7 @@ const (
 	KindNotified      = "notify.queued"
 	KindUndeliverable = "notify.undeliverable"
 	KindLeadsTold     = "notify.leads_told"
+	KindNotifySkipped = "notify.skipped"
 )
 
 // EventPage is the outbox kind of a notification to a person.
@@ -120,6 +121,23 @@ type notifyPayload struct {
 	Person string `json:"person"`
 	Method string `json:"method"`
 	Why    string `json:"why"`
+	// Rule and Important locate the rule step, for its rate limit and
+	// enable window.
+	Rule      int  `json:"rule"`
+	Important bool `json:"important,omitempty"`
+}
+
+// ruleStep finds the rule step a notify timer was armed for.
+func (e *Engine) ruleStep(p notifyPayload) (config.NotifyStep, bool) {
+	person, _ := e.dir.Person(p.Person)
+	rule := person.Notify
+	if p.Important {
+		rule = person.NotifyImportant
+	}
+	if p.Rule < 0 || p.Rule >= len(rule) || rule[p.Rule].Method != p.Method {
+		return config.NotifyStep{}, false
+	}
+	return rule[p.Rule], true
 }
 
 // policy returns the incident's policy. An incident whose policy is not
@@ -310,8 +328,12 @@ func (e *Engine) armRule(tx *store.Tx, inc incident.Incident, cycle, step int, p
 	if len(rule) == 0 {
 		rule = []config.NotifyStep{{Method: "chat"}}
 	}
-	for _, r := range rule {
-		b, _ := json.Marshal(notifyPayload{Cycle: cycle, Step: step, Person: pw.person, Method: r.Method, Why: pw.why})
+	for i, r := range rule {
+		if r.Mode == "allnotifications" {
+			continue // fed every raw alert event instead (see app)
+		}
+		b, _ := json.Marshal(notifyPayload{Cycle: cycle, Step: step, Person: pw.person, Method: r.Method, Why: pw.why,
+			Rule: i, Important: inc.Severity >= e.importantAt && len(p.NotifyImportant) > 0})
 		if err := e.arm(tx, TimerNotify, inc.ID, now.Add(r.After.Std()), string(b), now); err != nil {
 			return err
 		}
@@ -365,6 +387,23 @@ func (e *Engine) handleNotify(tx *store.Tx, t timer.Timer) error {
 		return fmt.Errorf("notify timer %d: bad payload: %w", t.ID, err)
 	}
 	key := fmt.Sprintf("incident/%d/cycle/%d/step/%d/%s/%s", inc.ID, p.Cycle, p.Step, p.Person, p.Method)
+	if rs, ok := e.ruleStep(p); ok {
+		if why, ok := e.conditionHolds(rs.Enabled, inc, e.clock.Now()); !ok {
+			return e.incidents.Record(tx, inc.ID, KindNotifySkipped, "bot", fmt.Sprintf("%s to %s: %s", p.Method, p.Person, why))
+		}
+		if limit := rs.RateLimit.Std(); limit > 0 {
+			var last sql.NullInt64
+			if err := tx.QueryRow(`SELECT MAX(created_at) FROM notifications WHERE person = ? AND method = ? AND state IN ('queued', 'sent', 'delivered')`,
+				p.Person, p.Method).Scan(&last); err != nil {
+				return fmt.Errorf("rate limit: %w", err)
+			}
+			if next := time.UnixMilli(last.Int64).Add(limit); last.Valid && next.After(e.clock.Now()) {
+				// Within the limit: wait for it rather than drop the page;
+				// an ack in the meantime makes the wait end in nothing.
+				return e.arm(tx, TimerNotify, inc.ID, next, t.Payload, e.clock.Now())
+			}
+		}
+	}
 	now := e.clock.Now().UnixMilli()
 	res, err := tx.Exec(`INSERT OR IGNORE INTO notifications (incident_id, idempotency_key, person, method, cycle, step, state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)`, inc.ID, key, p.Person, p.Method, p.Cycle, p.Step, now, now)

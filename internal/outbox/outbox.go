@@ -61,6 +61,9 @@ func NewPublisher(subs []Subscription, clock interface{ Now() time.Time }, wake 
 	return &Publisher{subs: subs, clock: clock, onCommit: wake}
 }
 
+// Subscribe adds subscriptions. Call it before any Publish.
+func (p *Publisher) Subscribe(subs ...Subscription) { p.subs = append(p.subs, subs...) }
+
 // Wants reports whether any subscription may want events of kind, so a
 // publisher can skip building a payload nobody will receive.
 func (p *Publisher) Wants(kind string) bool {

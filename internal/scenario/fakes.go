@@ -18,6 +18,9 @@ import (
 
 // Delivery is one request the fake webhook receiver accepted.
 type Delivery struct {
+	// Path is where it was posted: /events for the signed incident-event
+	// webhook, /person/<name> for a person's pages.
+	Path           string
 	Event          string
 	IdempotencyKey string
 	Signature      string
@@ -79,6 +82,7 @@ func (f *FakeWebhook) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := Delivery{
+		Path:           r.URL.Path,
 		Event:          r.Header.Get("X-Bot-Event"),
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 		Signature:      r.Header.Get("X-Bot-Signature"),
@@ -86,17 +90,31 @@ func (f *FakeWebhook) serve(w http.ResponseWriter, r *http.Request) {
 		Body:           body,
 	}
 	ts, _ := strconv.ParseInt(d.Timestamp, 10, 64)
-	if want := notify.Sign([]byte("hook-secret"), ts, body); d.Signature != want {
+	if want := notify.Sign([]byte("hook-secret"), ts, body); d.Path == "/events" && d.Signature != want {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
-	if err := json.Unmarshal(body, &d.Payload); err != nil {
+	if err := json.Unmarshal(body, &d.Payload); err != nil && d.Path == "/events" {
 		http.Error(w, "bad json", http.StatusBadRequest)
 		return
 	}
 	// Repeats are recorded too, so tests can count them (Duplicates).
 	f.delivered = append(f.delivered, d)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// PersonURL is where a person's webhook pages go.
+func (f *FakeWebhook) PersonURL(name string) string { return f.srv.URL + "/person/" + name }
+
+// To returns what was delivered to a path, such as "/person/pat".
+func (f *FakeWebhook) To(path string) []Delivery {
+	var out []Delivery
+	for _, d := range f.Deliveries() {
+		if d.Path == path {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Deliveries returns what was accepted so far.

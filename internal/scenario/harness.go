@@ -125,7 +125,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 	}
 	h := &Harness{T: t, Clock: clock.NewFake(Start), Webhook: NewFakeWebhook(t), Twilio: NewFakeTwilio(t), SMTP: NewFakeSMTP(t)}
 	h.log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	yaml := strings.NewReplacer("%WEBHOOK%", h.Webhook.URL(), "%TWILIO%", h.Twilio.URL(),
+	yaml := strings.NewReplacer("%WEBHOOK%", h.Webhook.URL(), "%PERSONHOOK%", h.Webhook.PersonURL(""), "%TWILIO%", h.Twilio.URL(),
 		"%SMTP%", h.SMTP.Addr(), "%TWILIO_SID%", TwilioSID, "%TWILIO_TOKEN%", TwilioToken, "%TWILIO_FROM%", TwilioFrom).Replace(o.config)
 	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
