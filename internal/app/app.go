@@ -120,8 +120,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	consumers := map[string]outbox.Consumer{}
 	register := func(name string, c outbox.Consumer) {
-		consumers[name] = c
-		a.Outbox.Register(name, c)
+		g := guardedConsumer{next: c, guard: a.Engine}
+		consumers[name] = g
+		a.Outbox.Register(name, g)
 	}
 	register(oncall.NotifyConsumer("webhook"), notify.NewPersonWebhook(opts.HTTPClient, opts.Clock.Now))
 	if m := cfg.SMTP; m != nil {

@@ -500,13 +500,57 @@ func (e *Engine) workingMethod(person string, except ...string) string {
 	return ""
 }
 
+// BeginSend marks a notification as being handed to its provider, before
+// the provider is called. It answers false when an earlier attempt had
+// marked it and never finished (the process died mid-send): the page may
+// have gone out, so it is not sent again, and the timeline says so; the
+// escalation goes on regardless. Keys the engine does not log (a lead
+// being told, a gap warning) always proceed.
+func (e *Engine) BeginSend(ctx context.Context, key string) (bool, error) {
+	proceed := true
+	err := e.store.Write(ctx, func(tx *store.Tx) error {
+		proceed = true
+		var id int64
+		var person, method string
+		var since sql.NullInt64
+		err := tx.QueryRow(`SELECT incident_id, person, method, sending_since FROM notifications WHERE idempotency_key = ?`, key).
+			Scan(&id, &person, &method, &since)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("begin send: %w", err)
+		}
+		if since.Valid {
+			proceed = false
+			if _, err := tx.Exec(`UPDATE notifications SET sending_since = NULL, state = 'sent', detail = 'interrupted; not sent again' WHERE idempotency_key = ?`, key); err != nil {
+				return err
+			}
+			return e.incidents.Record(tx, id, KindNotifySkipped, "bot",
+				fmt.Sprintf("%s to %s: an earlier attempt was cut off mid-send (restart); not sent again to avoid a double page", method, person))
+		}
+		_, err = tx.Exec(`UPDATE notifications SET sending_since = ? WHERE idempotency_key = ?`, e.clock.Now().UnixMilli(), key)
+		return err
+	})
+	return proceed, err
+}
+
+// AbortSend clears the mark of a send that failed cleanly (the provider
+// said no, or could not be reached), so the retry sends.
+func (e *Engine) AbortSend(ctx context.Context, key string) error {
+	return e.store.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(`UPDATE notifications SET sending_since = NULL WHERE idempotency_key = ?`, key)
+		return err
+	})
+}
+
 // NotificationSent marks notifications as handed to their provider, under
 // the provider's id for what carried them.
 func (e *Engine) NotificationSent(ctx context.Context, keys []string, providerID string) error {
 	return e.store.Write(ctx, func(tx *store.Tx) error {
 		now := e.clock.Now().UnixMilli()
 		for _, k := range keys {
-			if _, err := tx.Exec(`UPDATE notifications SET state = 'sent', provider_id = ?, updated_at = ?
+			if _, err := tx.Exec(`UPDATE notifications SET state = 'sent', sending_since = NULL, provider_id = ?, updated_at = ?
 				WHERE idempotency_key = ? AND state = 'queued'`, providerID, now, k); err != nil {
 				return fmt.Errorf("mark notification sent: %w", err)
 			}

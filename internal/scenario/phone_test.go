@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"net/url"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/oncall"
+	"github.com/oncallbot/bot/internal/store"
 )
 
 // phoneConfig pages alice by chat at once, SMS after 3 minutes and a call
@@ -195,5 +197,69 @@ func TestTwilioDownDelaysSMSButNeverLosesIt(t *testing.T) {
 	h.Advance(time.Minute) // retries with backoff: 2s, 4s, 8s
 	if got := h.Twilio.Messages(alicePhone); len(got) != 1 {
 		t.Fatalf("after Twilio recovered alice got %d SMS, want exactly 1", len(got))
+	}
+}
+
+func TestASendCutOffByACrashIsNotRepeated(t *testing.T) {
+	h := New(t, WithConfig(phoneConfig))
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=Crashy")))
+	h.Twilio.FailNext(1, 503, "")
+	h.Advance(3 * time.Minute) // alice's SMS: Twilio fails cleanly, a retry is due
+	if got := h.Twilio.Messages(alicePhone); len(got) != 0 {
+		t.Fatalf("SMS through a failing Twilio: %d", len(got))
+	}
+	var since *int64
+	h.App.Store.Read().QueryRow(`SELECT sending_since FROM notifications WHERE person = 'alice' AND method = 'sms'`).Scan(&since)
+	if since != nil {
+		t.Fatal("a clean failure left the sending mark; the retry would be suppressed")
+	}
+	// Now the process dies in the middle of the retry's send: the mark is
+	// there and the outbox row still pending, as a restart would find them.
+	if err := h.App.Store.Write(context.Background(), func(tx *store.Tx) error {
+		_, err := tx.Exec(`UPDATE notifications SET sending_since = 1 WHERE person = 'alice' AND method = 'sms'`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.Restart()
+	h.Advance(time.Minute)
+	if got := h.Twilio.Messages(alicePhone); len(got) != 0 {
+		t.Fatalf("the interrupted SMS was sent again: %d", len(got))
+	}
+	d := h.Incident(inc.ID)
+	if countKind(d, oncall.KindNotifySkipped, "cut off mid-send") != 1 {
+		t.Fatalf("the suppressed resend is not on the timeline:\n%s", Timeline(d))
+	}
+	// The escalation goes on: the call at +5m still happens.
+	h.Advance(2 * time.Minute)
+	if len(h.Twilio.Calls(alicePhone)) != 1 {
+		t.Fatal("the next method did not fire after the suppressed SMS")
+	}
+}
+
+func TestPressingTwoEscalates(t *testing.T) {
+	h := New(t, WithConfig(phoneConfig))
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=Big", "severity=critical")))
+	h.Advance(5 * time.Minute)
+	calls := h.Twilio.Calls(alicePhone)
+	if len(calls) != 1 {
+		t.Fatalf("calls = %d", len(calls))
+	}
+	if said := h.PressKey(calls[0], "2"); said != "Incident 1 escalated. Goodbye." {
+		t.Fatalf("after 2 the bot said %q", said)
+	}
+	h.Tick()
+	// Step 2 of the policy is bob, whose rule is an SMS at once.
+	if got := h.Twilio.Messages(bobPhone); len(got) != 1 {
+		t.Fatalf("bob got %d SMS after the escalation", len(got))
+	}
+	d := h.Incident(inc.ID)
+	if countKind(d, oncall.KindEscalated, "") != 1 || d.Timeline[len(d.Timeline)-1].Actor == "" {
+		t.Fatalf("escalation not recorded:\n%s", Timeline(d))
+	}
+	for _, e := range d.Timeline {
+		if e.Kind == oncall.KindEscalated && e.Actor != "voice:alice" {
+			t.Fatalf("escalated by %q, want voice:alice", e.Actor)
+		}
 	}
 }

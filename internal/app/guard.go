@@ -1,0 +1,77 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/oncallbot/bot/internal/outbox"
+)
+
+// sendGuard is what guardedConsumer needs of the escalation engine.
+type sendGuard interface {
+	BeginSend(ctx context.Context, key string) (bool, error)
+	AbortSend(ctx context.Context, key string) error
+	NotificationSent(ctx context.Context, keys []string, providerID string) error
+}
+
+// guardedConsumer wraps a contact method's consumer so a page is marked
+// before it is sent: after a crash mid-send the retry finds the mark and
+// does not page twice (see Engine.BeginSend).
+type guardedConsumer struct {
+	next  outbox.Consumer
+	guard sendGuard
+}
+
+func pageKey(m outbox.Message) string {
+	var p struct{ Key string }
+	_ = json.Unmarshal(m.Payload, &p) // a bad payload fails in the consumer
+	return p.Key
+}
+
+func (g guardedConsumer) Deliver(ctx context.Context, m outbox.Message) error {
+	return g.DeliverBatch(ctx, []outbox.Message{m})
+}
+
+func (g guardedConsumer) DeliverBatch(ctx context.Context, ms []outbox.Message) error {
+	var send []outbox.Message
+	var keys []string
+	for _, m := range ms {
+		key := pageKey(m)
+		ok, err := g.guard.BeginSend(ctx, key)
+		if err != nil {
+			for _, k := range keys {
+				_ = g.guard.AbortSend(ctx, k)
+			}
+			return err
+		}
+		if ok {
+			send = append(send, m)
+			keys = append(keys, key)
+		}
+	}
+	if len(send) == 0 {
+		return nil
+	}
+	var err error
+	if bc, ok := g.next.(outbox.BatchConsumer); ok && len(send) > 1 {
+		err = bc.DeliverBatch(ctx, send)
+	} else {
+		for _, m := range send {
+			if err = g.next.Deliver(ctx, m); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		for _, k := range keys {
+			err = errors.Join(err, g.guard.AbortSend(ctx, k))
+		}
+		return err
+	}
+	// Consumers that know their provider's id have recorded it; for the
+	// rest, mark the pages sent here (a no-op for those already marked).
+	return g.guard.NotificationSent(ctx, keys, "")
+}
+
+var _ outbox.BatchConsumer = guardedConsumer{}
