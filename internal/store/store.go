@@ -25,7 +25,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
-	"time"
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
@@ -55,9 +54,6 @@ type Store struct {
 	wal      *os.File
 	syncq    chan []*job
 	syncDone chan struct{}
-
-	checkpointer   *sql.DB
-	checkpointDone chan struct{}
 
 	closeOnce sync.Once
 	// mu guards closed: Write holds it shared while it enqueues, so Close
@@ -101,7 +97,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 	}
-	writer, err := sql.Open("sqlite", dsn(path, roleWriter))
+	writer, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -117,7 +113,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open writer connection: %w", err)
 	}
-	reader, err := sql.Open("sqlite", dsn(path, roleReader))
+	reader, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		conn.Close()
 		writer.Close()
@@ -133,20 +129,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("first write: %w", err)
 	}
-	checkpointer, err := sql.Open("sqlite", dsn(path, roleCheckpointer))
-	if err != nil {
-		reader.Close()
-		conn.Close()
-		writer.Close()
-		return nil, fmt.Errorf("open checkpointer: %w", err)
-	}
-	checkpointer.SetMaxOpenConns(1)
 	wal, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
 	if err == nil {
 		err = wal.Sync() // the migrations, committed without a sync
 	}
 	if err != nil {
-		checkpointer.Close()
 		reader.Close()
 		conn.Close()
 		writer.Close()
@@ -165,24 +152,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		syncq:    make(chan []*job, 64),
 		syncDone: make(chan struct{}),
 		stmts:    make(map[string]*sql.Stmt),
-
-		checkpointer:   checkpointer,
-		checkpointDone: make(chan struct{}),
 	}
 	go s.run()
 	go s.syncer()
-	go s.checkpointLoop()
 	return s, nil
 }
 
-// Connection roles: the single writer, the read pool, and the checkpointer.
-const (
-	roleWriter = iota
-	roleReader
-	roleCheckpointer
-)
-
-func dsn(path string, role int) string {
+func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)",
@@ -197,15 +173,8 @@ func dsn(path string, role int) string {
 	} {
 		q.Add("_pragma", p)
 	}
-	switch role {
-	case roleReader:
+	if readOnly {
 		q.Add("_pragma", "query_only(ON)")
-	case roleWriter:
-		// Checkpoints copy the WAL into the database and fsync it: seconds,
-		// after a big write. Left to the writer they would stall every
-		// caller behind it; the checkpointer runs them on its own
-		// connection instead (see checkpointLoop).
-		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -242,11 +211,10 @@ func (s *Store) Close() error {
 		close(s.quit)
 		<-s.done
 		<-s.syncDone
-		<-s.checkpointDone
 		for _, st := range s.stmts {
 			st.Close()
 		}
-		err = errors.Join(s.wal.Close(), s.conn.Close(), s.reader.Close(), s.checkpointer.Close(), s.writer.Close())
+		err = errors.Join(s.wal.Close(), s.conn.Close(), s.reader.Close(), s.writer.Close())
 	})
 	return err
 }
@@ -374,35 +342,6 @@ func (s *Store) attempt(batch []*job, savepoints bool) bool {
 		s.syncq <- committed
 	}
 	return true
-}
-
-// checkpointEvery is how often the checkpointer copies the WAL into the
-// database. It is I/O housekeeping, not domain time: a real ticker.
-const checkpointEvery = 500 * time.Millisecond
-
-// checkpointLoop runs passive checkpoints on its own connection, beside
-// the writer rather than inside its commits: a passive checkpoint never
-// blocks a writer, and the writer starts the WAL over once one completes.
-func (s *Store) checkpointLoop() {
-	defer close(s.checkpointDone)
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-t.C:
-		}
-		var busy, logFrames, done int
-		err := s.checkpointer.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
-		if err != nil {
-			s.log.Warn("checkpoint failed; will try again", "err", err)
-			continue
-		}
-		if logFrames > 500_000 && done < logFrames/2 {
-			s.log.Warn("the WAL keeps growing: long readers hold back checkpoints", "frames", logFrames, "checkpointed", done)
-		}
-	}
 }
 
 // syncer makes committed batches durable: one fsync of the WAL covers every
