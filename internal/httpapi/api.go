@@ -85,14 +85,18 @@ func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func incidentID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+// pathID reads the {id} of the path, answering 400 when it is not a
+// positive whole number; what names the thing for the message.
+func pathID(w http.ResponseWriter, r *http.Request, what string) (int64, bool) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, "incident id must be a positive whole number", "id")
+		writeError(w, http.StatusBadRequest, what+" id must be a positive whole number", "id")
 		return 0, false
 	}
 	return id, true
 }
+
+func incidentID(w http.ResponseWriter, r *http.Request) (int64, bool) { return pathID(w, r, "incident") }
 
 func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) {
 	id, ok := incidentID(w, r)

@@ -168,12 +168,11 @@ func (s *Server) handleDeleteOverride(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, "override id must be a positive whole number", "id")
+	id, ok := pathID(w, r, "override")
+	if !ok {
 		return
 	}
-	err = s.oncall.DeleteOverride(r.Context(), sc.Name, id, apiActor(r))
+	err := s.oncall.DeleteOverride(r.Context(), sc.Name, id, apiActor(r))
 	switch {
 	case errors.Is(err, oncall.ErrUnknown):
 		writeError(w, http.StatusNotFound, "override "+strconv.FormatInt(id, 10)+" not found", "id")
@@ -275,9 +274,8 @@ func (s *Server) handleSwapAction(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, "swap id must be a positive whole number", "id")
+	id, ok := pathID(w, r, "swap")
+	if !ok {
 		return
 	}
 	var req struct {
@@ -286,7 +284,10 @@ func (s *Server) handleSwapAction(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req, "{user}") {
 		return
 	}
-	var sw oncall.Swap
+	var (
+		sw  oncall.Swap
+		err error
+	)
 	switch action := chi.URLParam(r, "action"); action {
 	case "accept":
 		sw, err = s.oncall.AcceptSwap(r.Context(), sc.Name, id, req.User)

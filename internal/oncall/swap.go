@@ -154,6 +154,15 @@ func scanSwap(r interface{ Scan(...any) error }, now time.Time) (Swap, error) {
 	return sw, nil
 }
 
+// loadSwap reads one swap inside a write transaction.
+func loadSwap(tx *store.Tx, schedule string, id int64, now time.Time) (Swap, error) {
+	sw, err := scanSwap(tx.QueryRow(`SELECT `+swapColumns+` FROM swaps WHERE id = ? AND schedule = ?`, id, schedule), now)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Swap{}, fmt.Errorf("swap %d: %w", id, ErrUnknown)
+	}
+	return sw, err
+}
+
 // Swaps lists a schedule's swap requests, newest first.
 func (s *Service) Swaps(ctx context.Context, schedule string) ([]Swap, error) {
 	rows, err := s.store.Read().QueryContext(ctx, `SELECT `+swapColumns+` FROM swaps WHERE schedule = ? ORDER BY id DESC LIMIT 200`, schedule)
@@ -184,11 +193,7 @@ func (s *Service) AcceptSwap(ctx context.Context, schedule string, id int64, acc
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		now := s.clock.Now()
 		var err error
-		sw, err = scanSwap(tx.QueryRow(`SELECT `+swapColumns+` FROM swaps WHERE id = ? AND schedule = ?`, id, schedule), now)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("swap %d: %w", id, ErrUnknown)
-		}
-		if err != nil {
+		if sw, err = loadSwap(tx, schedule, id, now); err != nil {
 			return err
 		}
 		switch {
@@ -234,11 +239,7 @@ func (s *Service) CancelSwap(ctx context.Context, schedule string, id int64, by 
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		now := s.clock.Now()
 		var err error
-		sw, err = scanSwap(tx.QueryRow(`SELECT `+swapColumns+` FROM swaps WHERE id = ? AND schedule = ?`, id, schedule), now)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("swap %d: %w", id, ErrUnknown)
-		}
-		if err != nil {
+		if sw, err = loadSwap(tx, schedule, id, now); err != nil {
 			return err
 		}
 		if sw.State != SwapOpen {
