@@ -96,7 +96,9 @@ func pathID(w http.ResponseWriter, r *http.Request, what string) (int64, bool) {
 	return id, true
 }
 
-func incidentID(w http.ResponseWriter, r *http.Request) (int64, bool) { return pathID(w, r, "incident") }
+func incidentID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	return pathID(w, r, "incident")
+}
 
 func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) {
 	id, ok := incidentID(w, r)
