@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/oncallbot/bot/internal/chat"
 	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/httpapi"
@@ -42,6 +43,8 @@ type App struct {
 	Incidents *incident.Service
 	OnCall    *oncall.Service
 	Engine    *oncall.Engine
+	// Chat runs chat commands; the platform adapters hand it theirs.
+	Chat *chat.Executor
 	Timers    *timer.Runner
 	Outbox    *outbox.Dispatcher
 	Registry  *prometheus.Registry
@@ -145,6 +148,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			phoneCommands{incidents: a.Incidents, engine: a.Engine}, a.Engine, opts.Logger)
 	}
 	a.Timers.Handle(incident.TimerPage, a.Incidents.HandlePageTimer)
+	a.Timers.Handle(incident.TimerSnooze, a.Incidents.HandleSnoozeEnd)
 	a.Engine.Register(a.Timers)
 	if err := a.Engine.EnsureGapCheck(ctx); err != nil {
 		st.Close()
@@ -155,6 +159,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		a.Outbox.Register(name, c)
 	}
 	pub.Subscribe(rawSubs...)
+	a.Chat = &chat.Executor{Incidents: a.Incidents, Escalator: a.Engine, OnCall: a.OnCall, Teams: cfg.Teams, Clock: opts.Clock}
 	a.Registry.MustRegister(&dbCollector{app: a})
 
 	a.handler = httpapi.New(httpapi.Options{

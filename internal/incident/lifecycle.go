@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/oncallbot/bot/internal/store"
@@ -122,4 +123,78 @@ func (s *Service) transition(ctx context.Context, id int64, actor string,
 		return err
 	})
 	return after, err
+}
+
+// TimerSnooze ends a snooze: the incident goes back to triggered and
+// paging starts again.
+const TimerSnooze = "snooze_end"
+
+// Timeline kinds of snooze and notes.
+const (
+	KindSnoozed = "incident.snoozed"
+	KindNote    = "incident.note"
+)
+
+// Snooze acknowledges an incident for d: paging stops now and starts
+// again when d has passed, unless the incident was resolved meanwhile.
+func (s *Service) Snooze(ctx context.Context, id int64, actor string, d time.Duration) (Incident, error) {
+	if d <= 0 || d > 7*24*time.Hour {
+		return Incident{}, conflictf("a snooze lasts more than 0 and at most 7 days, not %s", d)
+	}
+	return s.transition(ctx, id, actor, func(tx *store.Tx, now time.Time, inc Incident) error {
+		if inc.Status == StatusResolved {
+			return conflictf("incident %d is resolved; there is nothing to snooze", id)
+		}
+		ms := now.UnixMilli()
+		if _, err := tx.Exec(`UPDATE incidents SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, updated_at = ? WHERE id = ?`,
+			ms, actor, ms, id); err != nil {
+			return fmt.Errorf("snooze: %w", err)
+		}
+		if _, err := timer.Cancel(tx, id); err != nil {
+			return err
+		}
+		if err := timer.Arm(tx, TimerSnooze, id, now.Add(d), "", now); err != nil {
+			return err
+		}
+		if s.opts.TimerArmed != nil {
+			tx.AfterCommit(s.opts.TimerArmed)
+		}
+		return s.record(tx, now, id, KindSnoozed, actor, nil, "until "+now.Add(d).UTC().Format(time.RFC3339))
+	})
+}
+
+// HandleSnoozeEnd re-triggers a snoozed incident that is still
+// acknowledged and pages from the top.
+func (s *Service) HandleSnoozeEnd(tx *store.Tx, t timer.Timer) error {
+	inc, err := s.Load(tx, t.IncidentID)
+	if err != nil {
+		return err
+	}
+	if inc.Status != StatusAcknowledged {
+		return nil
+	}
+	now := s.clock.Now()
+	ms := now.UnixMilli()
+	if _, err := tx.Exec(`UPDATE incidents SET status = 'triggered', acknowledged_at = NULL, acknowledged_by = NULL,
+		page_at = ?, updated_at = ? WHERE id = ?`, ms, ms, inc.ID); err != nil {
+		return fmt.Errorf("end snooze: %w", err)
+	}
+	if err := s.armPage(tx, now, inc.ID, now); err != nil {
+		return err
+	}
+	return s.record(tx, now, inc.ID, KindUnacknowledged, "bot", nil, "snooze ended")
+}
+
+// AddNote puts a responder's note on the timeline.
+func (s *Service) AddNote(ctx context.Context, id int64, actor, text string) (Incident, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return Incident{}, conflictf("a note needs some text")
+	}
+	if len(text) > 4000 {
+		text = text[:4000]
+	}
+	return s.transition(ctx, id, actor, func(tx *store.Tx, now time.Time, inc Incident) error {
+		return s.record(tx, now, id, KindNote, actor, nil, text)
+	})
 }

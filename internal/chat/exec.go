@@ -1,0 +1,429 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/oncall"
+)
+
+// Incidents is what commands do to incidents.
+type Incidents interface {
+	Acknowledge(ctx context.Context, id int64, actor string) (incident.Incident, error)
+	Unacknowledge(ctx context.Context, id int64, actor string) (incident.Incident, error)
+	Resolve(ctx context.Context, id int64, actor string) (incident.Incident, error)
+	Reopen(ctx context.Context, id int64, actor string) (incident.Incident, error)
+	Snooze(ctx context.Context, id int64, actor string, d time.Duration) (incident.Incident, error)
+	AddNote(ctx context.Context, id int64, actor, text string) (incident.Incident, error)
+	Get(ctx context.Context, id int64) (incident.Detail, error)
+}
+
+// Escalator moves an incident's escalation on now.
+type Escalator interface {
+	Escalate(ctx context.Context, id int64, actor string) error
+}
+
+// Request is one command as an adapter hands it over, already verified.
+type Request struct {
+	// User is the bot user behind the platform user, "" when unknown.
+	User string
+	// Platform names where the command came from ("slack", "web"...), for
+	// the actor recorded on the timeline.
+	Platform string
+	// Team is the team of the room the command was typed in, if any.
+	Team string
+	// Incident is the incident of the room, if it is an incident's room.
+	Incident int64
+}
+
+// Reply is what the bot answers; Private replies go to the asker only.
+type Reply struct {
+	Text    string
+	Private bool
+	// Incident is set when the command changed one, so the adapter can
+	// refresh its cards (every card is refreshed through the outbox too).
+	Incident int64
+}
+
+// Executor runs commands with the rules of who may do what.
+type Executor struct {
+	Incidents Incidents
+	Escalator Escalator
+	OnCall    *oncall.Service
+	Teams     []config.Team
+	Clock     interface{ Now() time.Time }
+}
+
+func (e *Executor) team(name string) (config.Team, bool) {
+	for _, t := range e.Teams {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return config.Team{}, false
+}
+
+// teamsOf lists the teams a user belongs to, as member or lead.
+func (e *Executor) teamsOf(user string) []config.Team {
+	var out []config.Team
+	for _, t := range e.Teams {
+		if slices.Contains(t.Members, user) || slices.Contains(t.Leads, user) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func private(format string, a ...any) Reply { return Reply{Text: fmt.Sprintf(format, a...), Private: true} }
+
+// Run parses and executes one command line.
+func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
+	c, err := Parse(line)
+	if err != nil {
+		return private("%v", err)
+	}
+	switch c.Verb {
+	case VerbHelp:
+		return private("%s", Help())
+	case VerbWho:
+		return e.who(req, c)
+	case VerbSchedule:
+		return e.schedule(req, c)
+	case VerbLink:
+		return private("Linking an account from chat is not available yet: ask a lead to add your %s ID to your entry in the bot's config.", req.Platform)
+	}
+	if req.User == "" {
+		return private("I don't know who you are on %s. Ask a lead to add your %s ID to your entry in the bot's config.", req.Platform, req.Platform)
+	}
+	actor := req.Platform + ":" + req.User
+	switch c.Verb {
+	case VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote:
+		return e.incidentCommand(ctx, req, c, actor)
+	case VerbRotation, VerbOverride:
+		return e.leadCommand(ctx, req, c, actor)
+	default: // swap, cover, accept, take
+		return e.shiftCommand(ctx, req, c)
+	}
+}
+
+// refusal words a domain error for the asker; anything unexpected stays
+// generic (and is the adapter's to log).
+func refusal(err error) string {
+	var conflict *incident.ConflictError
+	var refused *oncall.RefusedError
+	var invalid *oncall.InvalidError
+	switch {
+	case errors.Is(err, incident.ErrNotFound):
+		return "there is no such incident"
+	case errors.As(err, &conflict):
+		return conflict.Msg
+	case errors.As(err, &refused):
+		return refused.Msg
+	case errors.As(err, &invalid):
+		return invalid.Msg
+	case errors.Is(err, oncall.ErrUnknown):
+		return err.Error()
+	}
+	if ne, ok := oncall.IsNotEscalatable(err); ok {
+		return ne.Msg
+	}
+	return "that did not work; try again"
+}
+
+var pastTense = map[Verb]string{VerbAck: "acknowledged", VerbUnack: "unacknowledged", VerbResolve: "resolved",
+	VerbReopen: "reopened", VerbEscalate: "escalated", VerbSnooze: "snoozed", VerbNote: "noted"}
+
+func (e *Executor) incidentCommand(ctx context.Context, req Request, c Command, actor string) Reply {
+	id := c.Incident
+	if id == 0 {
+		id = req.Incident
+	}
+	if id == 0 {
+		return private("Which incident? Name it (%s #42), or use the command in the incident's room.", c.Verb)
+	}
+	d, err := e.Incidents.Get(ctx, id)
+	if err != nil {
+		return private("Incident #%d: %s.", id, refusal(err))
+	}
+	t, _ := e.team(d.Team)
+	if !slices.Contains(t.Members, req.User) && !slices.Contains(t.Leads, req.User) {
+		return private("Only members of team %s may %s incident #%d; you are not one.", d.Team, c.Verb, id)
+	}
+	switch c.Verb {
+	case VerbAck:
+		_, err = e.Incidents.Acknowledge(ctx, id, actor)
+	case VerbUnack:
+		_, err = e.Incidents.Unacknowledge(ctx, id, actor)
+	case VerbResolve:
+		_, err = e.Incidents.Resolve(ctx, id, actor)
+	case VerbReopen:
+		_, err = e.Incidents.Reopen(ctx, id, actor)
+	case VerbEscalate:
+		err = e.Escalator.Escalate(ctx, id, actor)
+	case VerbSnooze:
+		_, err = e.Incidents.Snooze(ctx, id, actor, c.Duration)
+	case VerbNote:
+		_, err = e.Incidents.AddNote(ctx, id, actor, c.Text)
+	}
+	if err != nil {
+		return private("Incident #%d: %s.", id, refusal(err))
+	}
+	text := fmt.Sprintf("Incident #%d %s by %s.", id, pastTense[c.Verb], req.User)
+	if c.Verb == VerbSnooze {
+		text = fmt.Sprintf("Incident #%d snoozed by %s for %s; paging starts again then unless it is resolved.", id, req.User, c.Duration)
+	}
+	return Reply{Text: text, Incident: id}
+}
+
+// teamFor picks the team a command is about: the one named, the room's,
+// or the asker's only team.
+func (e *Executor) teamFor(req Request, named string) (config.Team, string) {
+	for _, n := range []string{named, req.Team} {
+		if n == "" {
+			continue
+		}
+		if t, ok := e.team(n); ok {
+			return t, ""
+		}
+		return config.Team{}, fmt.Sprintf("There is no team %q.", n)
+	}
+	mine := e.teamsOf(req.User)
+	switch len(mine) {
+	case 1:
+		return mine[0], ""
+	case 0:
+		var names []string
+		for _, t := range e.Teams {
+			names = append(names, t.Name)
+		}
+		return config.Team{}, "Which team? One of: " + strings.Join(names, ", ") + "."
+	}
+	var names []string
+	for _, t := range mine {
+		names = append(names, t.Name)
+	}
+	return config.Team{}, "Which team? You are in " + strings.Join(names, ", ") + "."
+}
+
+// when formats an instant in the schedule's zone.
+func when(t time.Time, loc *time.Location) string { return t.In(loc).Format("Mon 2 Jan 15:04 MST") }
+
+func (e *Executor) who(req Request, c Command) Reply {
+	t, msg := e.teamFor(req, c.Team)
+	if msg != "" {
+		return private("%s", msg)
+	}
+	oc, err := e.OnCall.TeamOnCall(t.Name, 3)
+	if err != nil {
+		return private("%s", refusal(err))
+	}
+	sc, ok := e.OnCall.Schedule(oc.Schedule)
+	if !ok {
+		return Reply{Text: fmt.Sprintf("Team %s has no schedule: nobody is on call.", t.Name)}
+	}
+	var b strings.Builder
+	if len(oc.Users) == 0 {
+		fmt.Fprintf(&b, "Nobody is on call for %s right now", t.Name)
+	} else {
+		fmt.Fprintf(&b, "On call for %s: %s", t.Name, strings.Join(oc.Users, ", "))
+	}
+	if !oc.Until.IsZero() {
+		fmt.Fprintf(&b, " (until %s)", when(oc.Until, sc.Zone))
+	}
+	b.WriteString(".")
+	for _, n := range oc.Next {
+		who := strings.Join(n.Users, ", ")
+		if who == "" {
+			who = "nobody (a gap)"
+		}
+		fmt.Fprintf(&b, "\nNext: %s from %s", who, when(n.Start, sc.Zone))
+	}
+	return Reply{Text: b.String()}
+}
+
+func (e *Executor) schedule(req Request, c Command) Reply {
+	t, msg := e.teamFor(req, c.Team)
+	if msg != "" {
+		return private("%s", msg)
+	}
+	sc, ok := e.OnCall.Schedule(t.Schedule)
+	if !ok {
+		return private("Team %s has no schedule.", t.Name)
+	}
+	now := e.Clock.Now()
+	var b strings.Builder
+	fmt.Fprintf(&b, "Schedule %s, the next %d days (%s):", sc.Name, int(c.Duration.Hours()/24), sc.Zone)
+	for _, seg := range sc.Final(now, now.Add(c.Duration)) {
+		who := strings.Join(seg.Users, ", ")
+		if who == "" {
+			who = "NOBODY (gap)"
+		}
+		fmt.Fprintf(&b, "\n%s - %s  %s", when(seg.Start, sc.Zone), when(seg.End, sc.Zone), who)
+	}
+	return Reply{Text: b.String()}
+}
+
+// localTime reads "2026-03-07T10:00" in the asker's zone, else the
+// schedule's.
+func (e *Executor) localTime(s, user string, fallback *time.Location) (time.Time, error) {
+	loc := fallback
+	if p, ok := e.OnCall.Person(user); ok && p.TimeZone != "" {
+		if l, err := time.LoadLocation(p.TimeZone); err == nil {
+			loc = l
+		}
+	}
+	w, err := oncall.ParseWall(s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	first, _ := oncall.Resolve(w, loc)
+	return first, nil
+}
+
+func (e *Executor) shiftCommand(ctx context.Context, req Request, c Command) Reply {
+	t, msg := e.teamFor(req, "")
+	if msg != "" {
+		return private("%s", msg)
+	}
+	if !slices.Contains(t.Members, req.User) && !slices.Contains(t.Leads, req.User) {
+		return private("Only members of team %s may %s its shifts.", t.Name, c.Verb)
+	}
+	sc, ok := e.OnCall.Schedule(t.Schedule)
+	if !ok {
+		return private("Team %s has no schedule.", t.Name)
+	}
+	now := e.Clock.Now()
+	switch c.Verb {
+	case VerbTake:
+		o, err := e.OnCall.TakeShift(ctx, sc.Name, req.User)
+		if err != nil {
+			return private("%s.", refusal(err))
+		}
+		return Reply{Text: fmt.Sprintf("%s took the %s shift until %s.", req.User, t.Name, when(o.End, sc.Zone))}
+	case VerbAccept:
+		id, _ := strconv.ParseInt(strings.TrimPrefix(c.Args[0], "#"), 10, 64)
+		sw, err := e.OnCall.AcceptSwap(ctx, sc.Name, id, req.User)
+		if err != nil {
+			return private("Swap %d: %s.", id, refusal(err))
+		}
+		return Reply{Text: fmt.Sprintf("%s covers %s from %s to %s (swap %d).", req.User, sw.Requester,
+			when(sw.Start, sc.Zone), when(sw.End, sc.Zone), sw.ID)}
+	}
+	var start, end time.Time
+	if c.Verb == VerbSwap {
+		var err error
+		if start, err = e.localTime(c.Args[0], req.User, sc.Zone); err != nil {
+			return private("%v. Usage: /oncall %s", err, usages[VerbSwap])
+		}
+		if end, err = e.localTime(c.Args[1], req.User, sc.Zone); err != nil {
+			return private("%v. Usage: /oncall %s", err, usages[VerbSwap])
+		}
+	} else { // cover: from now, for the duration or the rest of the shift
+		start, end = now, now.Add(c.Duration)
+		if c.Duration == 0 {
+			for _, seg := range sc.NextShifts(req.User, now, 35*24*time.Hour, 1) {
+				if !seg.Start.After(now) {
+					end = seg.End
+				}
+			}
+			if !end.After(start) {
+				return private("You are not on call now; use /oncall %s for a later shift.", usages[VerbSwap])
+			}
+		}
+	}
+	sw, err := e.OnCall.RequestSwap(ctx, sc.Name, req.User, start, end, "")
+	if err != nil {
+		return private("%s.", refusal(err))
+	}
+	return Reply{Text: fmt.Sprintf("%s asks for cover from %s to %s. Teammates: /oncall accept %d",
+		req.User, when(sw.Start, sc.Zone), when(sw.End, sc.Zone), sw.ID)}
+}
+
+func (e *Executor) leadCommand(ctx context.Context, req Request, c Command, actor string) Reply {
+	t, msg := e.teamFor(req, "")
+	if msg != "" {
+		return private("%s", msg)
+	}
+	if !slices.Contains(t.Leads, req.User) {
+		return private("Only the leads of team %s (%s) may change its rotation.", t.Name, strings.Join(t.Leads, ", "))
+	}
+	sc, ok := e.OnCall.Schedule(t.Schedule)
+	if !ok {
+		return private("Team %s has no schedule.", t.Name)
+	}
+	if c.Verb == VerbOverride {
+		start, err := e.localTime(c.Args[0], req.User, sc.Zone)
+		if err != nil {
+			return private("%v. Usage: /oncall %s", err, usages[VerbOverride])
+		}
+		end, err := e.localTime(c.Args[1], req.User, sc.Zone)
+		if err != nil {
+			return private("%v. Usage: /oncall %s", err, usages[VerbOverride])
+		}
+		n := oncall.NewOverride{Kind: oncall.Replace, User: c.Person, Start: start, End: end}
+		if len(c.Args) == 3 {
+			n.Replaces = strings.TrimPrefix(c.Args[2], "@")
+		}
+		if _, err := e.OnCall.AddOverride(ctx, sc.Name, n, actor); err != nil {
+			return private("%s.", refusal(err))
+		}
+		return e.handoffsReply(sc, fmt.Sprintf("Override made: %s on call from %s to %s.", c.Person, when(start, sc.Zone), when(end, sc.Zone)))
+	}
+	// The team's rotation is its schedule's first layer that is not
+	// imported from a calendar.
+	layer := ""
+	for _, l := range sc.Layers {
+		if l.Shifts == nil {
+			layer = l.Name
+			break
+		}
+	}
+	if layer == "" {
+		return private("Schedule %s has no rotation to edit.", sc.Name)
+	}
+	change := oncall.LayerChange{}
+	switch c.Op {
+	case "add":
+		change.Add = c.Person
+		if len(c.Args) == 1 {
+			change.Position, _ = strconv.Atoi(c.Args[0])
+		}
+	case "remove":
+		change.Remove = c.Person
+	case "order":
+		change.Order = c.Args
+	case "handoff":
+		h, err := oncall.ParseClock(c.Args[0])
+		if err != nil {
+			return private("%v.", err)
+		}
+		change.Handoff = &h
+	}
+	if _, err := e.OnCall.EditLayer(ctx, sc.Name, layer, change, actor); err != nil {
+		return private("%s.", refusal(err))
+	}
+	sc, _ = e.OnCall.Schedule(sc.Name)
+	return e.handoffsReply(sc, fmt.Sprintf("Rotation %s changed (%s).", layer, change))
+}
+
+// handoffsReply answers a change with the schedule's next handoffs, so the
+// lead sees what it did.
+func (e *Executor) handoffsReply(sc *oncall.Schedule, head string) Reply {
+	var b strings.Builder
+	b.WriteString(head)
+	for _, h := range sc.Handoffs(e.Clock.Now(), 35*24*time.Hour, 5) {
+		who := strings.Join(h.Users, ", ")
+		if who == "" {
+			who = "nobody (a gap)"
+		}
+		fmt.Fprintf(&b, "\nNext: %s from %s", who, when(h.Start, sc.Zone))
+	}
+	return Reply{Text: b.String()}
+}
