@@ -44,10 +44,10 @@ type App struct {
 	OnCall    *oncall.Service
 	Engine    *oncall.Engine
 	// Chat runs chat commands; the platform adapters hand it theirs.
-	Chat *chat.Executor
-	Timers    *timer.Runner
-	Outbox    *outbox.Dispatcher
-	Registry  *prometheus.Registry
+	Chat     *chat.Executor
+	Timers   *timer.Runner
+	Outbox   *outbox.Dispatcher
+	Registry *prometheus.Registry
 
 	log     *slog.Logger
 	handler http.Handler

@@ -81,7 +81,9 @@ func (e *Executor) teamsOf(user string) []config.Team {
 	return out
 }
 
-func private(format string, a ...any) Reply { return Reply{Text: fmt.Sprintf(format, a...), Private: true} }
+func private(format string, a ...any) Reply {
+	return Reply{Text: fmt.Sprintf(format, a...), Private: true}
+}
 
 // Run parses and executes one command line.
 func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
