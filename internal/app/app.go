@@ -33,6 +33,9 @@ type Options struct {
 	// HTTPClient makes outgoing calls (webhooks); nil means a default
 	// client with timeouts.
 	HTTPClient *http.Client
+	// Platforms are chat platforms to show incidents on, beside those the
+	// config sets up.
+	Platforms []chat.Platform
 }
 
 // App is a running bot.
@@ -153,6 +156,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if err := a.Engine.EnsureGapCheck(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("arm the gap check: %w", err)
+	}
+	for _, p := range opts.Platforms {
+		name := chat.ConsumerName(p.Name())
+		a.Outbox.Register(name, chat.NewDeliverer(p, st, cfg, opts.Clock.Now))
+		pub.Subscribe(outbox.Subscription{Consumer: name, Kinds: []string{"incident.*", "alert.*", "escalation.*", "notify.*"}})
 	}
 	rawSubs, rawConsumers := rawSubscriptions(cfg, consumers)
 	for name, c := range rawConsumers {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/oncallbot/bot/internal/store"
@@ -36,14 +37,26 @@ type Event struct {
 // Subscription routes events to a consumer.
 type Subscription struct {
 	Consumer string
-	// Kinds and Teams filter; empty means all.
+	// Kinds and Teams filter; empty means all. A kind ending in "*"
+	// matches every kind it prefixes ("incident.*").
 	Kinds []string
 	Teams []string
 }
 
+func kindMatches(kinds []string, kind string) bool {
+	if len(kinds) == 0 {
+		return true
+	}
+	for _, k := range kinds {
+		if k == kind || (strings.HasSuffix(k, "*") && strings.HasPrefix(kind, strings.TrimSuffix(k, "*"))) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s Subscription) wants(e Event) bool {
-	return (len(s.Kinds) == 0 || slices.Contains(s.Kinds, e.Kind)) &&
-		(len(s.Teams) == 0 || slices.Contains(s.Teams, e.Team))
+	return kindMatches(s.Kinds, e.Kind) && (len(s.Teams) == 0 || slices.Contains(s.Teams, e.Team))
 }
 
 // Publisher writes one outbox row per subscribed consumer.
@@ -68,7 +81,7 @@ func (p *Publisher) Subscribe(subs ...Subscription) { p.subs = append(p.subs, su
 // publisher can skip building a payload nobody will receive.
 func (p *Publisher) Wants(kind string) bool {
 	for _, s := range p.subs {
-		if len(s.Kinds) == 0 || slices.Contains(s.Kinds, kind) {
+		if kindMatches(s.Kinds, kind) {
 			return true
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/oncallbot/bot/internal/app"
+	"github.com/oncallbot/bot/internal/chat"
 	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/incident"
@@ -102,15 +103,22 @@ type Harness struct {
 	SMTP    *FakeSMTP
 	Config  *config.Config
 
-	handler atomic.Pointer[http.Handler]
-	log     *slog.Logger
+	handler   atomic.Pointer[http.Handler]
+	log       *slog.Logger
+	platforms []chat.Platform
 }
 
 // Option changes the harness before the bot starts.
 type Option func(*options)
 
 type options struct {
-	config string
+	config    string
+	platforms []chat.Platform
+}
+
+// WithPlatform shows incidents on a chat platform too.
+func WithPlatform(p chat.Platform) Option {
+	return func(o *options) { o.platforms = append(o.platforms, p) }
 }
 
 // WithConfig replaces BaseConfig.
@@ -133,6 +141,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 	}
 	cfg.Database = filepath.Join(t.TempDir(), "bot.db")
 	h.Config = cfg
+	h.platforms = o.platforms
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*h.handler.Load()).ServeHTTP(w, r)
 	}))
@@ -151,7 +160,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 
 func (h *Harness) boot() {
 	h.T.Helper()
-	a, err := app.New(context.Background(), h.Config, app.Options{Clock: h.Clock, Logger: h.log})
+	a, err := app.New(context.Background(), h.Config, app.Options{Clock: h.Clock, Logger: h.log, Platforms: h.platforms})
 	if err != nil {
 		h.T.Fatalf("start bot: %v", err)
 	}

@@ -1,0 +1,210 @@
+package chat
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/outbox"
+	"github.com/oncallbot/bot/internal/store"
+)
+
+// Room is an incident's room on a platform.
+type Room struct {
+	ID string
+	// Thread is where updates go when the platform threads them (a Slack
+	// message thread, a Telegram topic); "" when updates go to the room.
+	Thread string
+}
+
+// Member is someone to bring into a room, with their platform identity.
+type Member struct{ Name, PlatformID string }
+
+// Platform is what the deliverer needs of a chat adapter.
+type Platform interface {
+	// Name is the platform's name: slack, telegram, discord, web.
+	Name() string
+	// OpenRoom opens the room of an incident with the members in it. It
+	// must find, not duplicate, a room an earlier attempt already made
+	// (delivery is at least once).
+	OpenRoom(ctx context.Context, inc incident.Incident, team config.Team, members []Member) (Room, error)
+	PostCard(ctx context.Context, room Room, card Card) (messageID string, err error)
+	UpdateCard(ctx context.Context, room Room, messageID string, card Card) error
+	Post(ctx context.Context, room Room, text string) error
+	// CloseRoom ends the room when the incident resolves, where the
+	// platform has such a thing (a Telegram topic closes).
+	CloseRoom(ctx context.Context, room Room) error
+	// ReopenRoom opens a closed room again when its incident reopens.
+	ReopenRoom(ctx context.Context, room Room) error
+}
+
+// PlatformID returns a person's identity on a platform, "" when none.
+func PlatformID(p config.Person, platform string) string {
+	switch platform {
+	case "slack":
+		return p.Slack
+	case "telegram":
+		return p.Telegram
+	case "discord":
+		return p.Discord
+	case "web":
+		return p.Name
+	}
+	return ""
+}
+
+// Deliverer is the outbox consumer that shows incidents on one platform:
+// it opens the room on the first event, posts the card, and keeps the
+// card up to date and the thread told as the incident changes.
+type Deliverer struct {
+	platform Platform
+	store    *store.Store
+	teams    map[string]config.Team
+	people   map[string]config.Person
+	loc      *time.Location
+	now      func() time.Time
+}
+
+// NewDeliverer returns the consumer for platform, named ConsumerName.
+func NewDeliverer(p Platform, st *store.Store, cfg *config.Config, now func() time.Time) *Deliverer {
+	d := &Deliverer{platform: p, store: st, teams: map[string]config.Team{}, people: map[string]config.Person{}, loc: time.UTC, now: now}
+	for _, t := range cfg.Teams {
+		d.teams[t.Name] = t
+	}
+	for _, p := range cfg.People {
+		d.people[p.Name] = p
+	}
+	return d
+}
+
+// ConsumerName is the outbox consumer of a platform.
+func ConsumerName(platform string) string { return "chat:" + platform }
+
+type ref struct {
+	room      Room
+	messageID string
+	digest    string
+	closed    bool
+}
+
+func (d *Deliverer) loadRef(ctx context.Context, id int64) (ref, bool, error) {
+	var r ref
+	var closed int
+	err := d.store.Read().QueryRowContext(ctx, `SELECT room_id, thread_id, message_id, digest, closed FROM chat_refs
+		WHERE platform = ? AND incident_id = ?`, d.platform.Name(), id).Scan(&r.room.ID, &r.room.Thread, &r.messageID, &r.digest, &closed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ref{}, false, nil
+	}
+	r.closed = closed != 0
+	return r, err == nil, err
+}
+
+func (d *Deliverer) saveRef(ctx context.Context, id int64, r ref) error {
+	closed := 0
+	if r.closed {
+		closed = 1
+	}
+	return d.store.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(`INSERT INTO chat_refs (platform, incident_id, room_id, thread_id, message_id, digest, closed, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (platform, incident_id) DO UPDATE SET room_id = excluded.room_id, thread_id = excluded.thread_id,
+			message_id = excluded.message_id, digest = excluded.digest, closed = excluded.closed, updated_at = excluded.updated_at`,
+			d.platform.Name(), id, r.room.ID, r.room.Thread, r.messageID, r.digest, closed, d.now().UnixMilli())
+		return err
+	})
+}
+
+func (d *Deliverer) members(team config.Team) []Member {
+	var out []Member
+	seen := map[string]bool{}
+	for _, names := range [][]string{team.Members, team.Leads} {
+		for _, n := range names {
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			if id := PlatformID(d.people[n], d.platform.Name()); id != "" {
+				out = append(out, Member{Name: n, PlatformID: id})
+			}
+		}
+	}
+	return out
+}
+
+// Deliver shows one incident event. Each step is recorded as it is done,
+// so a retry after a failure resumes where it stopped.
+func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
+	var ev incident.EventPayload
+	if err := json.Unmarshal(m.Payload, &ev); err != nil {
+		return outbox.Permanent(fmt.Errorf("decode event %d: %w", m.ID, err))
+	}
+	inc := ev.Incident
+	r, ok, err := d.loadRef(ctx, inc.ID)
+	if err != nil {
+		return fmt.Errorf("load chat ref: %w", err)
+	}
+	if !ok {
+		room, err := d.platform.OpenRoom(ctx, inc, d.teams[inc.Team], d.members(d.teams[inc.Team]))
+		if err != nil {
+			return fmt.Errorf("open %s room for incident %d: %w", d.platform.Name(), inc.ID, err)
+		}
+		r = ref{room: room}
+		if err := d.saveRef(ctx, inc.ID, r); err != nil {
+			return err
+		}
+	}
+	card := NewCard(inc, d.loc)
+	switch {
+	case r.messageID == "":
+		id, err := d.platform.PostCard(ctx, r.room, card)
+		if err != nil {
+			return fmt.Errorf("post card of incident %d: %w", inc.ID, err)
+		}
+		r.messageID, r.digest = id, card.Digest()
+		if err := d.saveRef(ctx, inc.ID, r); err != nil {
+			return err
+		}
+	case r.digest != card.Digest():
+		if err := d.platform.UpdateCard(ctx, r.room, r.messageID, card); err != nil {
+			return fmt.Errorf("update card of incident %d: %w", inc.ID, err)
+		}
+		r.digest = card.Digest()
+		if err := d.saveRef(ctx, inc.ID, r); err != nil {
+			return err
+		}
+	}
+	if line := timelineLine(ev); line != "" && ev.Event != incident.KindTriggered {
+		if err := d.platform.Post(ctx, r.room, line); err != nil {
+			return fmt.Errorf("post to incident %d's room: %w", inc.ID, err)
+		}
+	}
+	switch {
+	case inc.Status == incident.StatusResolved && !r.closed:
+		if err := d.platform.CloseRoom(ctx, r.room); err != nil {
+			return fmt.Errorf("close incident %d's room: %w", inc.ID, err)
+		}
+		r.closed = true
+		return d.saveRef(ctx, inc.ID, r)
+	case inc.Status != incident.StatusResolved && r.closed:
+		if err := d.platform.ReopenRoom(ctx, r.room); err != nil {
+			return fmt.Errorf("reopen incident %d's room: %w", inc.ID, err)
+		}
+		r.closed = false
+		return d.saveRef(ctx, inc.ID, r)
+	}
+	return nil
+}
+
+// timelineLine is what a room's thread is told of an event.
+func timelineLine(ev incident.EventPayload) string {
+	detail := ""
+	if ev.Detail != "" {
+		detail = ": " + ev.Detail
+	}
+	return fmt.Sprintf("%s by %s%s", ev.Event, ev.Actor, detail)
+}
