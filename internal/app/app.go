@@ -112,6 +112,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		methods = append(methods, "email")
 	}
 	methods = append(methods, "webhook") // needs only the person's URL
+	if len(opts.Platforms) > 0 {
+		methods = append(methods, "chat")
+	}
 	a.Engine = oncall.NewEngine(a.OnCall, cfg, a.Incidents, pub, opts.Clock, oncall.EngineOptions{
 		Methods:    methods,
 		TimerArmed: a.Timers.Wake,
@@ -131,6 +134,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		a.Outbox.Register(name, g)
 	}
 	register(oncall.NotifyConsumer("webhook"), notify.NewPersonWebhook(opts.HTTPClient, opts.Clock.Now))
+	if len(opts.Platforms) > 0 {
+		register(oncall.NotifyConsumer("chat"), chat.NewDirectPager(opts.Platforms))
+	}
 	if m := cfg.SMTP; m != nil {
 		register(oncall.NotifyConsumer("email"), notify.NewEmail(notify.SMTPOptions{Addr: m.Addr,
 			Username: m.Username, Password: m.Password, From: m.From, PublicURL: cfg.BaseURL}, opts.Clock.Now))

@@ -41,6 +41,9 @@ type Platform interface {
 	CloseRoom(ctx context.Context, room Room) error
 	// ReopenRoom opens a closed room again when its incident reopens.
 	ReopenRoom(ctx context.Context, room Room) error
+	// Direct sends a person a private message with the incident's card,
+	// for the chat contact method of their notification rule.
+	Direct(ctx context.Context, to Member, text string, card Card) error
 }
 
 // PlatformID returns a person's identity on a platform, "" when none.
@@ -52,7 +55,9 @@ func PlatformID(p config.Person, platform string) string {
 		return p.Telegram
 	case "discord":
 		return p.Discord
-	case "web":
+	case "web", "mem":
+		// The bot's own console knows people by name (as does the
+		// in-memory platform of the tests).
 		return p.Name
 	}
 	return ""

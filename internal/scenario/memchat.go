@@ -28,6 +28,7 @@ type MemRoom struct {
 // tested against an HTTP fake of its own.
 type MemChat struct {
 	mu       sync.Mutex
+	dms      map[string][]chat.Card
 	rooms    map[string]*MemRoom
 	byInc    map[int64]string
 	next     int
@@ -35,7 +36,27 @@ type MemChat struct {
 }
 
 // NewMemChat returns an empty platform.
-func NewMemChat() *MemChat { return &MemChat{rooms: map[string]*MemRoom{}, byInc: map[int64]string{}} }
+func NewMemChat() *MemChat {
+	return &MemChat{rooms: map[string]*MemRoom{}, byInc: map[int64]string{}, dms: map[string][]chat.Card{}}
+}
+
+// Direct sends a private card to a person.
+func (m *MemChat) Direct(_ context.Context, to chat.Member, _ string, card chat.Card) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.fail(); err != nil {
+		return err
+	}
+	m.dms[to.PlatformID] = append(m.dms[to.PlatformID], card)
+	return nil
+}
+
+// DMs returns the cards sent privately to a platform identity.
+func (m *MemChat) DMs(id string) []chat.Card {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]chat.Card(nil), m.dms[id]...)
+}
 
 // Name is "mem".
 func (m *MemChat) Name() string { return "mem" }

@@ -41,9 +41,9 @@ func TestIncidentRoomFollowsTheIncident(t *testing.T) {
 		t.Fatalf("card = %+v", card)
 	}
 	// The team's members with an identity on the platform are in the room
-	// (BaseConfig gives none a mem ID, so none; see PlatformID).
-	if len(room.Members) != 0 {
-		t.Fatalf("members %v", room.Members)
+	// (the in-memory platform knows people by name, see PlatformID).
+	if !slices.Equal(room.Members, []string{"alice", "bob", "carol"}) {
+		t.Fatalf("members %v, want the ops team", room.Members)
 	}
 
 	// A button press is the command its value holds, run as the presser.
@@ -101,5 +101,26 @@ func TestPlatformDownDelaysCardsButLosesNothing(t *testing.T) {
 	}
 	if after := mem.Room(inc.ID).Edits; after != before {
 		t.Fatalf("repeats edited the card %d times", after-before)
+	}
+}
+
+func TestChatPageIsADirectMessageWithTheCard(t *testing.T) {
+	mem := NewMemChat()
+	h := New(t, WithPlatform(mem))
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=Disk", "severity=critical")))
+	// alice is on call; her rule (none configured: chat at once) pages her
+	// by direct message, with the buttons of the card.
+	dms := mem.DMs("alice")
+	if len(dms) != 1 || dms[0].IncidentID != inc.ID || dms[0].Buttons[0].Label != "Acknowledge" {
+		t.Fatalf("alice's DMs = %+v", dms)
+	}
+	d := h.Incident(inc.ID)
+	if countKind(d, "notify.queued", "chat to alice") != 1 || countKind(d, "notify.undeliverable", "chat") != 0 {
+		t.Fatalf("timeline:\n%s", Timeline(d))
+	}
+	// Pressing the DM's button acks, as in the room.
+	expectReply(t, h.Say("alice", "", 0, dms[0].Buttons[0].Value), false, "acknowledged by alice")
+	if c := onlyCard(t, mem.Room(inc.ID)); c.Status != incident.StatusAcknowledged {
+		t.Fatalf("room card after the DM ack = %s", c.Status)
 	}
 }
