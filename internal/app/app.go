@@ -14,7 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/oncallbot/bot/internal/chat"
+	"github.com/oncallbot/bot/internal/chat/web"
 	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/httpapi"
@@ -112,6 +115,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		methods = append(methods, "email")
 	}
 	methods = append(methods, "webhook") // needs only the person's URL
+	var console *web.Platform
+	if len(cfg.ConsoleTokens) > 0 {
+		// The console is the embedded default platform: on whenever
+		// someone can sign in to it.
+		console = web.NewPlatform()
+		opts.Platforms = append([]chat.Platform{console}, opts.Platforms...)
+	}
 	if len(opts.Platforms) > 0 {
 		methods = append(methods, "chat")
 	}
@@ -174,6 +184,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	pub.Subscribe(rawSubs...)
 	a.Chat = &chat.Executor{Incidents: a.Incidents, Escalator: a.Engine, OnCall: a.OnCall, Teams: cfg.Teams, Clock: opts.Clock}
+	var consoleRoutes interface{ Routes(chi.Router) }
+	if console != nil {
+		c, err := web.NewConsole(console, a.Chat, a.Incidents, a.OnCall, cfg, opts.Logger)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		consoleRoutes = c
+	}
 	a.Registry.MustRegister(&dbCollector{app: a})
 
 	a.handler = httpapi.New(httpapi.Options{
@@ -182,6 +201,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Escalator:    a.Engine,
 		Twilio:       twilioIn,
 		BaseURL:      cfg.BaseURL,
+		Console:      consoleRoutes,
 		Integrations: cfg.Integrations,
 		APITokens:    cfg.APITokens,
 		Ready:        st.Ping,

@@ -44,6 +44,15 @@ type Config struct {
 	Twilio *Twilio `yaml:"twilio"`
 	// SMTP, when set, sends email (method email).
 	SMTP *SMTP `yaml:"smtp"`
+	// ConsoleTokens sign people in to the web console; with none, the
+	// console is off.
+	ConsoleTokens []ConsoleToken `yaml:"console_tokens"`
+}
+
+// ConsoleToken signs a person in to the web console.
+type ConsoleToken struct {
+	Token  string `yaml:"token"`
+	Person string `yaml:"person"`
 }
 
 // SMTP is the mail server pages are sent through.
@@ -557,6 +566,11 @@ func (c *Config) check() error {
 	}
 	checkRoute("default_route", &c.DefaultRoute)
 
+	for i, t := range c.ConsoleTokens {
+		if t.Token == "" || !people[t.Person] {
+			fail("console_tokens[%d]: needs a token and a person from people", i)
+		}
+	}
 	if tw := c.Twilio; tw != nil && (tw.AccountSID == "" || tw.AuthToken == "" || tw.From == "") {
 		fail("twilio: account_sid, auth_token and from are all required")
 	}

@@ -36,7 +36,9 @@ type Options struct {
 	// Twilio answers Twilio's webhooks when SMS and voice are configured.
 	Twilio *notify.TwilioInbound
 	// BaseURL is the bot's public URL, for the links it hands out.
-	BaseURL      string
+	BaseURL string
+	// Console, when set, serves the web console's pages at the root.
+	Console      interface{ Routes(chi.Router) }
 	Integrations []config.Integration
 	APITokens    []config.APIToken
 	// Ready reports whether the bot can take writes, for /readyz.
@@ -58,6 +60,7 @@ type Server struct {
 	escalator    Escalator
 	twilio       *notify.TwilioInbound
 	baseURL      string
+	console      interface{ Routes(chi.Router) }
 	integrations map[string]config.Integration
 	apiTokens    []secret
 	ready        func(ctx context.Context) error
@@ -94,6 +97,7 @@ func New(opts Options) *Server {
 		escalator:    opts.Escalator,
 		twilio:       opts.Twilio,
 		baseURL:      strings.TrimRight(opts.BaseURL, "/"),
+		console:      opts.Console,
 		integrations: map[string]config.Integration{},
 		ready:        opts.Ready,
 		clock:        opts.Clock,
@@ -158,6 +162,9 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/teams/{team}/oncall", s.handleTeamOnCall)
 		r.Get("/users/{user}/shifts", s.handleUserShifts)
 	})
+	if s.console != nil {
+		s.console.Routes(r)
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
 	})
@@ -204,6 +211,10 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.code = code
 	s.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the real writer (to flush a
+// stream).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,124 @@
+// Package web is the bot's own chat platform: a console of server-rendered
+// pages where each incident has a room (its card, buttons, timeline and a
+// command box), updated live over server-sent events. It needs no token of
+// any outside service, so `make run` gives a working bot; it goes through
+// the same command path as every other platform.
+package web
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/oncallbot/bot/internal/chat"
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+)
+
+// Platform implements chat.Platform for the console. Rooms and cards live
+// in the bot's own database, so "posting" is telling the open pages that
+// something changed.
+type Platform struct {
+	broker *broker
+}
+
+// NewPlatform returns the console's platform.
+func NewPlatform() *Platform { return &Platform{broker: newBroker()} }
+
+// Name is "web".
+func (p *Platform) Name() string { return "web" }
+
+func roomOf(id int64) chat.Room { return chat.Room{ID: fmt.Sprintf("incident-%d", id)} }
+
+func (p *Platform) changed(room chat.Room) {
+	p.broker.publish(event{Kind: "incident", Room: room.ID})
+}
+
+// OpenRoom names the incident's room; the console shows it from the
+// database.
+func (p *Platform) OpenRoom(_ context.Context, inc incident.Incident, _ config.Team, _ []chat.Member) (chat.Room, error) {
+	r := roomOf(inc.ID)
+	p.changed(r)
+	return r, nil
+}
+
+// PostCard tells open pages the incident's card appeared.
+func (p *Platform) PostCard(_ context.Context, room chat.Room, _ chat.Card) (string, error) {
+	p.changed(room)
+	return room.ID + "-card", nil
+}
+
+// UpdateCard tells open pages the card changed.
+func (p *Platform) UpdateCard(_ context.Context, room chat.Room, _ string, _ chat.Card) error {
+	p.changed(room)
+	return nil
+}
+
+// Post tells open pages the timeline grew.
+func (p *Platform) Post(_ context.Context, room chat.Room, _ string) error {
+	p.changed(room)
+	return nil
+}
+
+// CloseRoom and ReopenRoom only refresh pages: a console room never closes.
+func (p *Platform) CloseRoom(_ context.Context, room chat.Room) error {
+	p.changed(room)
+	return nil
+}
+
+// ReopenRoom refreshes the room's pages.
+func (p *Platform) ReopenRoom(_ context.Context, room chat.Room) error {
+	p.changed(room)
+	return nil
+}
+
+// Direct shows a page to the person on every console page they have open.
+func (p *Platform) Direct(_ context.Context, to chat.Member, text string, card chat.Card) error {
+	p.broker.publish(event{Kind: "page", Person: to.PlatformID, Room: roomOf(card.IncidentID).ID, Text: text})
+	return nil
+}
+
+// event is what open pages hear.
+type event struct {
+	Kind   string `json:"kind"`
+	Room   string `json:"room,omitempty"`
+	Person string `json:"person,omitempty"`
+	Text   string `json:"text,omitempty"`
+}
+
+// broker fans events out to the open pages' streams. A slow page misses
+// events rather than holding anyone up: it reloads on the next one.
+type broker struct {
+	mu   sync.Mutex
+	subs map[chan event]string // stream -> person
+}
+
+func newBroker() *broker { return &broker{subs: map[chan event]string{}} }
+
+func (b *broker) subscribe(person string) chan event {
+	ch := make(chan event, 16)
+	b.mu.Lock()
+	b.subs[ch] = person
+	b.mu.Unlock()
+	return ch
+}
+
+func (b *broker) unsubscribe(ch chan event) {
+	b.mu.Lock()
+	delete(b.subs, ch)
+	b.mu.Unlock()
+}
+
+func (b *broker) publish(e event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ch, person := range b.subs {
+		if e.Kind == "page" && e.Person != person {
+			continue
+		}
+		select {
+		case ch <- e:
+		default:
+		}
+	}
+}

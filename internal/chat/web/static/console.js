@@ -1,0 +1,23 @@
+// Live updates: the server says which room changed; a page showing it
+// reloads. A page is also told when its person is paged.
+(function () {
+  var es = new EventSource("/events");
+  es.onmessage = function (m) {
+    var e = JSON.parse(m.data);
+    if (e.kind === "page") {
+      var box = document.getElementById("paged");
+      box.className = "page";
+      box.setAttribute("role", "alert");
+      box.innerHTML = "";
+      var a = document.createElement("a");
+      a.href = "/incidents/" + e.room.replace("incident-", "");
+      a.textContent = e.text;
+      box.appendChild(a);
+      return;
+    }
+    var shown = document.querySelector("[data-room]");
+    if (!shown) return;
+    var room = shown.getAttribute("data-room");
+    if (room === "*" || room === e.room) location.reload();
+  };
+})();
