@@ -4,7 +4,7 @@ CONFIG   ?= manifests/demo.yaml
 BIN      := bin/bot
 FUZZTIME ?= 30s
 
-.PHONY: run build test vet fmt bench fuzz clean
+.PHONY: run build test vet fmt bench fuzz e2e clean
 
 run: build
 	$(BIN) serve --config $(CONFIG)
@@ -32,6 +32,16 @@ bench:
 	$(GO) run ./cmd/ingestbench
 	$(GO) run ./cmd/oncallbench
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./internal/...
+
+# The web console in a real browser (Debian's chromium, headless, driven by
+# chromedp): sign in, open a room, press Acknowledge, see it, screenshot to
+# e2e-artifacts/. Installs chromium when it is missing.
+e2e:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium"; \
+		(apt-get update -qq && apt-get install -y -qq chromium) >/dev/null || \
+		{ echo "could not install chromium (needs apt-get as root)"; exit 1; }; }
+	$(GO) test -tags e2e -count=1 -v ./e2e/
 
 # Each decoder's fuzz target for FUZZTIME.
 fuzz:

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -73,7 +74,7 @@ func twilioError(w http.ResponseWriter, status, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg, "status": status,
-		"more_info": "https://www.twilio.com/docs/errors/" + itoa(int64(code))})
+		"more_info": "https://www.twilio.com/docs/errors/" + strconv.Itoa(code)})
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9]\d{6,14}$`)

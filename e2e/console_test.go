@@ -1,0 +1,110 @@
+//go:build e2e
+
+// Package e2e drives the web console in a real browser: Debian's
+// chromium, headless, through chromedp. Run with `make e2e`.
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/scenario"
+)
+
+var consoleConfig = strings.Replace(scenario.BaseConfig, "api_tokens:",
+	"console_tokens: [{token: alice-console, person: alice}]\napi_tokens:", 1)
+
+func browserPath(t *testing.T) string {
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	t.Fatal("no chromium: `make e2e` installs Debian's package")
+	return ""
+}
+
+func TestConsoleAcknowledgeInABrowser(t *testing.T) {
+	h := scenario.New(t, scenario.WithConfig(consoleConfig))
+	inc := h.OnlyIncident(h.PostAlerts(scenario.Firing("alertname=DiskFull", "instance=db1").Summary("disk full on db1")))
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browserPath(t)),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 900),
+	)
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	base := h.Server.URL
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=token]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=token]`), "alice-console"),
+		chromedp.Submit(chromedp.CSS(`input[name=token]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/incidents/1"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/incidents/1"]`)),
+		chromedp.WaitVisible(chromedp.ID("status")),
+		chromedp.Click(chromedp.Search(`//button[normalize-space()="Acknowledge"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//button[normalize-space()="Unacknowledge"]`)),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	status, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status")))
+	if err != nil {
+		t.Fatalf("read status: %v", err)
+	}
+	flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".flash")))
+	if err != nil {
+		t.Fatalf("read message: %v", err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 means a lossless PNG
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if !strings.EqualFold(strings.TrimSpace(status), "acknowledged") || !strings.Contains(flash, "acknowledged by alice") {
+		t.Fatalf("after pressing Acknowledge the page shows status %q, message %q", status, flash)
+	}
+	d := h.ExpectStatus(inc.ID, incident.StatusAcknowledged)
+	if d.AcknowledgedBy != "web:alice" {
+		t.Fatalf("acknowledged by %q", d.AcknowledgedBy)
+	}
+	dir := os.Getenv("E2E_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "e2e-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "console-acknowledged.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
