@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/oncallbot/bot/internal/chat"
+	slackchat "github.com/oncallbot/bot/internal/chat/slack"
 	"github.com/oncallbot/bot/internal/chat/web"
 	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
@@ -122,6 +123,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		console = web.NewPlatform()
 		opts.Platforms = append([]chat.Platform{console}, opts.Platforms...)
 	}
+	var slackPlatform *slackchat.Platform
+	if sl := cfg.Slack; sl != nil {
+		slackPlatform = slackchat.New(sl.BotToken, sl.APIURL, sl.PrivateChannels)
+		opts.Platforms = append(opts.Platforms, slackPlatform)
+	}
 	if len(opts.Platforms) > 0 {
 		methods = append(methods, "chat")
 	}
@@ -193,6 +199,25 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		}
 		consoleRoutes = c
 	}
+	var mounts []func(chi.Router)
+	if slackPlatform != nil {
+		users := map[string]string{}
+		for _, p := range cfg.People {
+			if p.Slack != "" {
+				users[p.Slack] = p.Name
+			}
+		}
+		in := slackchat.NewInbound(cfg.Slack.SigningSecret, opts.Clock.Now, a.Chat, slackPlatform, users,
+			func(ctx context.Context, channel string) (int64, bool) {
+				return chat.IncidentOfRoom(ctx, st, "slack", channel)
+			},
+			opts.Logger)
+		mounts = append(mounts, func(r chi.Router) {
+			r.Post("/slack/commands", in.Command)
+			r.Post("/slack/interactivity", in.Interaction)
+			r.Post("/slack/events", in.Events)
+		})
+	}
 	a.Registry.MustRegister(&dbCollector{app: a})
 
 	a.handler = httpapi.New(httpapi.Options{
@@ -202,6 +227,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Twilio:       twilioIn,
 		BaseURL:      cfg.BaseURL,
 		Console:      consoleRoutes,
+		Mounts:       mounts,
 		Integrations: cfg.Integrations,
 		APITokens:    cfg.APITokens,
 		Ready:        st.Ping,

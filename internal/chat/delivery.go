@@ -171,6 +171,9 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 			return fmt.Errorf("post card of incident %d: %w", inc.ID, err)
 		}
 		r.messageID, r.digest = id, card.Digest()
+		if r.room.Thread == "" {
+			r.room.Thread = id // updates go under the card, where threads exist
+		}
 		if err := d.saveRef(ctx, inc.ID, r); err != nil {
 			return err
 		}
@@ -212,4 +215,12 @@ func timelineLine(ev incident.EventPayload) string {
 		detail = ": " + ev.Detail
 	}
 	return fmt.Sprintf("%s by %s%s", ev.Event, ev.Actor, detail)
+}
+
+// IncidentOfRoom finds the incident whose room on platform is roomID, so
+// a command typed in that room implies it.
+func IncidentOfRoom(ctx context.Context, st *store.Store, platform, roomID string) (int64, bool) {
+	var id int64
+	err := st.Read().QueryRowContext(ctx, `SELECT incident_id FROM chat_refs WHERE platform = ? AND room_id = ?`, platform, roomID).Scan(&id)
+	return id, err == nil
 }

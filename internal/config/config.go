@@ -47,6 +47,20 @@ type Config struct {
 	// ConsoleTokens sign people in to the web console; with none, the
 	// console is off.
 	ConsoleTokens []ConsoleToken `yaml:"console_tokens"`
+	// Slack, when set, opens incident channels on Slack and takes its
+	// slash command and buttons.
+	Slack *Slack `yaml:"slack"`
+}
+
+// Slack is the Slack app's credentials and choices.
+type Slack struct {
+	BotToken      string `yaml:"bot_token"`
+	SigningSecret string `yaml:"signing_secret"`
+	// APIURL is Slack's Web API (default https://slack.com/api/); point it
+	// at a fake to test.
+	APIURL string `yaml:"api_url"`
+	// PrivateChannels makes incident channels private.
+	PrivateChannels bool `yaml:"private_channels"`
 }
 
 // ConsoleToken signs a person in to the web console.
@@ -566,6 +580,9 @@ func (c *Config) check() error {
 	}
 	checkRoute("default_route", &c.DefaultRoute)
 
+	if sl := c.Slack; sl != nil && (sl.BotToken == "" || sl.SigningSecret == "") {
+		fail("slack: bot_token and signing_secret are required")
+	}
 	for i, t := range c.ConsoleTokens {
 		if t.Token == "" || !people[t.Person] {
 			fail("console_tokens[%d]: needs a token and a person from people", i)

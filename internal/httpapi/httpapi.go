@@ -38,7 +38,9 @@ type Options struct {
 	// BaseURL is the bot's public URL, for the links it hands out.
 	BaseURL string
 	// Console, when set, serves the web console's pages at the root.
-	Console      interface{ Routes(chi.Router) }
+	Console interface{ Routes(chi.Router) }
+	// Mounts add the inbound endpoints of chat adapters.
+	Mounts       []func(chi.Router)
 	Integrations []config.Integration
 	APITokens    []config.APIToken
 	// Ready reports whether the bot can take writes, for /readyz.
@@ -61,6 +63,7 @@ type Server struct {
 	twilio       *notify.TwilioInbound
 	baseURL      string
 	console      interface{ Routes(chi.Router) }
+	mounts       []func(chi.Router)
 	integrations map[string]config.Integration
 	apiTokens    []secret
 	ready        func(ctx context.Context) error
@@ -98,6 +101,7 @@ func New(opts Options) *Server {
 		twilio:       opts.Twilio,
 		baseURL:      strings.TrimRight(opts.BaseURL, "/"),
 		console:      opts.Console,
+		mounts:       opts.Mounts,
 		integrations: map[string]config.Integration{},
 		ready:        opts.Ready,
 		clock:        opts.Clock,
@@ -164,6 +168,9 @@ func (s *Server) Handler() http.Handler {
 	})
 	if s.console != nil {
 		s.console.Routes(r)
+	}
+	for _, m := range s.mounts {
+		m(r)
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")

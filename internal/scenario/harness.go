@@ -101,6 +101,7 @@ type Harness struct {
 	Webhook *FakeWebhook
 	Twilio  *FakeTwilio
 	SMTP    *FakeSMTP
+	Slack   *FakeSlack
 	Config  *config.Config
 
 	handler   atomic.Pointer[http.Handler]
@@ -131,10 +132,10 @@ func New(t testing.TB, opts ...Option) *Harness {
 	for _, f := range opts {
 		f(&o)
 	}
-	h := &Harness{T: t, Clock: clock.NewFake(Start), Webhook: NewFakeWebhook(t), Twilio: NewFakeTwilio(t), SMTP: NewFakeSMTP(t)}
+	h := &Harness{T: t, Clock: clock.NewFake(Start), Webhook: NewFakeWebhook(t), Twilio: NewFakeTwilio(t), SMTP: NewFakeSMTP(t), Slack: NewFakeSlack(t)}
 	h.log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	yaml := strings.NewReplacer("%WEBHOOK%", h.Webhook.URL(), "%PERSONHOOK%", h.Webhook.PersonURL(""), "%TWILIO%", h.Twilio.URL(),
-		"%SMTP%", h.SMTP.Addr(), "%TWILIO_SID%", TwilioSID, "%TWILIO_TOKEN%", TwilioToken, "%TWILIO_FROM%", TwilioFrom).Replace(o.config)
+		"%SMTP%", h.SMTP.Addr(), "%SLACK%", h.Slack.URL(), "%SLACK_TOKEN%", SlackToken, "%SLACK_SECRET%", SlackSecret, "%TWILIO_SID%", TwilioSID, "%TWILIO_TOKEN%", TwilioToken, "%TWILIO_FROM%", TwilioFrom).Replace(o.config)
 	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("scenario config: %v", err)

@@ -1,0 +1,155 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/oncallbot/bot/internal/chat"
+)
+
+// maxSkew is how far a request's timestamp may be from now: Slack's own
+// advice against replays.
+const maxSkew = 5 * time.Minute
+
+// Inbound answers Slack's requests: the slash command, button presses
+// (interactivity) and the Events API's URL check. Every request must be
+// signed with the app's signing secret within five minutes of now;
+// others get 401 and change nothing.
+type Inbound struct {
+	secret   []byte
+	now      func() time.Time
+	exec     *chat.Executor
+	platform *Platform
+	users    map[string]string // Slack user ID -> person
+	room     func(ctx context.Context, channel string) (int64, bool)
+	log      *slog.Logger
+}
+
+// NewInbound returns the handlers. users maps Slack user IDs to people;
+// room finds the incident of a channel.
+func NewInbound(secret string, now func() time.Time, exec *chat.Executor, p *Platform, users map[string]string,
+	room func(ctx context.Context, channel string) (int64, bool), log *slog.Logger) *Inbound {
+	return &Inbound{secret: []byte(secret), now: now, exec: exec, platform: p, users: users, room: room, log: log}
+}
+
+// Signature computes X-Slack-Signature for a body sent at ts.
+func Signature(secret []byte, ts string, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("v0:" + ts + ":"))
+	m.Write(body)
+	return "v0=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// verify reads the body and checks its signature and age, answering 401
+// itself when they fail. The clock is the bot's (injectable), not the
+// library's, so the replay window is testable.
+func (h *Inbound) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	ts := r.Header.Get("X-Slack-Request-Timestamp")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		http.Error(w, "missing or bad X-Slack-Request-Timestamp", http.StatusUnauthorized)
+		return nil, false
+	}
+	if d := h.now().Sub(time.Unix(sec, 0)); d > maxSkew || d < -maxSkew {
+		http.Error(w, "request timestamp is more than 5 minutes from now (replay?)", http.StatusUnauthorized)
+		return nil, false
+	}
+	if !hmac.Equal([]byte(Signature(h.secret, ts, body)), []byte(r.Header.Get("X-Slack-Signature"))) {
+		http.Error(w, "invalid X-Slack-Signature", http.StatusUnauthorized)
+		return nil, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, true
+}
+
+func (h *Inbound) request(ctx context.Context, user, channel string) chat.Request {
+	req := chat.Request{User: h.users[user], Platform: "slack"}
+	if id, ok := h.room(ctx, channel); ok {
+		req.Incident = id
+	}
+	return req
+}
+
+// Command answers the /oncall slash command.
+func (h *Inbound) Command(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.verify(w, r); !ok {
+		return
+	}
+	s, err := slack.SlashCommandParse(r)
+	if err != nil {
+		http.Error(w, "not a slash command: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	// The app has one slash command, whatever a workspace named it.
+	reply := h.exec.Run(r.Context(), h.request(r.Context(), s.UserID, s.ChannelID), "/oncall "+s.Text)
+	kind := slack.ResponseTypeInChannel
+	if reply.Private {
+		kind = slack.ResponseTypeEphemeral
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]string{"response_type": kind, "text": reply.Text})
+}
+
+// Interaction answers a button press: its value is the command to run.
+func (h *Inbound) Interaction(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.verify(w, r); !ok {
+		return
+	}
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal([]byte(r.PostFormValue("payload")), &cb); err != nil {
+		http.Error(w, "payload is not an interaction: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
+		w.WriteHeader(http.StatusOK) // nothing the bot handles; Slack wants a 200
+		return
+	}
+	line := cb.ActionCallback.BlockActions[0].Value
+	reply := h.exec.Run(r.Context(), h.request(r.Context(), cb.User.ID, cb.Channel.ID), line)
+	// The card changes through the outbox; the presser hears how it went.
+	if reply.Private && cb.Channel.ID != "" {
+		if err := h.platform.Ephemeral(r.Context(), cb.Channel.ID, cb.User.ID, reply.Text); err != nil {
+			h.log.Warn("answer a button press", "user", cb.User.ID, "err", err)
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// Events answers the Events API's URL verification; events themselves
+// are not used yet.
+func (h *Inbound) Events(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.verify(w, r)
+	if !ok {
+		return
+	}
+	var ev struct {
+		Type      string `json:"type"`
+		Challenge string `json:"challenge"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		http.Error(w, "not an event", http.StatusBadRequest)
+		return
+	}
+	if ev.Type == "url_verification" {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, ev.Challenge)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}

@@ -1,0 +1,208 @@
+// Package slack is the Slack adapter: a channel per incident with the team
+// invited and the card pinned, updates in the card's thread, pages as
+// direct messages, and the inbound slash command and buttons, verified
+// with Slack's signing secret.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/oncallbot/bot/internal/chat"
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/outbox"
+)
+
+// Platform implements chat.Platform on Slack's Web API through slack-go.
+type Platform struct {
+	api     *slack.Client
+	private bool
+}
+
+// New returns the adapter. apiURL points the client elsewhere (a fake in
+// tests); it must end in "/".
+func New(token, apiURL string, private bool) *Platform {
+	opts := []slack.Option{}
+	if apiURL != "" {
+		if !strings.HasSuffix(apiURL, "/") {
+			apiURL += "/"
+		}
+		opts = append(opts, slack.OptionAPIURL(apiURL))
+	}
+	return &Platform{api: slack.New(token, opts...), private: private}
+}
+
+// Name is "slack".
+func (p *Platform) Name() string { return "slack" }
+
+// retryable turns slack-go's errors into the outbox's: a rate limit waits
+// for its Retry-After; Slack's refusals of a request are permanent.
+func retryable(err error) error {
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return &outbox.RetryAfterError{After: rl.RetryAfter, Err: err}
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		switch se.Err {
+		case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+			return err
+		}
+		return outbox.Permanent(err)
+	}
+	return err
+}
+
+var notSlug = regexp.MustCompile(`[^a-z0-9_-]+`)
+
+// ChannelName is the incident's channel: inc-<id>-<slug>, within Slack's
+// rules (lower case, digits, - and _, at most 80 characters).
+func ChannelName(inc incident.Incident) string {
+	slug := strings.Trim(notSlug.ReplaceAllString(strings.ToLower(inc.Title), "-"), "-")
+	name := fmt.Sprintf("inc-%d-%s", inc.ID, slug)
+	if len(name) > 80 {
+		name = strings.TrimRight(name[:80], "-")
+	}
+	return strings.TrimRight(name, "-")
+}
+
+// OpenRoom creates the incident's channel and invites the members; if an
+// earlier attempt already created it (name_taken), it finds it.
+func (p *Platform) OpenRoom(ctx context.Context, inc incident.Incident, _ config.Team, members []chat.Member) (chat.Room, error) {
+	name := ChannelName(inc)
+	ch, err := p.api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name, IsPrivate: p.private})
+	var id string
+	switch {
+	case err == nil:
+		id = ch.ID
+	case strings.Contains(err.Error(), "name_taken"):
+		if id, err = p.find(ctx, name); err != nil {
+			return chat.Room{}, err
+		}
+	default:
+		return chat.Room{}, retryable(fmt.Errorf("create channel %s: %w", name, err))
+	}
+	var users []string
+	for _, m := range members {
+		users = append(users, m.PlatformID)
+	}
+	if len(users) > 0 {
+		if _, err := p.api.InviteUsersToConversationContext(ctx, id, users...); err != nil && !strings.Contains(err.Error(), "already_in_channel") {
+			return chat.Room{}, retryable(fmt.Errorf("invite the team to %s: %w", name, err))
+		}
+	}
+	return chat.Room{ID: id}, nil
+}
+
+func (p *Platform) find(ctx context.Context, name string) (string, error) {
+	cursor := ""
+	for {
+		chans, next, err := p.api.GetConversationsContext(ctx, &slack.GetConversationsParameters{
+			Cursor: cursor, Limit: 1000, Types: []string{"public_channel", "private_channel"},
+		})
+		if err != nil {
+			return "", retryable(fmt.Errorf("look up channel %s: %w", name, err))
+		}
+		for _, c := range chans {
+			if c.Name == name {
+				return c.ID, nil
+			}
+		}
+		if next == "" {
+			return "", outbox.Permanent(fmt.Errorf("channel %s is taken but not visible to the bot", name))
+		}
+		cursor = next
+	}
+}
+
+// Blocks renders a card in Block Kit: the title, the fields, and the
+// buttons, whose values are the commands they run.
+func Blocks(c chat.Card) []slack.Block {
+	title := slack.NewTextBlockObject(slack.MarkdownType, "*"+escape(c.Title)+"*", false, false)
+	var fields []*slack.TextBlockObject
+	for _, f := range c.Fields {
+		fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType, "*"+f.Label+"*\n"+escape(f.Value), false, false))
+	}
+	blocks := []slack.Block{slack.NewSectionBlock(title, nil, nil), slack.NewSectionBlock(nil, fields, nil)}
+	var buttons []slack.BlockElement
+	for i, b := range c.Buttons {
+		btn := slack.NewButtonBlockElement(fmt.Sprintf("cmd-%d", i), b.Value, slack.NewTextBlockObject(slack.PlainTextType, b.Label, false, false))
+		if b.Danger {
+			btn.Style = slack.StyleDanger
+		} else if i == 0 {
+			btn.Style = slack.StylePrimary
+		}
+		buttons = append(buttons, btn)
+	}
+	if len(buttons) > 0 {
+		blocks = append(blocks, slack.NewActionBlock(fmt.Sprintf("incident-%d", c.IncidentID), buttons...))
+	}
+	return blocks
+}
+
+// escape keeps Slack's control characters from reading as markup.
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// PostCard posts the card and pins it.
+func (p *Platform) PostCard(ctx context.Context, room chat.Room, card chat.Card) (string, error) {
+	_, ts, err := p.api.PostMessageContext(ctx, room.ID, slack.MsgOptionBlocks(Blocks(card)...), slack.MsgOptionText(card.Title, false))
+	if err != nil {
+		return "", retryable(fmt.Errorf("post card: %w", err))
+	}
+	if err := p.api.AddPinContext(ctx, room.ID, slack.ItemRef{Channel: room.ID, Timestamp: ts}); err != nil && !strings.Contains(err.Error(), "already_pinned") {
+		return "", retryable(fmt.Errorf("pin card: %w", err))
+	}
+	return ts, nil
+}
+
+// UpdateCard edits the card in place.
+func (p *Platform) UpdateCard(ctx context.Context, room chat.Room, ts string, card chat.Card) error {
+	if _, _, _, err := p.api.UpdateMessageContext(ctx, room.ID, ts, slack.MsgOptionBlocks(Blocks(card)...), slack.MsgOptionText(card.Title, false)); err != nil {
+		return retryable(fmt.Errorf("update card: %w", err))
+	}
+	return nil
+}
+
+// Post tells the card's thread.
+func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error {
+	opts := []slack.MsgOption{slack.MsgOptionText(escape(text), false)}
+	if room.Thread != "" {
+		opts = append(opts, slack.MsgOptionTS(room.Thread))
+	}
+	if _, _, err := p.api.PostMessageContext(ctx, room.ID, opts...); err != nil {
+		return retryable(fmt.Errorf("post to thread: %w", err))
+	}
+	return nil
+}
+
+// CloseRoom leaves the channel as it is: it is the incident's record.
+func (p *Platform) CloseRoom(context.Context, chat.Room) error { return nil }
+
+// ReopenRoom has nothing to do either.
+func (p *Platform) ReopenRoom(context.Context, chat.Room) error { return nil }
+
+// Direct sends the page as a direct message with the card's buttons.
+func (p *Platform) Direct(ctx context.Context, to chat.Member, text string, card chat.Card) error {
+	ch, _, _, err := p.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{to.PlatformID}})
+	if err != nil {
+		return retryable(fmt.Errorf("open a DM with %s: %w", to.Name, err))
+	}
+	if _, _, err := p.api.PostMessageContext(ctx, ch.ID, slack.MsgOptionBlocks(Blocks(card)...), slack.MsgOptionText(text, false)); err != nil {
+		return retryable(fmt.Errorf("DM %s: %w", to.Name, err))
+	}
+	return nil
+}
+
+// Ephemeral answers one person privately in a channel.
+func (p *Platform) Ephemeral(ctx context.Context, channel, user, text string) error {
+	_, err := p.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
+	return err
+}

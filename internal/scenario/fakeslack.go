@@ -1,0 +1,296 @@
+package scenario
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	slackchat "github.com/oncallbot/bot/internal/chat/slack"
+)
+
+// Slack credentials of the scenarios' fake workspace.
+const (
+	SlackToken  = "xoxb-fake-token"
+	SlackSecret = "slack-signing-secret"
+)
+
+// SlackChannel is a channel of the fake workspace.
+type SlackChannel struct {
+	ID, Name string
+	Private  bool
+	Members  []string
+	Pins     []string
+}
+
+// SlackMessage is a message the fake keeps, with its edits.
+type SlackMessage struct {
+	Channel, TS, Text, Blocks, ThreadTS, EphemeralTo string
+	Edits                                            int
+}
+
+// FakeSlack is a stateful stand-in for Slack's Web API: channels with
+// unique names (even among archived ones), members, messages and their
+// edits, pins, DMs, ephemeral messages; it answers like Slack (HTTP 200
+// with ok:false and an error code, 429 with Retry-After) and fails on
+// demand.
+type FakeSlack struct {
+	t   testing.TB
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	channels map[string]*SlackChannel
+	messages []*SlackMessage
+	seq      int
+	failures []failure
+	calls    map[string]int
+}
+
+// NewFakeSlack starts the fake.
+func NewFakeSlack(t testing.TB) *FakeSlack {
+	f := &FakeSlack{t: t, channels: map[string]*SlackChannel{}, calls: map[string]int{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// URL is the API base, ending in "/".
+func (f *FakeSlack) URL() string { return f.srv.URL + "/api/" }
+
+// FailNext makes the next n calls fail with code (429 carries Retry-After).
+func (f *FakeSlack) FailNext(n, code int, retryAfter string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for range n {
+		f.failures = append(f.failures, failure{code, retryAfter})
+	}
+}
+
+func reply(w http.ResponseWriter, v map[string]any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func slackErr(w http.ResponseWriter, code string) {
+	reply(w, map[string]any{"ok": false, "error": code})
+}
+
+var slackName = regexp.MustCompile(`^[a-z0-9_-]{1,80}$`)
+
+// params reads a call's parameters, form or JSON as slack-go sends them.
+func params(r *http.Request) url.Values {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+		v := url.Values{}
+		for k, x := range m {
+			switch x := x.(type) {
+			case string:
+				v.Set(k, x)
+			default:
+				b, _ := json.Marshal(x)
+				v.Set(k, string(b))
+			}
+		}
+		return v
+	}
+	r.ParseForm()
+	return r.Form
+}
+
+func (f *FakeSlack) serve(w http.ResponseWriter, r *http.Request) {
+	method := strings.TrimPrefix(r.URL.Path, "/api/")
+	p := params(r)
+	token := p.Get("token")
+	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		token = t
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[method]++
+	if token != SlackToken {
+		slackErr(w, "invalid_auth")
+		return
+	}
+	if len(f.failures) > 0 {
+		fl := f.failures[0]
+		f.failures = f.failures[1:]
+		if fl.retryAfter != "" {
+			w.Header().Set("Retry-After", fl.retryAfter)
+		}
+		w.WriteHeader(fl.code)
+		fmt.Fprint(w, `{"ok":false,"error":"ratelimited"}`)
+		return
+	}
+	switch method {
+	case "conversations.create":
+		name := p.Get("name")
+		if !slackName.MatchString(name) {
+			slackErr(w, "invalid_name_specials")
+			return
+		}
+		for _, c := range f.channels {
+			if c.Name == name {
+				slackErr(w, "name_taken")
+				return
+			}
+		}
+		f.seq++
+		c := &SlackChannel{ID: fmt.Sprintf("C%04d", f.seq), Name: name, Private: p.Get("is_private") == "true"}
+		f.channels[c.ID] = c
+		reply(w, map[string]any{"ok": true, "channel": map[string]any{"id": c.ID, "name": c.Name, "is_private": c.Private}})
+	case "conversations.list":
+		var list []map[string]any
+		for _, c := range f.channels {
+			list = append(list, map[string]any{"id": c.ID, "name": c.Name})
+		}
+		reply(w, map[string]any{"ok": true, "channels": list, "response_metadata": map[string]any{"next_cursor": ""}})
+	case "conversations.invite":
+		c, ok := f.channels[p.Get("channel")]
+		if !ok {
+			slackErr(w, "channel_not_found")
+			return
+		}
+		for _, u := range strings.Split(p.Get("users"), ",") {
+			if u != "" && !containsStr(c.Members, u) {
+				c.Members = append(c.Members, u)
+			}
+		}
+		reply(w, map[string]any{"ok": true, "channel": map[string]any{"id": c.ID}})
+	case "conversations.open":
+		id := "D" + strings.ReplaceAll(p.Get("users"), ",", "")
+		if _, ok := f.channels[id]; !ok {
+			f.channels[id] = &SlackChannel{ID: id, Members: strings.Split(p.Get("users"), ",")}
+		}
+		reply(w, map[string]any{"ok": true, "channel": map[string]any{"id": id}})
+	case "chat.postMessage", "chat.postEphemeral":
+		c, ok := f.channels[p.Get("channel")]
+		if !ok {
+			slackErr(w, "channel_not_found")
+			return
+		}
+		if p.Get("text") == "" && p.Get("blocks") == "" {
+			slackErr(w, "no_text")
+			return
+		}
+		f.seq++
+		m := &SlackMessage{Channel: c.ID, TS: fmt.Sprintf("1772420400.%06d", f.seq), Text: p.Get("text"),
+			Blocks: p.Get("blocks"), ThreadTS: p.Get("thread_ts"), EphemeralTo: p.Get("user")}
+		f.messages = append(f.messages, m)
+		if method == "chat.postEphemeral" {
+			reply(w, map[string]any{"ok": true, "message_ts": m.TS})
+			return
+		}
+		reply(w, map[string]any{"ok": true, "channel": c.ID, "ts": m.TS, "message": map[string]any{"text": m.Text, "ts": m.TS}})
+	case "chat.update":
+		for _, m := range f.messages {
+			if m.Channel == p.Get("channel") && m.TS == p.Get("ts") {
+				m.Text, m.Blocks = p.Get("text"), p.Get("blocks")
+				m.Edits++
+				reply(w, map[string]any{"ok": true, "channel": m.Channel, "ts": m.TS, "text": m.Text})
+				return
+			}
+		}
+		slackErr(w, "message_not_found")
+	case "pins.add":
+		c, ok := f.channels[p.Get("channel")]
+		if !ok {
+			slackErr(w, "channel_not_found")
+			return
+		}
+		if containsStr(c.Pins, p.Get("timestamp")) {
+			slackErr(w, "already_pinned")
+			return
+		}
+		c.Pins = append(c.Pins, p.Get("timestamp"))
+		reply(w, map[string]any{"ok": true})
+	default:
+		slackErr(w, "unknown_method")
+	}
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Channel returns a copy of the channel named name, or nil.
+func (f *FakeSlack) Channel(name string) *SlackChannel {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.channels {
+		if c.Name == name {
+			cp := *c
+			return &cp
+		}
+	}
+	return nil
+}
+
+// Messages returns copies of a channel's messages, in order.
+func (f *FakeSlack) Messages(channel string) []SlackMessage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []SlackMessage
+	for _, m := range f.messages {
+		if m.Channel == channel {
+			out = append(out, *m)
+		}
+	}
+	return out
+}
+
+// Calls counts the calls of a method.
+func (f *FakeSlack) Calls(method string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[method]
+}
+
+// slackPost sends a request signed as Slack signs it, at the bot's now.
+func (h *Harness) slackPost(path string, form url.Values, secret string, skew int64) Response {
+	h.T.Helper()
+	body := []byte(form.Encode())
+	ts := fmt.Sprint(h.Clock.Now().Unix() + skew)
+	return h.do("POST", path, http.Header{
+		"Content-Type":              {"application/x-www-form-urlencoded"},
+		"X-Slack-Request-Timestamp": {ts},
+		"X-Slack-Signature":         {slackchat.Signature([]byte(secret), ts, body)},
+	}, body)
+}
+
+// SlackCommand is a person typing /oncall <text> in a channel.
+func (h *Harness) SlackCommand(user, channel, text string) (code int, responseType, answer string) {
+	h.T.Helper()
+	r := h.slackPost("/slack/commands", url.Values{
+		"command": {"/oncall"}, "text": {text}, "user_id": {user}, "channel_id": {channel},
+		"team_id": {"T0001"}, "response_url": {"https://hooks.slack.com/commands/1234/5678"}, "trigger_id": {"13345224609.738474920.8088930838d88f008e0"},
+	}, SlackSecret, 0)
+	var out struct{ ResponseType, Text string }
+	var raw map[string]string
+	json.Unmarshal(r.Body, &raw)
+	out.ResponseType, out.Text = raw["response_type"], raw["text"]
+	h.Tick()
+	return r.Code, out.ResponseType, out.Text
+}
+
+// SlackPress is a person pressing a card button whose value is value.
+func (h *Harness) SlackPress(user, channel, value string) int {
+	h.T.Helper()
+	payload, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "user": map[string]string{"id": user}, "channel": map[string]string{"id": channel},
+		"actions": []map[string]string{{"action_id": "cmd-0", "block_id": "incident", "type": "button", "value": value}},
+	})
+	r := h.slackPost("/slack/interactivity", url.Values{"payload": {string(payload)}}, SlackSecret, 0)
+	h.Tick()
+	return r.Code
+}

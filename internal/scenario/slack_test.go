@@ -1,0 +1,117 @@
+package scenario
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncallbot/bot/internal/incident"
+)
+
+var slackConfig = strings.NewReplacer(
+	"people:\n  - {name: alice, time_zone: Europe/London}\n  - {name: bob, time_zone: America/New_York}",
+	"people:\n  - {name: alice, time_zone: Europe/London, slack: U0ALICE}\n  - {name: bob, time_zone: America/New_York, slack: U0BOB}",
+	"api_tokens:", "slack: {bot_token: \"%SLACK_TOKEN%\", signing_secret: \"%SLACK_SECRET%\", api_url: \"%SLACK%\", private_channels: true}\napi_tokens:",
+).Replace(BaseConfig)
+
+func TestSlackChannelPerIncidentButtonsAndCommands(t *testing.T) {
+	h := New(t, WithConfig(slackConfig))
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull").Summary("Disk full on db1!")))
+
+	ch := h.Slack.Channel("inc-1-disk-full-on-db1")
+	if ch == nil || !ch.Private || !slices.Equal(ch.Members, []string{"U0ALICE", "U0BOB"}) || len(ch.Pins) != 1 {
+		t.Fatalf("incident channel = %+v, want private with the team invited and the card pinned", ch)
+	}
+	msgs := h.Slack.Messages(ch.ID)
+	if len(msgs) == 0 || !strings.Contains(msgs[0].Blocks, `"ack #1"`) || msgs[0].TS != ch.Pins[0] {
+		t.Fatalf("card message = %+v", msgs)
+	}
+	// alice is paged by DM with the card.
+	if dm := h.Slack.Messages("DU0ALICE"); len(dm) != 1 || !strings.Contains(dm[0].Blocks, "Acknowledge") {
+		t.Fatalf("alice's DM = %+v", dm)
+	}
+
+	// bob presses Acknowledge on the card: acked, the card is edited in
+	// place, the thread hears of it.
+	if code := h.SlackPress("U0BOB", ch.ID, "ack #1"); code != 200 {
+		t.Fatalf("press = %d", code)
+	}
+	if d := h.ExpectStatus(inc.ID, incident.StatusAcknowledged); d.AcknowledgedBy != "slack:bob" {
+		t.Fatalf("acknowledged by %q", d.AcknowledgedBy)
+	}
+	msgs = h.Slack.Messages(ch.ID)
+	if msgs[0].Edits == 0 || !strings.Contains(msgs[0].Blocks, `"unack #1"`) {
+		t.Fatalf("card after the press = %+v", msgs[0])
+	}
+	if !slices.ContainsFunc(msgs, func(m SlackMessage) bool {
+		return m.ThreadTS == msgs[0].TS && strings.Contains(m.Text, "incident.acknowledged by slack:bob")
+	}) {
+		t.Fatalf("the thread was not told: %+v", msgs)
+	}
+
+	// /oncall escalate typed in the channel: the incident is implied.
+	code, kind, text := h.SlackCommand("U0ALICE", ch.ID, "escalate")
+	if code != 200 || kind != "ephemeral" || !strings.Contains(text, "acknowledged by slack:bob; unacknowledge it") {
+		t.Fatalf("escalate an acked incident = %d %s %q", code, kind, text)
+	}
+	_, kind, text = h.SlackCommand("U0ALICE", ch.ID, "unack")
+	if kind != "in_channel" || !strings.Contains(text, "#1 unacknowledged by alice") {
+		t.Fatalf("unack = %s %q", kind, text)
+	}
+	_, _, text = h.SlackCommand("U0ALICE", ch.ID, "escalate")
+	if !strings.Contains(text, "#1 escalated by alice") {
+		t.Fatalf("escalate = %q", text)
+	}
+	// Someone Slack does not know to the bot is told how to fix it.
+	_, kind, text = h.SlackCommand("U0STRANGER", ch.ID, "ack")
+	if kind != "ephemeral" || !strings.Contains(text, "don't know who you are on slack") {
+		t.Fatalf("stranger = %s %q", kind, text)
+	}
+	// A refused press is answered privately.
+	h.SlackPress("U0STRANGER", ch.ID, "resolve #1")
+	if !slices.ContainsFunc(h.Slack.Messages(ch.ID), func(m SlackMessage) bool { return m.EphemeralTo == "U0STRANGER" }) {
+		t.Fatal("the stranger's press got no private answer")
+	}
+	h.ExpectStatus(inc.ID, incident.StatusTriggered)
+}
+
+func TestSlackRequestsAreVerified(t *testing.T) {
+	h := New(t, WithConfig(slackConfig))
+	h.OnlyIncident(h.PostAlerts(Firing("alertname=X")))
+	form := url.Values{"command": {"/oncall"}, "text": {"resolve #1"}, "user_id": {"U0ALICE"}, "channel_id": {"C0001"}}
+	if r := h.slackPost("/slack/commands", form, "wrong-secret", 0); r.Code != 401 {
+		t.Fatalf("forged signature = %d", r.Code)
+	}
+	if r := h.slackPost("/slack/commands", form, SlackSecret, -6*60); r.Code != 401 || !strings.Contains(string(r.Body), "5 minutes") {
+		t.Fatalf("replayed (6 minutes old) = %d %s", r.Code, r.Body)
+	}
+	h.ExpectStatus(1, incident.StatusTriggered)
+	// URL verification of the Events API.
+	r := h.do("POST", "/slack/events", nil, nil)
+	if r.Code != 401 {
+		t.Fatalf("unsigned event = %d", r.Code)
+	}
+}
+
+func TestSlackDownForTenMinutesLosesNothing(t *testing.T) {
+	h := New(t, WithConfig(slackConfig))
+	h.Slack.FailNext(3, 503, "")
+	h.Slack.FailNext(1, 429, "30")
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=Outage")))
+	h.API("POST", "/api/v1/incidents/1/ack")
+	h.Tick()
+	h.Advance(10 * time.Minute)
+	ch := h.Slack.Channel("inc-1-outage")
+	if ch == nil {
+		t.Fatal("no channel after Slack came back")
+	}
+	if msgs := h.Slack.Messages(ch.ID); len(msgs) == 0 || !strings.Contains(msgs[0].Blocks, `"unack #1"`) {
+		t.Fatalf("card after the outage = %+v", msgs)
+	}
+	if n := h.Slack.Calls("conversations.create"); n > 5 {
+		t.Fatalf("%d channel creations for one incident", n)
+	}
+	_ = inc
+}
