@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/oncallbot/bot/internal/chat"
 	slackchat "github.com/oncallbot/bot/internal/chat/slack"
+	"github.com/oncallbot/bot/internal/chat/telegram"
 	"github.com/oncallbot/bot/internal/chat/web"
 	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
@@ -128,6 +130,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		slackPlatform = slackchat.New(sl.BotToken, sl.APIURL, sl.PrivateChannels)
 		opts.Platforms = append(opts.Platforms, slackPlatform)
 	}
+	var tgPlatform *telegram.Platform
+	if tc := cfg.Telegram; tc != nil {
+		if tgPlatform, err = telegram.New(tc.BotToken, tc.APIURL); err != nil {
+			st.Close()
+			return nil, err
+		}
+		opts.Platforms = append(opts.Platforms, tgPlatform)
+	}
 	if len(opts.Platforms) > 0 {
 		methods = append(methods, "chat")
 	}
@@ -200,6 +210,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		consoleRoutes = c
 	}
 	var mounts []func(chi.Router)
+	if tgPlatform != nil {
+		users := map[int64]string{}
+		for _, p := range cfg.People {
+			if id, err := strconv.ParseInt(p.Telegram, 10, 64); err == nil {
+				users[id] = p.Name
+			}
+		}
+		in := telegram.NewInbound(cfg.Telegram.WebhookSecret, a.Chat, tgPlatform, users,
+			func(ctx context.Context, room string) (int64, bool) {
+				return chat.IncidentOfRoom(ctx, st, "telegram", room)
+			},
+			opts.Logger)
+		mounts = append(mounts, func(r chi.Router) { r.Post("/telegram/webhook", in.ServeHTTP) })
+	}
 	if slackPlatform != nil {
 		users := map[string]string{}
 		for _, p := range cfg.People {

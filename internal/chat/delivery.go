@@ -186,23 +186,29 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 			return err
 		}
 	}
-	if line := timelineLine(ev); line != "" && ev.Event != incident.KindTriggered {
-		if err := d.platform.Post(ctx, r.room, line); err != nil {
-			return fmt.Errorf("post to incident %d's room: %w", inc.ID, err)
-		}
-	}
-	switch {
-	case inc.Status == incident.StatusResolved && !r.closed:
-		if err := d.platform.CloseRoom(ctx, r.room); err != nil {
-			return fmt.Errorf("close incident %d's room: %w", inc.ID, err)
-		}
-		r.closed = true
-		return d.saveRef(ctx, inc.ID, r)
-	case inc.Status != incident.StatusResolved && r.closed:
+	// A reopened incident opens its room before anything is said there; a
+	// resolved one closes it after the last word.
+	if inc.Status != incident.StatusResolved && r.closed {
 		if err := d.platform.ReopenRoom(ctx, r.room); err != nil {
 			return fmt.Errorf("reopen incident %d's room: %w", inc.ID, err)
 		}
 		r.closed = false
+		if err := d.saveRef(ctx, inc.ID, r); err != nil {
+			return err
+		}
+	}
+	// A closed room (a resolved incident's) hears nothing more; its card
+	// still shows the state.
+	if line := timelineLine(ev); line != "" && ev.Event != incident.KindTriggered && !r.closed {
+		if err := d.platform.Post(ctx, r.room, line); err != nil {
+			return fmt.Errorf("post to incident %d's room: %w", inc.ID, err)
+		}
+	}
+	if inc.Status == incident.StatusResolved && !r.closed {
+		if err := d.platform.CloseRoom(ctx, r.room); err != nil {
+			return fmt.Errorf("close incident %d's room: %w", inc.ID, err)
+		}
+		r.closed = true
 		return d.saveRef(ctx, inc.ID, r)
 	}
 	return nil

@@ -50,6 +50,19 @@ type Config struct {
 	// Slack, when set, opens incident channels on Slack and takes its
 	// slash command and buttons.
 	Slack *Slack `yaml:"slack"`
+	// Telegram, when set, opens a forum topic per incident.
+	Telegram *Telegram `yaml:"telegram"`
+}
+
+// Telegram is the Telegram bot's credentials. Teams name their forum
+// supergroup in rooms.telegram; people their user id in telegram.
+type Telegram struct {
+	BotToken string `yaml:"bot_token"`
+	// WebhookSecret is the secret_token given to setWebhook; updates
+	// without it are refused.
+	WebhookSecret string `yaml:"webhook_secret"`
+	// APIURL is the Bot API server (default https://api.telegram.org).
+	APIURL string `yaml:"api_url"`
 }
 
 // Slack is the Slack app's credentials and choices.
@@ -580,6 +593,9 @@ func (c *Config) check() error {
 	}
 	checkRoute("default_route", &c.DefaultRoute)
 
+	if tg := c.Telegram; tg != nil && (tg.BotToken == "" || tg.WebhookSecret == "") {
+		fail("telegram: bot_token and webhook_secret are required")
+	}
 	if sl := c.Slack; sl != nil && (sl.BotToken == "" || sl.SigningSecret == "") {
 		fail("slack: bot_token and signing_secret are required")
 	}

@@ -94,15 +94,16 @@ const APIToken = "api-secret"
 
 // Harness is one bot under test.
 type Harness struct {
-	T       testing.TB
-	Clock   *clock.Fake
-	App     *app.App
-	Server  *httptest.Server
-	Webhook *FakeWebhook
-	Twilio  *FakeTwilio
-	SMTP    *FakeSMTP
-	Slack   *FakeSlack
-	Config  *config.Config
+	T        testing.TB
+	Clock    *clock.Fake
+	App      *app.App
+	Server   *httptest.Server
+	Webhook  *FakeWebhook
+	Twilio   *FakeTwilio
+	SMTP     *FakeSMTP
+	Slack    *FakeSlack
+	Telegram *FakeTelegram
+	Config   *config.Config
 
 	handler   atomic.Pointer[http.Handler]
 	log       *slog.Logger
@@ -132,10 +133,11 @@ func New(t testing.TB, opts ...Option) *Harness {
 	for _, f := range opts {
 		f(&o)
 	}
-	h := &Harness{T: t, Clock: clock.NewFake(Start), Webhook: NewFakeWebhook(t), Twilio: NewFakeTwilio(t), SMTP: NewFakeSMTP(t), Slack: NewFakeSlack(t)}
+	h := &Harness{T: t, Clock: clock.NewFake(Start), Webhook: NewFakeWebhook(t), Twilio: NewFakeTwilio(t), SMTP: NewFakeSMTP(t), Slack: NewFakeSlack(t),
+		Telegram: NewFakeTelegram(t)}
 	h.log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	yaml := strings.NewReplacer("%WEBHOOK%", h.Webhook.URL(), "%PERSONHOOK%", h.Webhook.PersonURL(""), "%TWILIO%", h.Twilio.URL(),
-		"%SMTP%", h.SMTP.Addr(), "%SLACK%", h.Slack.URL(), "%SLACK_TOKEN%", SlackToken, "%SLACK_SECRET%", SlackSecret, "%TWILIO_SID%", TwilioSID, "%TWILIO_TOKEN%", TwilioToken, "%TWILIO_FROM%", TwilioFrom).Replace(o.config)
+		"%SMTP%", h.SMTP.Addr(), "%SLACK%", h.Slack.URL(), "%TELEGRAM%", h.Telegram.URL(), "%SLACK_TOKEN%", SlackToken, "%SLACK_SECRET%", SlackSecret, "%TWILIO_SID%", TwilioSID, "%TWILIO_TOKEN%", TwilioToken, "%TWILIO_FROM%", TwilioFrom).Replace(o.config)
 	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("scenario config: %v", err)

@@ -1,0 +1,271 @@
+// Package telegram is the Telegram adapter: a forum topic per incident in
+// the team's forum supergroup, the card with an inline keyboard, the
+// on-call people mentioned, the topic closed on resolve; pages as private
+// messages; commands and button presses from a webhook checked against
+// the secret token.
+package telegram
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	tg "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+
+	"github.com/oncallbot/bot/internal/chat"
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/outbox"
+)
+
+// Platform implements chat.Platform through go-telegram/bot.
+type Platform struct {
+	bot *tg.Bot
+}
+
+// New returns the adapter. serverURL points the client elsewhere (a fake
+// in tests); getMe is skipped so starting never needs the network.
+func New(token, serverURL string) (*Platform, error) {
+	opts := []tg.Option{tg.WithSkipGetMe()}
+	if serverURL != "" {
+		opts = append(opts, tg.WithServerURL(strings.TrimRight(serverURL, "/")))
+	}
+	b, err := tg.New(token, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("telegram client: %w", err)
+	}
+	return &Platform{bot: b}, nil
+}
+
+// Name is "telegram".
+func (p *Platform) Name() string { return "telegram" }
+
+// retryable turns the library's errors into the outbox's: 429 waits for
+// its retry_after; other API refusals are permanent.
+func retryable(err error) error {
+	var tm *tg.TooManyRequestsError
+	if errors.As(err, &tm) {
+		return &outbox.RetryAfterError{After: time.Duration(tm.RetryAfter) * time.Second, Err: err}
+	}
+	if errors.Is(err, tg.ErrorBadRequest) || errors.Is(err, tg.ErrorForbidden) || errors.Is(err, tg.ErrorUnauthorized) || errors.Is(err, tg.ErrorNotFound) {
+		return outbox.Permanent(err)
+	}
+	return err
+}
+
+// A room ID is "<chat id>:<topic id>".
+func roomID(chatID int64, topic int) string { return fmt.Sprintf("%d:%d", chatID, topic) }
+
+func parseRoom(r chat.Room) (int64, int, error) {
+	c, t, ok := strings.Cut(r.ID, ":")
+	chatID, err1 := strconv.ParseInt(c, 10, 64)
+	topic, err2 := strconv.Atoi(t)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, 0, outbox.Permanent(fmt.Errorf("not a telegram room id: %q", r.ID))
+	}
+	return chatID, topic, nil
+}
+
+// OpenRoom creates the incident's topic in the team's forum supergroup.
+// Telegram cannot add people to a group: the team is in it already, and
+// the card mentions who is paged.
+func (p *Platform) OpenRoom(ctx context.Context, inc incident.Incident, team config.Team, _ []chat.Member) (chat.Room, error) {
+	chatID, err := strconv.ParseInt(team.Rooms.Telegram, 10, 64)
+	if err != nil {
+		return chat.Room{}, outbox.Permanent(fmt.Errorf("team %s has no telegram forum (rooms.telegram: a chat id)", team.Name))
+	}
+	name := fmt.Sprintf("#%d %s", inc.ID, inc.Title)
+	if r := []rune(name); len(r) > 128 {
+		name = string(r[:128])
+	}
+	topic, err := p.bot.CreateForumTopic(ctx, &tg.CreateForumTopicParams{ChatID: chatID, Name: name})
+	if err != nil {
+		return chat.Room{}, retryable(fmt.Errorf("create topic: %w", err))
+	}
+	return chat.Room{ID: roomID(chatID, topic.MessageThreadID)}, nil
+}
+
+// Keyboard is the card's buttons as an inline keyboard, two a row; the
+// callback data is the command (well within Telegram's 64 bytes).
+func Keyboard(c chat.Card) *models.InlineKeyboardMarkup {
+	kb := &models.InlineKeyboardMarkup{}
+	var row []models.InlineKeyboardButton
+	for _, b := range c.Buttons {
+		row = append(row, models.InlineKeyboardButton{Text: b.Label, CallbackData: b.Value})
+		if len(row) == 2 {
+			kb.InlineKeyboard = append(kb.InlineKeyboard, row)
+			row = nil
+		}
+	}
+	if row != nil {
+		kb.InlineKeyboard = append(kb.InlineKeyboard, row)
+	}
+	return kb
+}
+
+// PostCard sends the card into the topic.
+func (p *Platform) PostCard(ctx context.Context, room chat.Room, card chat.Card) (string, error) {
+	chatID, topic, err := parseRoom(room)
+	if err != nil {
+		return "", err
+	}
+	m, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: chatID, MessageThreadID: topic, Text: card.Text(), ReplyMarkup: Keyboard(card)})
+	if err != nil {
+		return "", retryable(fmt.Errorf("send card: %w", err))
+	}
+	return strconv.Itoa(m.ID), nil
+}
+
+// UpdateCard edits the card's text and keyboard.
+func (p *Platform) UpdateCard(ctx context.Context, room chat.Room, messageID string, card chat.Card) error {
+	chatID, _, err := parseRoom(room)
+	if err != nil {
+		return err
+	}
+	id, _ := strconv.Atoi(messageID)
+	if _, err := p.bot.EditMessageText(ctx, &tg.EditMessageTextParams{ChatID: chatID, MessageID: id, Text: card.Text(), ReplyMarkup: Keyboard(card)}); err != nil {
+		if strings.Contains(err.Error(), "message is not modified") {
+			return nil
+		}
+		return retryable(fmt.Errorf("edit card: %w", err))
+	}
+	return nil
+}
+
+// Post writes a line into the topic.
+func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error {
+	chatID, topic, err := parseRoom(room)
+	if err != nil {
+		return err
+	}
+	if _, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: chatID, MessageThreadID: topic, Text: text}); err != nil {
+		return retryable(fmt.Errorf("post to topic: %w", err))
+	}
+	return nil
+}
+
+// CloseRoom closes the topic.
+func (p *Platform) CloseRoom(ctx context.Context, room chat.Room) error {
+	chatID, topic, err := parseRoom(room)
+	if err != nil {
+		return err
+	}
+	if _, err := p.bot.CloseForumTopic(ctx, &tg.CloseForumTopicParams{ChatID: chatID, MessageThreadID: topic}); err != nil && !strings.Contains(err.Error(), "TOPIC_NOT_MODIFIED") {
+		return retryable(fmt.Errorf("close topic: %w", err))
+	}
+	return nil
+}
+
+// ReopenRoom reopens the topic.
+func (p *Platform) ReopenRoom(ctx context.Context, room chat.Room) error {
+	chatID, topic, err := parseRoom(room)
+	if err != nil {
+		return err
+	}
+	if _, err := p.bot.ReopenForumTopic(ctx, &tg.ReopenForumTopicParams{ChatID: chatID, MessageThreadID: topic}); err != nil && !strings.Contains(err.Error(), "TOPIC_NOT_MODIFIED") {
+		return retryable(fmt.Errorf("reopen topic: %w", err))
+	}
+	return nil
+}
+
+// Direct sends a page privately (the person must have started the bot).
+func (p *Platform) Direct(ctx context.Context, to chat.Member, text string, card chat.Card) error {
+	id, err := strconv.ParseInt(to.PlatformID, 10, 64)
+	if err != nil {
+		return outbox.Permanent(fmt.Errorf("%s's telegram id %q is not a number", to.Name, to.PlatformID))
+	}
+	if _, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: id, Text: text + "\n\n" + card.Text(), ReplyMarkup: Keyboard(card)}); err != nil {
+		return retryable(fmt.Errorf("message %s: %w", to.Name, err))
+	}
+	return nil
+}
+
+// Inbound takes Telegram's webhook.
+type Inbound struct {
+	secret   string
+	exec     *chat.Executor
+	platform *Platform
+	users    map[int64]string // Telegram user id -> person
+	room     func(ctx context.Context, roomID string) (int64, bool)
+	log      *slog.Logger
+}
+
+// NewInbound returns the webhook handler. users maps Telegram user IDs to
+// people; room finds the incident of a "<chat>:<topic>" room.
+func NewInbound(secret string, exec *chat.Executor, p *Platform, users map[int64]string,
+	room func(ctx context.Context, roomID string) (int64, bool), log *slog.Logger) *Inbound {
+	return &Inbound{secret: secret, exec: exec, platform: p, users: users, room: room, log: log}
+}
+
+// ServeHTTP checks the secret token (401 on mismatch: the library alone
+// would answer 200 and drop the update silently), then runs a command or
+// a button press.
+func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(h.secret)) != 1 {
+		http.Error(w, "invalid X-Telegram-Bot-Api-Secret-Token", http.StatusUnauthorized)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	var upd models.Update
+	if err := json.Unmarshal(body, &upd); err != nil {
+		http.Error(w, "not a telegram update: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	switch {
+	case upd.CallbackQuery != nil:
+		h.press(r.Context(), upd.CallbackQuery)
+	case upd.Message != nil && strings.HasPrefix(upd.Message.Text, "/"):
+		h.command(r.Context(), upd.Message)
+	}
+	// Telegram retries anything but 200; the outcome went to the chat.
+	w.WriteHeader(http.StatusOK)
+}
+
+func (h *Inbound) request(ctx context.Context, from *models.User, chatID int64, topic int) chat.Request {
+	req := chat.Request{Platform: "telegram"}
+	if from != nil {
+		req.User = h.users[from.ID]
+	}
+	if id, ok := h.room(ctx, roomID(chatID, topic)); ok {
+		req.Incident = id
+	}
+	return req
+}
+
+func (h *Inbound) command(ctx context.Context, m *models.Message) {
+	reply := h.exec.Run(ctx, h.request(ctx, m.From, m.Chat.ID, m.MessageThreadID), m.Text)
+	_, err := h.platform.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: m.Chat.ID, MessageThreadID: m.MessageThreadID,
+		Text: reply.Text, ReplyParameters: &models.ReplyParameters{MessageID: m.ID}})
+	if err != nil {
+		h.log.Warn("answer a telegram command", "chat", m.Chat.ID, "err", err)
+	}
+}
+
+func (h *Inbound) press(ctx context.Context, q *models.CallbackQuery) {
+	var chatID int64
+	var topic int
+	if q.Message.Message != nil {
+		chatID, topic = q.Message.Message.Chat.ID, q.Message.Message.MessageThreadID
+	}
+	reply := h.exec.Run(ctx, h.request(ctx, &q.From, chatID, topic), q.Data)
+	// The card changes through the outbox; the presser sees a toast, an
+	// alert when refused.
+	_, err := h.platform.bot.AnswerCallbackQuery(ctx, &tg.AnswerCallbackQueryParams{CallbackQueryID: q.ID, Text: reply.Text, ShowAlert: reply.Private})
+	if err != nil {
+		h.log.Warn("answer a telegram button", "err", err)
+	}
+}
