@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/oncallbot/bot/internal/chat"
+	"github.com/oncallbot/bot/internal/chat/discord"
 	slackchat "github.com/oncallbot/bot/internal/chat/slack"
 	"github.com/oncallbot/bot/internal/chat/telegram"
 	"github.com/oncallbot/bot/internal/chat/web"
@@ -138,6 +139,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		}
 		opts.Platforms = append(opts.Platforms, tgPlatform)
 	}
+	var dcPlatform *discord.Platform
+	if dc := cfg.Discord; dc != nil {
+		if dcPlatform, err = discord.New(dc.BotToken, dc.APIURL); err != nil {
+			st.Close()
+			return nil, err
+		}
+		opts.Platforms = append(opts.Platforms, dcPlatform)
+	}
 	if len(opts.Platforms) > 0 {
 		methods = append(methods, "chat")
 	}
@@ -210,6 +219,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		consoleRoutes = c
 	}
 	var mounts []func(chi.Router)
+	if dcPlatform != nil {
+		users := map[string]string{}
+		for _, p := range cfg.People {
+			if p.Discord != "" {
+				users[p.Discord] = p.Name
+			}
+		}
+		in, err := discord.NewInbound(cfg.Discord.PublicKey, opts.Clock.Now, a.Chat, users,
+			func(ctx context.Context, ch string) (int64, bool) { return chat.IncidentOfRoom(ctx, st, "discord", ch) },
+			opts.Logger)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		mounts = append(mounts, func(r chi.Router) { r.Post("/discord/interactions", in.ServeHTTP) })
+	}
 	if tgPlatform != nil {
 		users := map[int64]string{}
 		for _, p := range cfg.People {

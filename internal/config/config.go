@@ -52,6 +52,8 @@ type Config struct {
 	Slack *Slack `yaml:"slack"`
 	// Telegram, when set, opens a forum topic per incident.
 	Telegram *Telegram `yaml:"telegram"`
+	// Discord, when set, opens a private thread per incident.
+	Discord *Discord `yaml:"discord"`
 }
 
 // Telegram is the Telegram bot's credentials. Teams name their forum
@@ -62,6 +64,17 @@ type Telegram struct {
 	// without it are refused.
 	WebhookSecret string `yaml:"webhook_secret"`
 	// APIURL is the Bot API server (default https://api.telegram.org).
+	APIURL string `yaml:"api_url"`
+}
+
+// Discord is the Discord application's credentials. Teams name their
+// incidents channel in rooms.discord; people their user id in discord.
+type Discord struct {
+	BotToken string `yaml:"bot_token"`
+	// PublicKey is the application's Ed25519 key (hex), which signs
+	// interactions.
+	PublicKey string `yaml:"public_key"`
+	// APIURL replaces https://discord.com (a fake in tests).
 	APIURL string `yaml:"api_url"`
 }
 
@@ -593,6 +606,9 @@ func (c *Config) check() error {
 	}
 	checkRoute("default_route", &c.DefaultRoute)
 
+	if d := c.Discord; d != nil && (d.BotToken == "" || d.PublicKey == "") {
+		fail("discord: bot_token and public_key are required")
+	}
 	if tg := c.Telegram; tg != nil && (tg.BotToken == "" || tg.WebhookSecret == "") {
 		fail("telegram: bot_token and webhook_secret are required")
 	}

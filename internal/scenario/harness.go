@@ -103,6 +103,7 @@ type Harness struct {
 	SMTP     *FakeSMTP
 	Slack    *FakeSlack
 	Telegram *FakeTelegram
+	Discord  *FakeDiscord
 	Config   *config.Config
 
 	handler   atomic.Pointer[http.Handler]
@@ -134,10 +135,10 @@ func New(t testing.TB, opts ...Option) *Harness {
 		f(&o)
 	}
 	h := &Harness{T: t, Clock: clock.NewFake(Start), Webhook: NewFakeWebhook(t), Twilio: NewFakeTwilio(t), SMTP: NewFakeSMTP(t), Slack: NewFakeSlack(t),
-		Telegram: NewFakeTelegram(t)}
+		Telegram: NewFakeTelegram(t), Discord: NewFakeDiscord(t)}
 	h.log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	yaml := strings.NewReplacer("%WEBHOOK%", h.Webhook.URL(), "%PERSONHOOK%", h.Webhook.PersonURL(""), "%TWILIO%", h.Twilio.URL(),
-		"%SMTP%", h.SMTP.Addr(), "%SLACK%", h.Slack.URL(), "%TELEGRAM%", h.Telegram.URL(), "%SLACK_TOKEN%", SlackToken, "%SLACK_SECRET%", SlackSecret, "%TWILIO_SID%", TwilioSID, "%TWILIO_TOKEN%", TwilioToken, "%TWILIO_FROM%", TwilioFrom).Replace(o.config)
+		"%SMTP%", h.SMTP.Addr(), "%SLACK%", h.Slack.URL(), "%TELEGRAM%", h.Telegram.URL(), "%DISCORD%", h.Discord.URL(), "%SLACK_TOKEN%", SlackToken, "%SLACK_SECRET%", SlackSecret, "%TWILIO_SID%", TwilioSID, "%TWILIO_TOKEN%", TwilioToken, "%TWILIO_FROM%", TwilioFrom).Replace(o.config)
 	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("scenario config: %v", err)

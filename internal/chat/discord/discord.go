@@ -1,0 +1,280 @@
+// Package discord is the Discord adapter: a private thread per incident
+// under the team's incidents channel with the team added, the card with
+// buttons, updates in the thread, the thread archived on resolve; pages
+// as direct messages; the /oncall application command and button presses
+// through the HTTP interactions endpoint, verified with Ed25519.
+package discord
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/oncallbot/bot/internal/chat"
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/outbox"
+)
+
+// Platform implements chat.Platform through discordgo's REST calls.
+type Platform struct {
+	s *discordgo.Session
+}
+
+// rewrite sends discordgo's requests, whose endpoints are fixed at init,
+// to another base URL (a fake in tests).
+type rewrite struct {
+	base *url.URL
+	next http.RoundTripper
+}
+
+func (t rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host = t.base.Scheme, t.base.Host
+	r.Host = t.base.Host
+	return t.next.RoundTrip(r)
+}
+
+// New returns the adapter. apiURL, when set, replaces https://discord.com.
+func New(token, apiURL string) (*Platform, error) {
+	s, err := discordgo.New("Bot " + token)
+	if err != nil {
+		return nil, fmt.Errorf("discord session: %w", err)
+	}
+	// The outbox schedules retries; the library must not sleep inside a
+	// call waiting out a rate limit.
+	s.ShouldRetryOnRateLimit = false
+	s.Client = &http.Client{Timeout: 20 * time.Second}
+	if apiURL != "" {
+		u, err := url.Parse(apiURL)
+		if err != nil {
+			return nil, fmt.Errorf("discord api_url: %w", err)
+		}
+		s.Client.Transport = rewrite{base: u, next: http.DefaultTransport}
+	}
+	return &Platform{s: s}, nil
+}
+
+// Name is "discord".
+func (p *Platform) Name() string { return "discord" }
+
+func retryable(err error) error {
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) && rl.RateLimit != nil && rl.TooManyRequests != nil {
+		return &outbox.RetryAfterError{After: rl.RetryAfter, Err: err}
+	}
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 &&
+		re.Response.StatusCode != http.StatusTooManyRequests {
+		return outbox.Permanent(err)
+	}
+	return err
+}
+
+// OpenRoom starts a private thread under the team's incidents channel
+// and adds the members. A retry after a half-done attempt starts another
+// thread: Discord has no unique thread names to find the first by.
+func (p *Platform) OpenRoom(ctx context.Context, inc incident.Incident, team config.Team, members []chat.Member) (chat.Room, error) {
+	if team.Rooms.Discord == "" {
+		return chat.Room{}, outbox.Permanent(fmt.Errorf("team %s has no discord incidents channel (rooms.discord)", team.Name))
+	}
+	name := fmt.Sprintf("#%d %s", inc.ID, inc.Title)
+	if r := []rune(name); len(r) > 100 {
+		name = string(r[:100])
+	}
+	th, err := p.s.ThreadStartComplex(team.Rooms.Discord, &discordgo.ThreadStart{
+		Name: name, Type: discordgo.ChannelTypeGuildPrivateThread, AutoArchiveDuration: 10080,
+	}, discordgo.WithContext(ctx))
+	if err != nil {
+		return chat.Room{}, retryable(fmt.Errorf("start thread: %w", err))
+	}
+	for _, m := range members {
+		if err := p.s.ThreadMemberAdd(th.ID, m.PlatformID, discordgo.WithContext(ctx)); err != nil {
+			return chat.Room{}, retryable(fmt.Errorf("add %s to the thread: %w", m.Name, err))
+		}
+	}
+	return chat.Room{ID: th.ID}, nil
+}
+
+// Components renders the card's buttons, five to a row as Discord allows;
+// each button's custom id is the command it runs.
+func Components(c chat.Card) []discordgo.MessageComponent {
+	var rows []discordgo.MessageComponent
+	var row discordgo.ActionsRow
+	for i, b := range c.Buttons {
+		style := discordgo.SecondaryButton
+		switch {
+		case b.Danger:
+			style = discordgo.DangerButton
+		case i == 0:
+			style = discordgo.PrimaryButton
+		}
+		row.Components = append(row.Components, discordgo.Button{Label: b.Label, Style: style, CustomID: b.Value})
+		if len(row.Components) == 5 {
+			rows = append(rows, row)
+			row = discordgo.ActionsRow{}
+		}
+	}
+	if len(row.Components) > 0 {
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func content(c chat.Card) string {
+	return "**" + c.Title + "**\n" + strings.TrimPrefix(c.Text(), c.Title)
+}
+
+// PostCard sends the card into the thread.
+func (p *Platform) PostCard(ctx context.Context, room chat.Room, card chat.Card) (string, error) {
+	m, err := p.s.ChannelMessageSendComplex(room.ID, &discordgo.MessageSend{Content: content(card), Components: Components(card)},
+		discordgo.WithContext(ctx))
+	if err != nil {
+		return "", retryable(fmt.Errorf("send card: %w", err))
+	}
+	return m.ID, nil
+}
+
+// UpdateCard edits the card.
+func (p *Platform) UpdateCard(ctx context.Context, room chat.Room, id string, card chat.Card) error {
+	text, comps := content(card), Components(card)
+	if _, err := p.s.ChannelMessageEditComplex(&discordgo.MessageEdit{ID: id, Channel: room.ID, Content: &text, Components: &comps},
+		discordgo.WithContext(ctx)); err != nil {
+		return retryable(fmt.Errorf("edit card: %w", err))
+	}
+	return nil
+}
+
+// Post writes into the thread.
+func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error {
+	if _, err := p.s.ChannelMessageSend(room.ID, text, discordgo.WithContext(ctx)); err != nil {
+		return retryable(fmt.Errorf("post to thread: %w", err))
+	}
+	return nil
+}
+
+func (p *Platform) archive(ctx context.Context, room chat.Room, archived bool) error {
+	if _, err := p.s.ChannelEdit(room.ID, &discordgo.ChannelEdit{Archived: &archived}, discordgo.WithContext(ctx)); err != nil {
+		return retryable(fmt.Errorf("archive thread: %w", err))
+	}
+	return nil
+}
+
+// CloseRoom archives the thread.
+func (p *Platform) CloseRoom(ctx context.Context, room chat.Room) error {
+	return p.archive(ctx, room, true)
+}
+
+// ReopenRoom unarchives it.
+func (p *Platform) ReopenRoom(ctx context.Context, room chat.Room) error {
+	return p.archive(ctx, room, false)
+}
+
+// Direct sends a page as a direct message with the buttons.
+func (p *Platform) Direct(ctx context.Context, to chat.Member, text string, card chat.Card) error {
+	ch, err := p.s.UserChannelCreate(to.PlatformID, discordgo.WithContext(ctx))
+	if err != nil {
+		return retryable(fmt.Errorf("open a DM with %s: %w", to.Name, err))
+	}
+	if _, err := p.s.ChannelMessageSendComplex(ch.ID, &discordgo.MessageSend{Content: text + "\n" + content(card), Components: Components(card)},
+		discordgo.WithContext(ctx)); err != nil {
+		return retryable(fmt.Errorf("DM %s: %w", to.Name, err))
+	}
+	return nil
+}
+
+// Inbound is the interactions endpoint.
+type Inbound struct {
+	key   ed25519.PublicKey
+	now   func() time.Time
+	exec  *chat.Executor
+	users map[string]string // Discord user id -> person
+	room  func(ctx context.Context, channel string) (int64, bool)
+	log   *slog.Logger
+}
+
+// NewInbound returns the handler. publicKey is the application's key, hex.
+func NewInbound(publicKey string, now func() time.Time, exec *chat.Executor, users map[string]string,
+	room func(ctx context.Context, channel string) (int64, bool), log *slog.Logger) (*Inbound, error) {
+	k, err := hex.DecodeString(publicKey)
+	if err != nil || len(k) != ed25519.PublicKeySize {
+		return nil, errors.New("discord public_key must be the application's 32-byte Ed25519 key in hex")
+	}
+	return &Inbound{key: k, now: now, exec: exec, users: users, room: room, log: log}, nil
+}
+
+const maxSkew = 5 * time.Minute
+
+// ServeHTTP verifies the signature and its age, answers PING, and runs
+// the /oncall command and button presses.
+func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	ts, err := strconv.ParseInt(r.Header.Get("X-Signature-Timestamp"), 10, 64)
+	if err != nil || h.now().Sub(time.Unix(ts, 0)).Abs() > maxSkew {
+		http.Error(w, "missing or stale X-Signature-Timestamp", http.StatusUnauthorized)
+		return
+	}
+	if !discordgo.VerifyInteraction(r, h.key) {
+		http.Error(w, "invalid request signature", http.StatusUnauthorized)
+		return
+	}
+	var in discordgo.Interaction
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		http.Error(w, "not an interaction: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	var line string
+	switch in.Type {
+	case discordgo.InteractionPing:
+		respond(w, discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong})
+		return
+	case discordgo.InteractionApplicationCommand:
+		d := in.ApplicationCommandData()
+		line = "/oncall"
+		for _, o := range d.Options {
+			if o.Type == discordgo.ApplicationCommandOptionString {
+				line += " " + o.StringValue()
+			}
+		}
+	case discordgo.InteractionMessageComponent:
+		line = in.MessageComponentData().CustomID
+	default:
+		http.Error(w, "unsupported interaction type", http.StatusBadRequest)
+		return
+	}
+	user := ""
+	switch {
+	case in.Member != nil && in.Member.User != nil:
+		user = in.Member.User.ID
+	case in.User != nil:
+		user = in.User.ID
+	}
+	req := chat.Request{User: h.users[user], Platform: "discord"}
+	if id, ok := h.room(r.Context(), in.ChannelID); ok {
+		req.Incident = id
+	}
+	reply := h.exec.Run(r.Context(), req, line)
+	data := &discordgo.InteractionResponseData{Content: reply.Text}
+	if reply.Private || in.Type == discordgo.InteractionMessageComponent {
+		// A press's outcome shows on the card (through the outbox); the
+		// presser alone hears the words.
+		data.Flags = discordgo.MessageFlagsEphemeral
+	}
+	respond(w, discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: data})
+}
+
+func respond(w http.ResponseWriter, resp discordgo.InteractionResponse) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(resp)
+}
