@@ -27,11 +27,11 @@ fmt:
 # Ingest throughput against the real HTTP server (and Alertmanager when
 # Debian's prometheus-alertmanager is installed), escalation-step lateness
 # with 100,000 pending timers, then the Go benchmarks (who is on call,
-# decoders, the store).
+# decoders, the store, webhook-to-first-Slack-call latency).
 bench:
 	$(GO) run ./cmd/ingestbench
 	$(GO) run ./cmd/oncallbench
-	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./internal/...
+	$(GO) test -run='^$$' -bench=. -benchmem -count=3 ./internal/...
 
 # The web console in a real browser (Debian's chromium, headless, driven by
 # chromedp): sign in, open a room, press Acknowledge, see it, screenshot to

@@ -60,7 +60,7 @@ func NewDispatcher(s *store.Store, c clock.Clock, log *slog.Logger, reg promethe
 		BaseBackoff: 2 * time.Second,
 		MaxBackoff:  10 * time.Minute,
 		MaxAge:      48 * time.Hour,
-		PerConsumer: 8,
+		PerConsumer: 128,
 		Timeout:     15 * time.Second,
 		wake:        make(chan struct{}, 1),
 		inflight:    map[int64]string{},
@@ -102,6 +102,12 @@ const maxBatch = 20
 // and is not already in flight. It returns how many it started.
 func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 	now := d.clock.Now()
+	// Ask for little more than what is in flight (those come back as
+	// heads too, and are skipped): with a backlog, scanning for hundreds
+	// of heads after every delivery is what would cost the most.
+	d.mu.Lock()
+	limit := len(d.inflight) + 64
+	d.mu.Unlock()
 	rows, err := d.store.Read().QueryContext(ctx, `
 		SELECT o.id, o.consumer, o.kind, o.ordering_key, o.idempotency_key, o.payload, o.attempts, o.created_at
 		FROM outbox o
@@ -109,7 +115,7 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 		  AND o.id = (SELECT MIN(p.id) FROM outbox p
 		              WHERE p.state = 'pending' AND p.consumer = o.consumer AND p.ordering_key = o.ordering_key)
 		ORDER BY o.next_attempt_at, o.id
-		LIMIT 512`, now.UnixMilli())
+		LIMIT ?`, now.UnixMilli(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("query due outbox rows: %w", err)
 	}

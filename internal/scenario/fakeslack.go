@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	slackchat "github.com/oncallbot/bot/internal/chat/slack"
 )
@@ -49,11 +50,14 @@ type FakeSlack struct {
 	seq      int
 	failures []failure
 	calls    map[string]int
+	// created records when each channel was asked for, for latency
+	// measurements.
+	created map[string]time.Time
 }
 
 // NewFakeSlack starts the fake.
 func NewFakeSlack(t testing.TB) *FakeSlack {
-	f := &FakeSlack{t: t, channels: map[string]*SlackChannel{}, calls: map[string]int{}}
+	f := &FakeSlack{t: t, channels: map[string]*SlackChannel{}, calls: map[string]int{}, created: map[string]time.Time{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -130,6 +134,9 @@ func (f *FakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	switch method {
 	case "conversations.create":
 		name := p.Get("name")
+		if _, seen := f.created[name]; !seen {
+			f.created[name] = time.Now()
+		}
 		if !slackName.MatchString(name) {
 			slackErr(w, "invalid_name_specials")
 			return
@@ -221,6 +228,28 @@ func containsStr(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// CreatedAt returns when a channel was first asked for.
+func (f *FakeSlack) CreatedAt(name string) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.created[name]
+	return t, ok
+}
+
+// createdBySlug finds when the channel whose name ends in -<slug> (lower
+// case) was first asked for.
+func (f *FakeSlack) createdBySlug(slug string) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	suffix := "-" + strings.ToLower(slug)
+	for name, t := range f.created {
+		if strings.HasSuffix(name, suffix) {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // Channel returns a copy of the channel named name, or nil.

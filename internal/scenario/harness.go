@@ -109,6 +109,7 @@ type Harness struct {
 	handler   atomic.Pointer[http.Handler]
 	log       *slog.Logger
 	platforms []chat.Platform
+	realClock bool
 }
 
 // Option changes the harness before the bot starts.
@@ -117,7 +118,13 @@ type Option func(*options)
 type options struct {
 	config    string
 	platforms []chat.Platform
+	realClock bool
 }
+
+// WithRealClock runs the bot on the wall clock with its background loops
+// started, as in production: for benchmarks of latency, never for tests
+// of timing (those move the fake clock).
+func WithRealClock() Option { return func(o *options) { o.realClock = true } }
 
 // WithPlatform shows incidents on a chat platform too.
 func WithPlatform(p chat.Platform) Option {
@@ -146,6 +153,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 	cfg.Database = filepath.Join(t.TempDir(), "bot.db")
 	h.Config = cfg
 	h.platforms = o.platforms
+	h.realClock = o.realClock
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*h.handler.Load()).ServeHTTP(w, r)
 	}))
@@ -164,9 +172,16 @@ func New(t testing.TB, opts ...Option) *Harness {
 
 func (h *Harness) boot() {
 	h.T.Helper()
-	a, err := app.New(context.Background(), h.Config, app.Options{Clock: h.Clock, Logger: h.log, Platforms: h.platforms})
+	var clk clock.Clock = h.Clock
+	if h.realClock {
+		clk = clock.Real{}
+	}
+	a, err := app.New(context.Background(), h.Config, app.Options{Clock: clk, Logger: h.log, Platforms: h.platforms})
 	if err != nil {
 		h.T.Fatalf("start bot: %v", err)
+	}
+	if h.realClock {
+		a.Start(context.Background())
 	}
 	h.App = a
 	handler := a.Handler()

@@ -115,3 +115,36 @@ func TestSlackDownForTenMinutesLosesNothing(t *testing.T) {
 	}
 	_ = inc
 }
+
+func TestSlackDownWhilePhoneFallbackFiresOnTime(t *testing.T) {
+	cfg := strings.Replace(slackConfig, "people:\n  - {name: alice, time_zone: Europe/London, slack: U0ALICE}",
+		"twilio: {account_sid: \"%TWILIO_SID%\", auth_token: \"%TWILIO_TOKEN%\", from: \"%TWILIO_FROM%\", base_url: \"%TWILIO%\"}\n"+
+			"people:\n  - {name: alice, time_zone: Europe/London, slack: U0ALICE, phone: \"+441632960001\", notify: [{method: chat, after: 0m}, {method: sms, after: 3m}]}", 1)
+	h := New(t, WithConfig(cfg))
+	// Slack is down for ten minutes: every call fails for that long.
+	h.Slack.FailNext(1000, 503, "")
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=Outage")))
+	h.Advance(3 * time.Minute)
+	// The SMS goes out at +3 minutes regardless of Slack.
+	if got := h.Twilio.Messages("+441632960001"); len(got) != 1 {
+		t.Fatalf("alice got %d SMS at +3m while Slack was down, want 1", len(got))
+	}
+	h.Advance(7 * time.Minute)
+	h.Slack.mu.Lock()
+	h.Slack.failures = nil // Slack is back
+	h.Slack.mu.Unlock()
+	h.Advance(15 * time.Minute) // the backoff reaches the next attempt
+	ch := h.Slack.Channel("inc-1-outage")
+	if ch == nil {
+		t.Fatal("no channel after Slack came back")
+	}
+	msgs := h.Slack.Messages(ch.ID)
+	if len(msgs) == 0 || !strings.Contains(msgs[0].Blocks, `"ack #1"`) {
+		t.Fatalf("card after the outage = %+v", msgs)
+	}
+	// Everything queued meanwhile was delivered: alice's DM page too.
+	if dm := h.Slack.Messages("DU0ALICE"); len(dm) != 1 {
+		t.Fatalf("alice's DM after the outage = %d messages", len(dm))
+	}
+	h.ExpectStatus(inc.ID, incident.StatusTriggered)
+}
