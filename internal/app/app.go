@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -208,7 +209,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		a.Outbox.Register(name, c)
 	}
 	pub.Subscribe(rawSubs...)
-	a.Chat = &chat.Executor{Incidents: a.Incidents, Escalator: a.Engine, OnCall: a.OnCall, Teams: cfg.Teams, Clock: opts.Clock}
+	// Link codes travel by email, SMS or a person's webhook when those are
+	// set up, else by the console.
+	var linkMethods []string
+	for _, m := range []string{"email", "sms", "webhook"} {
+		if slices.Contains(methods, m) {
+			linkMethods = append(linkMethods, m)
+		}
+	}
+	if console != nil {
+		linkMethods = append(linkMethods, "web")
+	}
+	a.Chat = &chat.Executor{Incidents: a.Incidents, Escalator: a.Engine, OnCall: a.OnCall, Teams: cfg.Teams, Clock: opts.Clock,
+		Links: &chat.Linker{Store: st, Sender: pub, OnCall: a.OnCall, Methods: linkMethods, Clock: opts.Clock}}
 	var consoleRoutes interface{ Routes(chi.Router) }
 	if console != nil {
 		c, err := web.NewConsole(console, a.Chat, a.Incidents, a.OnCall, cfg, opts.Logger)

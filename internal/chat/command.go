@@ -85,7 +85,7 @@ var usages = map[Verb]string{
 	VerbTake:     "take   (take the current shift yourself)",
 	VerbRotation: "rotation add <person> [position] | rotation remove <person> | rotation order <a,b,c> | rotation handoff <09:00>",
 	VerbOverride: "override <person> <from> <to> [instead-of-person]",
-	VerbLink:     "link <your name in the bot>",
+	VerbLink:     "link <your name in the bot> [code]",
 	VerbHelp:     "help",
 }
 
@@ -292,8 +292,8 @@ func Parse(line string) (Command, error) {
 		c.Person = strings.TrimPrefix(args[0], "@")
 		c.Args = args[1:]
 	case VerbLink:
-		if len(args) != 1 {
-			return bad("give your name in the bot")
+		if len(args) != 1 && len(args) != 2 {
+			return bad("give your name in the bot, then the code you were sent")
 		}
 		c.Args = args
 	}

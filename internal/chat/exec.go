@@ -32,8 +32,11 @@ type Escalator interface {
 
 // Request is one command as an adapter hands it over, already verified.
 type Request struct {
-	// User is the bot user behind the platform user, "" when unknown.
+	// User is the bot user behind the platform user, "" when the config
+	// does not say (a link made with /oncall link may).
 	User string
+	// PlatformUser is the platform's id of who typed the command.
+	PlatformUser string
 	// Platform names where the command came from ("slack", "web"...), for
 	// the actor recorded on the timeline.
 	Platform string
@@ -59,6 +62,8 @@ type Executor struct {
 	OnCall    *oncall.Service
 	Teams     []config.Team
 	Clock     interface{ Now() time.Time }
+	// Links resolves and makes /oncall link links; nil disables linking.
+	Links *Linker
 }
 
 func (e *Executor) team(name string) (config.Team, bool) {
@@ -91,6 +96,9 @@ func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
 	if err != nil {
 		return private("%v", err)
 	}
+	if req.User == "" {
+		req.User, _ = e.Links.Person(ctx, req.Platform, req.PlatformUser)
+	}
 	switch c.Verb {
 	case VerbHelp:
 		return private("%s", Help())
@@ -99,10 +107,10 @@ func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
 	case VerbSchedule:
 		return e.schedule(req, c)
 	case VerbLink:
-		return private("Linking an account from chat is not available yet: ask a lead to add your %s ID to your entry in the bot's config.", req.Platform)
+		return e.link(ctx, req, c)
 	}
 	if req.User == "" {
-		return private("I don't know who you are on %s. Ask a lead to add your %s ID to your entry in the bot's config.", req.Platform, req.Platform)
+		return private("I don't know who you are on %s. Run /oncall link <your name in the bot>: I will send you a code to prove it; or ask a lead to add your %s ID to your entry in the bot's config.", req.Platform, req.Platform)
 	}
 	actor := req.Platform + ":" + req.User
 	switch c.Verb {
@@ -113,6 +121,24 @@ func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
 	default: // swap, cover, accept, take
 		return e.shiftCommand(ctx, req, c)
 	}
+}
+
+func (e *Executor) link(ctx context.Context, req Request, c Command) Reply {
+	if e.Links == nil || req.PlatformUser == "" {
+		return private("Linking is not available here; ask a lead to add your %s ID to your entry in the bot's config.", req.Platform)
+	}
+	person := strings.TrimPrefix(c.Args[0], "@")
+	if len(c.Args) == 1 {
+		method, err := e.Links.Start(ctx, req.Platform, req.PlatformUser, person)
+		if err != nil {
+			return private("%v.", err)
+		}
+		return private("I sent a code to %s by %s. Finish here with: /oncall link %s <code>", person, method, person)
+	}
+	if err := e.Links.Finish(ctx, req.Platform, req.PlatformUser, person, c.Args[1]); err != nil {
+		return private("%v.", err)
+	}
+	return private("Linked: on %s you are %s.", req.Platform, person)
 }
 
 // refusal words a domain error for the asker; anything unexpected stays

@@ -260,7 +260,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case in.User != nil:
 		user = in.User.ID
 	}
-	req := chat.Request{User: h.users[user], Platform: "discord"}
+	req := chat.Request{User: h.users[user], Platform: "discord", PlatformUser: user}
 	if id, ok := h.room(r.Context(), in.ChannelID); ok {
 		req.Incident = id
 	}

@@ -79,7 +79,7 @@ func (h *Inbound) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 }
 
 func (h *Inbound) request(ctx context.Context, user, channel string) chat.Request {
-	req := chat.Request{User: h.users[user], Platform: "slack"}
+	req := chat.Request{User: h.users[user], Platform: "slack", PlatformUser: user}
 	if id, ok := h.room(ctx, channel); ok {
 		req.Incident = id
 	}

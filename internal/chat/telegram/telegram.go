@@ -239,6 +239,7 @@ func (h *Inbound) request(ctx context.Context, from *models.User, chatID int64, 
 	req := chat.Request{Platform: "telegram"}
 	if from != nil {
 		req.User = h.users[from.ID]
+		req.PlatformUser = strconv.FormatInt(from.ID, 10)
 	}
 	if id, ok := h.room(ctx, roomID(chatID, topic)); ok {
 		req.Incident = id
