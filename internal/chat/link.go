@@ -29,8 +29,10 @@ const (
 // Linker keeps and checks links. Methods are the contact methods a code
 // may travel by, in order of preference.
 type Linker struct {
-	Store   *store.Store
-	Sender  interface{ Send(*store.Tx, string, outbox.Event) error }
+	Store  *store.Store
+	Sender interface {
+		Send(*store.Tx, string, outbox.Event) error
+	}
 	OnCall  *oncall.Service
 	Methods []string
 	Clock   interface{ Now() time.Time }
