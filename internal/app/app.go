@@ -246,6 +246,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			st.Close()
 			return nil, err
 		}
+		in.Teams = map[string]string{}
+		for _, t := range cfg.Teams {
+			if t.Rooms.Discord != "" {
+				in.Teams[t.Rooms.Discord] = t.Name
+			}
+		}
 		mounts = append(mounts, func(r chi.Router) { r.Post("/discord/interactions", in.ServeHTTP) })
 	}
 	if tgPlatform != nil {
@@ -260,6 +266,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 				return chat.IncidentOfRoom(ctx, st, "telegram", room)
 			},
 			opts.Logger)
+		in.Teams = map[int64]string{}
+		for _, t := range cfg.Teams {
+			if id, err := strconv.ParseInt(t.Rooms.Telegram, 10, 64); err == nil {
+				in.Teams[id] = t.Name
+			}
+		}
 		mounts = append(mounts, func(r chi.Router) { r.Post("/telegram/webhook", in.ServeHTTP) })
 	}
 	if slackPlatform != nil {
@@ -274,6 +286,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 				return chat.IncidentOfRoom(ctx, st, "slack", channel)
 			},
 			opts.Logger)
+		in.Teams = map[string]string{}
+		for _, t := range cfg.Teams {
+			if t.Rooms.Slack != "" {
+				in.Teams[t.Rooms.Slack] = t.Name
+			}
+		}
 		mounts = append(mounts, func(r chi.Router) {
 			r.Post("/slack/commands", in.Command)
 			r.Post("/slack/interactivity", in.Interaction)

@@ -148,3 +148,33 @@ func TestSlackDownWhilePhoneFallbackFiresOnTime(t *testing.T) {
 	}
 	h.ExpectStatus(inc.ID, incident.StatusTriggered)
 }
+
+func TestSlackSwapAndRotationEditFromChat(t *testing.T) {
+	cfg := strings.NewReplacer("  - {name: carol, time_zone: Australia/Sydney}", "  - {name: carol, time_zone: Australia/Sydney, slack: U0CAROL}",
+		"{name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops}",
+		"{name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops, rooms: {slack: C0TEAM}}").Replace(slackConfig)
+	h := New(t, WithConfig(cfg))
+	// alice, on call, asks for cover; carol takes it; the next page is carol's.
+	_, kind, text := h.SlackCommand("U0ALICE", "C0TEAM", "cover")
+	if kind != "in_channel" || !strings.Contains(text, "/oncall accept 1") {
+		t.Fatalf("cover answered %s %q", kind, text)
+	}
+	if _, _, text = h.SlackCommand("U0CAROL", "C0TEAM", "accept 1"); !strings.Contains(text, "carol covers alice") {
+		t.Fatalf("accept answered %q", text)
+	}
+	h.PostAlerts(Firing("alertname=AfterSwap"))
+	if dm := h.Slack.Messages("DU0CAROL"); len(dm) != 1 {
+		t.Fatalf("carol (covering) got %d DMs, want the page", len(dm))
+	}
+	if dm := h.Slack.Messages("DU0ALICE"); len(dm) != 0 {
+		t.Fatalf("alice (covered) was paged: %d DMs", len(dm))
+	}
+	// alice, the lead, adds carol to the rotation and sees the handoffs.
+	_, _, text = h.SlackCommand("U0ALICE", "C0TEAM", "rotation add carol")
+	if !strings.Contains(text, "Rotation weekly changed (add carol)") || !strings.Contains(text, "Next: carol from Mon 9 Mar 09:00 GMT") {
+		t.Fatalf("rotation add answered %q", text)
+	}
+	if _, kind, text = h.SlackCommand("U0BOB", "C0TEAM", "rotation remove carol"); kind != "ephemeral" || !strings.Contains(text, "Only the leads") {
+		t.Fatalf("a non-lead's edit answered %s %q", kind, text)
+	}
+}

@@ -201,6 +201,8 @@ type Inbound struct {
 	exec  *chat.Executor
 	users map[string]string // Discord user id -> person
 	room  func(ctx context.Context, channel string) (int64, bool)
+	// Teams maps team channels to teams, so a command in one implies it.
+	Teams map[string]string
 	log   *slog.Logger
 }
 
@@ -260,7 +262,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case in.User != nil:
 		user = in.User.ID
 	}
-	req := chat.Request{User: h.users[user], Platform: "discord", PlatformUser: user}
+	req := chat.Request{User: h.users[user], Platform: "discord", PlatformUser: user, Team: h.Teams[in.ChannelID]}
 	if id, ok := h.room(r.Context(), in.ChannelID); ok {
 		req.Incident = id
 	}

@@ -33,7 +33,9 @@ type Inbound struct {
 	platform *Platform
 	users    map[string]string // Slack user ID -> person
 	room     func(ctx context.Context, channel string) (int64, bool)
-	log      *slog.Logger
+	// Teams maps team channels to teams, so a command in one implies it.
+	Teams map[string]string
+	log   *slog.Logger
 }
 
 // NewInbound returns the handlers. users maps Slack user IDs to people;
@@ -79,7 +81,7 @@ func (h *Inbound) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 }
 
 func (h *Inbound) request(ctx context.Context, user, channel string) chat.Request {
-	req := chat.Request{User: h.users[user], Platform: "slack", PlatformUser: user}
+	req := chat.Request{User: h.users[user], Platform: "slack", PlatformUser: user, Team: h.Teams[channel]}
 	if id, ok := h.room(ctx, channel); ok {
 		req.Incident = id
 	}

@@ -196,7 +196,9 @@ type Inbound struct {
 	platform *Platform
 	users    map[int64]string // Telegram user id -> person
 	room     func(ctx context.Context, roomID string) (int64, bool)
-	log      *slog.Logger
+	// Teams maps team chats (forum supergroups) to teams.
+	Teams map[int64]string
+	log   *slog.Logger
 }
 
 // NewInbound returns the webhook handler. users maps Telegram user IDs to
@@ -236,7 +238,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Inbound) request(ctx context.Context, from *models.User, chatID int64, topic int) chat.Request {
-	req := chat.Request{Platform: "telegram"}
+	req := chat.Request{Platform: "telegram", Team: h.Teams[chatID]}
 	if from != nil {
 		req.User = h.users[from.ID]
 		req.PlatformUser = strconv.FormatInt(from.ID, 10)
