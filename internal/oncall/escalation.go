@@ -220,9 +220,20 @@ func (e *Engine) runFrom(tx *store.Tx, inc incident.Incident, cycle, step int, n
 			}
 		}
 		for _, r := range rooms {
-			// Team rooms are chat rooms; until a chat platform is
-			// configured they are undeliverable, and said so.
-			if err := e.undeliverable(tx, inc, "room of "+r, "chat", "no chat platform is configured"); err != nil {
+			// Team rooms are chat rooms: without a chat platform they are
+			// undeliverable, and said so.
+			if !e.configured["chat"] {
+				if err := e.undeliverable(tx, inc, "room of "+r, "chat", "no chat platform is configured"); err != nil {
+					return err
+				}
+				continue
+			}
+			payload, err := json.Marshal(RoomPage{Team: r, Incident: inc, Text: "@here " + PageText(inc)})
+			if err != nil {
+				return err
+			}
+			if err := e.sender.Send(tx, RoomConsumer, outbox.Event{Kind: "notify.room", Team: r, OrderingKey: "room/" + r,
+				IdempotencyKey: fmt.Sprintf("incident/%d/cycle/%d/step/%d/room/%s", inc.ID, cycle, step, r), Payload: payload}); err != nil {
 				return err
 			}
 		}
@@ -354,6 +365,16 @@ func (e *Engine) handleEscalate(tx *store.Tx, t timer.Timer) error {
 		return fmt.Errorf("escalate timer %d: bad payload: %w", t.ID, err)
 	}
 	return e.runFrom(tx, inc, p.Cycle, p.Step, e.clock.Now())
+}
+
+// RoomConsumer is the outbox consumer that pages a team's chat rooms.
+const RoomConsumer = "notify:rooms"
+
+// RoomPage is the payload of a page to a team's rooms.
+type RoomPage struct {
+	Team     string            `json:"team"`
+	Incident incident.Incident `json:"incident"`
+	Text     string            `json:"text"`
 }
 
 // Page is the payload of a notify.page outbox event: everything a

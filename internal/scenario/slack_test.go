@@ -178,3 +178,23 @@ func TestSlackSwapAndRotationEditFromChat(t *testing.T) {
 		t.Fatalf("a non-lead's edit answered %s %q", kind, text)
 	}
 }
+
+func TestEscalationStepPagesTheTeamsSlackChannel(t *testing.T) {
+	cfg := strings.NewReplacer(
+		"{name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops}",
+		"{name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops, escalation_policy: loud, rooms: {slack: C0TEAM}}",
+		"default_route:\n  team: ops\n  escalation_policy: ops-default", "default_route:\n  team: ops",
+		"escalation_policy: dba-default", "escalation_policy: loud",
+		"webhooks:", "escalation_policies:\n  - {name: loud, steps: [{delay: 5m, targets: [{schedule: ops}]}, {delay: 5m, targets: [{room: ops}]}]}\nwebhooks:",
+	).Replace(slackConfig)
+	h := New(t, WithConfig(cfg))
+	h.Slack.mu.Lock()
+	h.Slack.channels["C0TEAM"] = &SlackChannel{ID: "C0TEAM", Name: "ops"}
+	h.Slack.mu.Unlock()
+	h.PostAlerts(Firing("alertname=Loud"))
+	h.Advance(5 * time.Minute)
+	msgs := h.Slack.Messages("C0TEAM")
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "@here") || !strings.Contains(msgs[0].Text, "#1 Loud") {
+		t.Fatalf("team channel after step 2 = %+v", msgs)
+	}
+}

@@ -1,0 +1,75 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/oncall"
+	"github.com/oncallbot/bot/internal/outbox"
+)
+
+// RoomPager pages a team's own chat rooms (an escalation step's "room"
+// target): the page and the incident's card, on every platform where the
+// team has a room.
+type RoomPager struct {
+	platforms []Platform
+	teams     map[string]config.Team
+}
+
+// NewRoomPager returns the notify:rooms consumer.
+func NewRoomPager(platforms []Platform, teams []config.Team) *RoomPager {
+	r := &RoomPager{platforms: platforms, teams: map[string]config.Team{}}
+	for _, t := range teams {
+		r.teams[t.Name] = t
+	}
+	return r
+}
+
+// teamRoom is a team's room on a platform, "" when it has none there.
+func teamRoom(t config.Team, platform string) string {
+	switch platform {
+	case "slack":
+		return t.Rooms.Slack
+	case "discord":
+		return t.Rooms.Discord
+	case "telegram":
+		if t.Rooms.Telegram != "" {
+			return t.Rooms.Telegram + ":0" // the group's general topic
+		}
+	}
+	return ""
+}
+
+// Deliver posts the page into each of the team's rooms. A team with no
+// room anywhere is a permanent failure the timeline shows.
+func (r *RoomPager) Deliver(ctx context.Context, m outbox.Message) error {
+	var p oncall.RoomPage
+	if err := json.Unmarshal(m.Payload, &p); err != nil {
+		return outbox.Permanent(fmt.Errorf("decode room page %d: %w", m.ID, err))
+	}
+	t := r.teams[p.Team]
+	sent := 0
+	var errs []error
+	for _, pl := range r.platforms {
+		id := teamRoom(t, pl.Name())
+		if id == "" {
+			continue
+		}
+		room := Room{ID: id}
+		if err := pl.Post(ctx, room, p.Text); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", pl.Name(), err))
+			continue
+		}
+		sent++
+	}
+	switch {
+	case sent > 0:
+		return nil
+	case len(errs) > 0:
+		return errors.Join(errs...)
+	}
+	return outbox.Permanent(fmt.Errorf("team %s has no chat room on any configured platform", p.Team))
+}
