@@ -496,5 +496,8 @@ func (s *Service) record(tx *store.Tx, now time.Time, incID int64, kind, actor s
 		OrderingKey:    "incident/" + strconv.FormatInt(incID, 10),
 		IdempotencyKey: "timeline/" + strconv.FormatInt(evID, 10),
 		Payload:        payload.marshal(),
+		// A new incident's first word opens its rooms: ahead of the
+		// updates about older ones.
+		Urgent: kind == KindTriggered || kind == KindReopened,
 	})
 }

@@ -448,7 +448,7 @@ func (e *Engine) handleNotify(tx *store.Tx, t timer.Timer) error {
 	}
 	if err := e.sender.Send(tx, NotifyConsumer(p.Method), outbox.Event{
 		Kind: EventPage, Team: inc.Team, OrderingKey: "person/" + p.Person + "/" + p.Method,
-		IdempotencyKey: key, Payload: payload,
+		IdempotencyKey: key, Payload: payload, Urgent: true,
 	}); err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 		WHERE o.state = 'pending' AND o.next_attempt_at <= ?
 		  AND o.id = (SELECT MIN(p.id) FROM outbox p
 		              WHERE p.state = 'pending' AND p.consumer = o.consumer AND p.ordering_key = o.ordering_key)
-		ORDER BY o.next_attempt_at, o.id
+		ORDER BY o.priority DESC, o.next_attempt_at, o.id
 		LIMIT ?`, now.UnixMilli(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("query due outbox rows: %w", err)

@@ -32,6 +32,16 @@ type Event struct {
 	IdempotencyKey string
 	// Payload is the body, JSON by convention.
 	Payload []byte
+	// Urgent messages are delivered before routine ones that were queued
+	// earlier (a new incident's room, a page); a key's order still holds.
+	Urgent bool
+}
+
+func (e Event) priority() int {
+	if e.Urgent {
+		return 1
+	}
+	return 0
 }
 
 // Subscription routes events to a consumer.
@@ -95,8 +105,8 @@ func (p *Publisher) Send(tx *store.Tx, consumer string, e Event) error {
 		return errors.New("outbox: event needs a kind and an idempotency key")
 	}
 	now := p.clock.Now().UnixMilli()
-	_, err := tx.Exec(`INSERT OR IGNORE INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, e.Payload, now, now)
+	_, err := tx.Exec(`INSERT OR IGNORE INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at, priority)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, e.Payload, now, now, e.priority())
 	if err != nil {
 		return fmt.Errorf("enqueue %s for %s: %w", e.Kind, consumer, err)
 	}
@@ -119,8 +129,8 @@ func (p *Publisher) Publish(tx *store.Tx, e Event) error {
 		}
 		// OR IGNORE: publishing the same event twice (a retried command) is
 		// a no-op, which is what the idempotency key promises.
-		_, err := tx.Exec(`INSERT OR IGNORE INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, s.Consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, e.Payload, now, now)
+		_, err := tx.Exec(`INSERT OR IGNORE INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at, priority)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.Consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, e.Payload, now, now, e.priority())
 		if err != nil {
 			return fmt.Errorf("enqueue %s for %s: %w", e.Kind, s.Consumer, err)
 		}
