@@ -105,6 +105,7 @@ func (p *Publisher) Send(tx *store.Tx, consumer string, e Event) error {
 		return errors.New("outbox: event needs a kind and an idempotency key")
 	}
 	now := p.clock.Now().UnixMilli()
+	e.Payload = nonNil(e.Payload)
 	_, err := tx.Exec(`INSERT OR IGNORE INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at, priority)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, e.Payload, now, now, e.priority())
 	if err != nil {
@@ -122,6 +123,7 @@ func (p *Publisher) Publish(tx *store.Tx, e Event) error {
 		return errors.New("outbox: event needs a kind and an idempotency key")
 	}
 	now := p.clock.Now().UnixMilli()
+	e.Payload = nonNil(e.Payload)
 	n := 0
 	for _, s := range p.subs {
 		if !s.wants(e) {
@@ -140,6 +142,16 @@ func (p *Publisher) Publish(tx *store.Tx, e Event) error {
 		tx.AfterCommit(p.onCommit)
 	}
 	return nil
+}
+
+// nonNil turns a nil payload into an empty one. A nil would be stored as
+// NULL, and INSERT OR IGNORE skips NOT NULL violations as quietly as
+// duplicates: the event would vanish without an error.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // Message is one delivery attempt handed to a consumer.
