@@ -108,3 +108,31 @@ func TestDiscordRateLimitIsWaitedOut(t *testing.T) {
 		t.Fatal("no thread after retry_after")
 	}
 }
+
+func TestDiscordHalfMadeThreadIsNotDuplicated(t *testing.T) {
+	h := New(t, WithConfig(discordConfig))
+	// The thread starts, adding bob fails: the attempt must not leave a
+	// thread behind for its retry to duplicate.
+	h.Discord.FailMemberAdds(1)
+	h.OnlyIncident(h.PostAlerts(Firing("alertname=Flaky")))
+	if n := h.Discord.ThreadsNamed("#1 Flaky"); n != 0 {
+		t.Fatalf("%d threads after the failed attempt, want the half-made one deleted", n)
+	}
+	h.Advance(time.Minute)
+	if n := h.Discord.ThreadsNamed("#1 Flaky"); n != 1 {
+		t.Fatalf("%d threads after the retry, want 1", n)
+	}
+	th := h.Discord.Thread("#1 Flaky")
+	if len(th.Members) != 2 {
+		t.Errorf("members %v, want both", th.Members)
+	}
+	cards := 0
+	for _, m := range h.Discord.Messages(th.ID) {
+		if strings.Contains(m.Components, `"custom_id":"ack #1"`) {
+			cards++
+		}
+	}
+	if cards != 1 {
+		t.Errorf("%d cards in the thread, want 1", cards)
+	}
+}

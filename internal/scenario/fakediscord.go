@@ -54,6 +54,9 @@ type FakeDiscord struct {
 	messages []*DiscordMessage
 	seq      int
 	failures []failure
+	// memberFailures fail the next thread-member additions only, to
+	// leave a thread half made.
+	memberFailures int
 }
 
 // NewFakeDiscord starts the fake.
@@ -74,6 +77,26 @@ func (f *FakeDiscord) FailNext(n, code int, retryAfter string) {
 	for range n {
 		f.failures = append(f.failures, failure{code, retryAfter})
 	}
+}
+
+// FailMemberAdds makes the next n thread-member additions fail with 500.
+func (f *FakeDiscord) FailMemberAdds(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.memberFailures += n
+}
+
+// ThreadsNamed counts the threads (not deleted) named name.
+func (f *FakeDiscord) ThreadsNamed(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, t := range f.threads {
+		if t.Name == name {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *FakeDiscord) id() string {
@@ -130,8 +153,21 @@ func (f *FakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 			dcJSON(w, 404, map[string]any{"message": "Unknown Channel", "code": 10003})
 			return
 		}
+		if f.memberFailures > 0 {
+			f.memberFailures--
+			dcJSON(w, 500, map[string]any{"message": "induced failure", "code": 0})
+			return
+		}
 		th.Members = append(th.Members, parts[3])
 		w.WriteHeader(204)
+	case r.Method == "DELETE" && len(parts) == 2 && parts[0] == "channels":
+		th, ok := f.threads[parts[1]]
+		if !ok {
+			dcJSON(w, 404, map[string]any{"message": "Unknown Channel", "code": 10003})
+			return
+		}
+		delete(f.threads, th.ID)
+		dcJSON(w, 200, map[string]any{"id": th.ID, "type": th.Type, "name": th.Name})
 	case r.Method == "POST" && len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
 		if th, ok := f.threads[parts[1]]; ok && th.Archived {
 			dcJSON(w, 400, map[string]any{"message": "Thread is archived", "code": 50083})

@@ -83,8 +83,10 @@ func retryable(err error) error {
 }
 
 // OpenRoom starts a private thread under the team's incidents channel
-// and adds the members. A retry after a half-done attempt starts another
-// thread: Discord has no unique thread names to find the first by.
+// and adds the members. Discord has no unique thread names by which a
+// retry could find a half-made thread, so a thread whose members could
+// not all be added is deleted before the error goes back for a retry:
+// the retry starts clean instead of leaving a second, stray thread.
 func (p *Platform) OpenRoom(ctx context.Context, inc incident.Incident, team config.Team, members []chat.Member) (chat.Room, error) {
 	if team.Rooms.Discord == "" {
 		return chat.Room{}, outbox.Permanent(fmt.Errorf("team %s has no discord incidents channel (rooms.discord)", team.Name))
@@ -101,7 +103,15 @@ func (p *Platform) OpenRoom(ctx context.Context, inc incident.Incident, team con
 	}
 	for _, m := range members {
 		if err := p.s.ThreadMemberAdd(th.ID, m.PlatformID, discordgo.WithContext(ctx)); err != nil {
-			return chat.Room{}, retryable(fmt.Errorf("add %s to the thread: %w", m.Name, err))
+			err = fmt.Errorf("add %s to the thread: %w", m.Name, err)
+			// A fresh context: the delivery's may be what ran out.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_, derr := p.s.ChannelDelete(th.ID, discordgo.WithContext(dctx))
+			cancel()
+			if derr != nil {
+				err = fmt.Errorf("%w (and the half-made thread %s could not be deleted, so a retry may leave it behind: %v)", err, th.ID, derr)
+			}
+			return chat.Room{}, retryable(err)
 		}
 	}
 	return chat.Room{ID: th.ID}, nil
