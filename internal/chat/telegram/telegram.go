@@ -1,7 +1,6 @@
 // Package telegram is the Telegram adapter: a forum topic per incident in
 // the team's forum supergroup, the card with an inline keyboard, the
-// on-call people mentioned, the topic closed on resolve; pages as private
-// messages; commands and button presses from a webhook checked against
+// topic closed on resolve; pages as private messages; commands and button presses from a webhook checked against
 // the secret token.
 package telegram
 
@@ -77,7 +76,8 @@ func parseRoom(r chat.Room) (int64, int, error) {
 
 // OpenRoom creates the incident's topic in the team's forum supergroup.
 // Telegram cannot add people to a group: the team is in it already, and
-// the card mentions who is paged.
+// whoever is paged hears of it in a private message (mentioning them in
+// the topic as well is still to do).
 func (p *Platform) OpenRoom(ctx context.Context, inc incident.Incident, team config.Team, _ []chat.Member) (chat.Room, error) {
 	chatID, err := strconv.ParseInt(team.Rooms.Telegram, 10, 64)
 	if err != nil {
