@@ -426,8 +426,11 @@ func (e *Engine) handleNotify(tx *store.Tx, t timer.Timer) error {
 		}
 	}
 	now := e.clock.Now().UnixMilli()
-	res, err := tx.Exec(`INSERT OR IGNORE INTO notifications (incident_id, idempotency_key, person, method, cycle, step, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)`, inc.ID, key, p.Person, p.Method, p.Cycle, p.Step, now, now)
+	// Only the key's conflict means "already decided"; any other
+	// constraint failure must be an error, never a page silently skipped.
+	res, err := tx.Exec(`INSERT INTO notifications (incident_id, idempotency_key, person, method, cycle, step, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+		ON CONFLICT (idempotency_key) DO NOTHING`, inc.ID, key, p.Person, p.Method, p.Cycle, p.Step, now, now)
 	if err != nil {
 		return fmt.Errorf("log notification: %w", err)
 	}

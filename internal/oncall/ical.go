@@ -41,8 +41,9 @@ func (s *Service) feedKey(ctx context.Context) ([]byte, error) {
 		}
 		hexKey = hex.EncodeToString(b)
 		err = s.store.Write(ctx, func(tx *store.Tx) error {
-			// OR IGNORE and re-read: a concurrent first use keeps one key.
-			if _, err := tx.Exec(`INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)`, feedKeySetting, hexKey); err != nil {
+			// Insert unless present, then re-read: a concurrent first use
+			// keeps one key.
+			if _, err := tx.Exec(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, feedKeySetting, hexKey); err != nil {
 				return err
 			}
 			return tx.QueryRow(`SELECT value FROM settings WHERE name = ?`, feedKeySetting).Scan(&hexKey)

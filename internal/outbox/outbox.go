@@ -104,12 +104,8 @@ func (p *Publisher) Send(tx *store.Tx, consumer string, e Event) error {
 	if e.Kind == "" || e.IdempotencyKey == "" {
 		return errors.New("outbox: event needs a kind and an idempotency key")
 	}
-	now := p.clock.Now().UnixMilli()
-	e.Payload = nonNil(e.Payload)
-	_, err := tx.Exec(`INSERT OR IGNORE INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at, priority)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, e.Payload, now, now, e.priority())
-	if err != nil {
-		return fmt.Errorf("enqueue %s for %s: %w", e.Kind, consumer, err)
+	if err := p.insert(tx, consumer, e); err != nil {
+		return err
 	}
 	if p.onCommit != nil {
 		tx.AfterCommit(p.onCommit)
@@ -122,19 +118,13 @@ func (p *Publisher) Publish(tx *store.Tx, e Event) error {
 	if e.Kind == "" || e.IdempotencyKey == "" {
 		return errors.New("outbox: event needs a kind and an idempotency key")
 	}
-	now := p.clock.Now().UnixMilli()
-	e.Payload = nonNil(e.Payload)
 	n := 0
 	for _, s := range p.subs {
 		if !s.wants(e) {
 			continue
 		}
-		// OR IGNORE: publishing the same event twice (a retried command) is
-		// a no-op, which is what the idempotency key promises.
-		_, err := tx.Exec(`INSERT OR IGNORE INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at, priority)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.Consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, e.Payload, now, now, e.priority())
-		if err != nil {
-			return fmt.Errorf("enqueue %s for %s: %w", e.Kind, s.Consumer, err)
+		if err := p.insert(tx, s.Consumer, e); err != nil {
+			return err
 		}
 		n++
 	}
@@ -144,14 +134,24 @@ func (p *Publisher) Publish(tx *store.Tx, e Event) error {
 	return nil
 }
 
-// nonNil turns a nil payload into an empty one. A nil would be stored as
-// NULL, and INSERT OR IGNORE skips NOT NULL violations as quietly as
-// duplicates: the event would vanish without an error.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
+// insert writes e's row for consumer. Publishing the same event twice (a
+// retried command) is a no-op, which is what the idempotency key promises;
+// only that conflict is absorbed, so any other constraint failure is an
+// error rather than an event that quietly never exists.
+func (p *Publisher) insert(tx *store.Tx, consumer string, e Event) error {
+	payload := e.Payload
+	if payload == nil {
+		payload = []byte{} // a nil would be NULL, and the column is NOT NULL
 	}
-	return b
+	now := p.clock.Now().UnixMilli()
+	_, err := tx.Exec(`INSERT INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at, priority)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (consumer, idempotency_key) DO NOTHING`,
+		consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, payload, now, now, e.priority())
+	if err != nil {
+		return fmt.Errorf("enqueue %s for %s: %w", e.Kind, consumer, err)
+	}
+	return nil
 }
 
 // Message is one delivery attempt handed to a consumer.
