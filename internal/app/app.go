@@ -62,8 +62,12 @@ type App struct {
 
 	log     *slog.Logger
 	handler http.Handler
-	wg      sync.WaitGroup
-	cancel  context.CancelFunc
+	// listeners are the inbound transports that reach out to a platform
+	// instead of waiting for its requests (Slack Socket Mode, Telegram
+	// long polling); each runs until its context ends.
+	listeners []func(ctx context.Context)
+	wg        sync.WaitGroup
+	cancels   []context.CancelFunc
 }
 
 // New opens the database named in cfg and builds the bot. Nothing runs in
@@ -322,12 +326,27 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 // Handler serves the bot's HTTP endpoints.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Start runs the timer and outbox loops until Stop.
+// Start runs the timer and outbox loops and the inbound listeners until
+// Close.
 func (a *App) Start(ctx context.Context) {
-	ctx, a.cancel = context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	a.cancels = append(a.cancels, cancel)
 	a.wg.Add(2)
 	go func() { defer a.wg.Done(); a.Timers.Run(ctx) }()
 	go func() { defer a.wg.Done(); a.Outbox.Run(ctx) }()
+	a.Listen(ctx)
+}
+
+// Listen runs only the inbound listeners (Socket Mode, long polling) until
+// Close: tests that drive timers and the outbox by hand with Tick still
+// need commands to come in.
+func (a *App) Listen(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	a.cancels = append(a.cancels, cancel)
+	for _, l := range a.listeners {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); l(ctx) }()
+	}
 }
 
 // Tick runs, in the caller's goroutine, every timer due now and every
@@ -353,8 +372,8 @@ func (a *App) Tick(ctx context.Context) error {
 // Close stops the loops and closes the database. Call it after the HTTP
 // server has stopped, so no request is left waiting on a closed store.
 func (a *App) Close() error {
-	if a.cancel != nil {
-		a.cancel()
+	for _, cancel := range a.cancels {
+		cancel()
 	}
 	a.wg.Wait()
 	return a.Store.Close()

@@ -182,6 +182,11 @@ func (h *Harness) boot() {
 	}
 	if h.realClock {
 		a.Start(context.Background())
+	} else {
+		// Timers and the outbox move with the fake clock (Tick); commands
+		// that arrive over a listener (Socket Mode, long polling) still
+		// come in by themselves.
+		a.Listen(context.Background())
 	}
 	h.App = a
 	handler := a.Handler()
