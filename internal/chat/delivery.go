@@ -46,6 +46,18 @@ type Platform interface {
 	Direct(ctx context.Context, to Member, text string, card Card) error
 }
 
+// Summoner is a platform that can call paged people into an incident's
+// room, where the team works on it: Slack invites and mentions them,
+// Discord adds them to the thread and mentions them, Telegram (whose
+// bots cannot add anyone to a group) mentions them in the topic. On
+// platforms without it the step is only told, as any other update.
+type Summoner interface {
+	// Summon brings people into room and posts text there calling them.
+	// It may be repeated after a failure: bringing in someone already
+	// there is not an error.
+	Summon(ctx context.Context, room Room, people []Member, text string) error
+}
+
 // PlatformID returns a person's identity on a platform, "" when none.
 func PlatformID(p config.Person, platform string) string {
 	switch platform {
@@ -200,7 +212,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 	// A closed room (a resolved incident's) hears nothing more; its card
 	// still shows the state.
 	if line := timelineLine(ev); line != "" && ev.Event != incident.KindTriggered && !r.closed {
-		if err := d.platform.Post(ctx, r.room, line); err != nil {
+		if err := d.say(ctx, r.room, line, ev.Paging); err != nil {
 			return fmt.Errorf("post to incident %d's room: %w", inc.ID, err)
 		}
 	}
@@ -212,6 +224,25 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 		return d.saveRef(ctx, inc.ID, r)
 	}
 	return nil
+}
+
+// say posts line into room, calling in the people it pages where the
+// platform can.
+func (d *Deliverer) say(ctx context.Context, room Room, line string, paging []string) error {
+	s, ok := d.platform.(Summoner)
+	if !ok || len(paging) == 0 {
+		return d.platform.Post(ctx, room, line)
+	}
+	var people []Member
+	for _, n := range paging {
+		if id := PlatformID(d.people[n], d.platform.Name()); id != "" {
+			people = append(people, Member{Name: n, PlatformID: id})
+		}
+	}
+	if len(people) == 0 {
+		return d.platform.Post(ctx, room, line)
+	}
+	return s.Summon(ctx, room, people, line)
 }
 
 // timelineLine is what a room's thread is told of an event.

@@ -123,11 +123,14 @@ func conflictf(format string, args ...any) error {
 
 // EventPayload is the JSON body of every incident outbox event.
 type EventPayload struct {
-	Event    string    `json:"event"`
-	At       time.Time `json:"at"`
-	Actor    string    `json:"actor"`
-	Detail   string    `json:"detail,omitempty"`
-	Incident Incident  `json:"incident"`
+	Event  string    `json:"event"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Detail string    `json:"detail,omitempty"`
+	// Paging names the people an escalation step pages, so chat rooms
+	// can call them in (invite, add, mention) where the team works.
+	Paging   []string `json:"paging,omitempty"`
+	Incident Incident `json:"incident"`
 }
 
 func (p EventPayload) marshal() []byte {

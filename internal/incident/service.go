@@ -473,6 +473,12 @@ func (s *Service) reopen(tx *store.Tx, now time.Time, id int64, actor string, pa
 // record appends a timeline entry and publishes it with a snapshot of the
 // incident as it is now, inside tx.
 func (s *Service) record(tx *store.Tx, now time.Time, incID int64, kind, actor string, alertID *int64, detail string) error {
+	return s.recordPaging(tx, now, incID, kind, actor, alertID, detail, nil)
+}
+
+// recordPaging is record with the people the entry pages named in the
+// published event.
+func (s *Service) recordPaging(tx *store.Tx, now time.Time, incID int64, kind, actor string, alertID *int64, detail string, paging []string) error {
 	res, err := tx.Exec(`INSERT INTO timeline (incident_id, at, kind, actor, alert_id, detail) VALUES (?, ?, ?, ?, ?, ?)`,
 		incID, now.UnixMilli(), kind, actor, alertID, detail)
 	if err != nil {
@@ -489,7 +495,7 @@ func (s *Service) record(tx *store.Tx, now time.Time, incID int64, kind, actor s
 	if err != nil {
 		return fmt.Errorf("snapshot incident %d: %w", incID, err)
 	}
-	payload := EventPayload{Event: kind, At: now.UTC(), Actor: actor, Detail: detail, Incident: inc}
+	payload := EventPayload{Event: kind, At: now.UTC(), Actor: actor, Detail: detail, Paging: paging, Incident: inc}
 	return s.pub.Publish(tx, outbox.Event{
 		Kind:           kind,
 		Team:           inc.Team,

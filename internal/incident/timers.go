@@ -53,3 +53,9 @@ func (s *Service) Load(tx *store.Tx, id int64) (Incident, error) {
 func (s *Service) Record(tx *store.Tx, id int64, kind, actor, detail string) error {
 	return s.record(tx, s.clock.Now(), id, kind, actor, nil, detail)
 }
+
+// RecordPaging is Record for an entry that pages people: the published
+// event names them, so chat rooms can call them in.
+func (s *Service) RecordPaging(tx *store.Tx, id int64, kind, actor, detail string, people []string) error {
+	return s.recordPaging(tx, s.clock.Now(), id, kind, actor, nil, detail, people)
+}

@@ -49,6 +49,8 @@ const EventPage = "notify.page"
 type Incidents interface {
 	Load(tx *store.Tx, id int64) (incident.Incident, error)
 	Record(tx *store.Tx, id int64, kind, actor, detail string) error
+	// RecordPaging records an entry that pages people, naming them.
+	RecordPaging(tx *store.Tx, id int64, kind, actor, detail string, people []string) error
 }
 
 // Sender enqueues an outbox event for one consumer.
@@ -204,14 +206,15 @@ func (e *Engine) runFrom(tx *store.Tx, inc incident.Incident, cycle, step int, n
 			step++
 			continue
 		}
-		var names []string
+		var names, paged []string
 		for _, pw := range people {
 			names = append(names, pw.person+" ("+pw.why+")")
+			paged = append(paged, pw.person)
 		}
 		for _, r := range rooms {
 			names = append(names, "room of "+r)
 		}
-		if err := e.incidents.Record(tx, inc.ID, KindStep, "bot", label+": "+strings.Join(names, ", ")); err != nil {
+		if err := e.incidents.RecordPaging(tx, inc.ID, KindStep, "bot", label+": "+strings.Join(names, ", "), paged); err != nil {
 			return err
 		}
 		for _, pw := range people {

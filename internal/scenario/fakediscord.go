@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +41,45 @@ type DiscordMessage struct {
 	ID, Channel, Content string
 	Components           string // JSON
 	Edits                int
+	// Pings are who the message notifies by its mentions, given its
+	// allowed_mentions: user ids, or "@everyone".
+	Pings []string
+}
+
+// pings works out whom a message's mentions notify, as Discord does: with
+// no allowed_mentions every mention in the content pings; with it, only
+// the kinds it parses and the users it lists.
+func pings(body map[string]any) []string {
+	content, _ := body["content"].(string)
+	var out []string
+	am, restricted := body["allowed_mentions"].(map[string]any)
+	parse := map[string]bool{"users": !restricted, "everyone": !restricted}
+	listed := map[string]bool{}
+	if restricted {
+		if ps, ok := am["parse"].([]any); ok {
+			for _, p := range ps {
+				if s, ok := p.(string); ok {
+					parse[s] = true
+				}
+			}
+		}
+		if us, ok := am["users"].([]any); ok {
+			for _, u := range us {
+				if s, ok := u.(string); ok {
+					listed[s] = true
+				}
+			}
+		}
+	}
+	if parse["everyone"] && (strings.Contains(content, "@everyone") || strings.Contains(content, "@here")) {
+		out = append(out, "@everyone")
+	}
+	for _, m := range regexp.MustCompile(`<@!?(\d+)>`).FindAllStringSubmatch(content, -1) {
+		if parse["users"] || listed[m[1]] {
+			out = append(out, m[1])
+		}
+	}
+	return out
 }
 
 // FakeDiscord is a stateful stand-in for Discord's REST API as discordgo
@@ -158,7 +199,9 @@ func (f *FakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 			dcJSON(w, 500, map[string]any{"message": "induced failure", "code": 0})
 			return
 		}
-		th.Members = append(th.Members, parts[3])
+		if !slices.Contains(th.Members, parts[3]) { // adding a member twice changes nothing
+			th.Members = append(th.Members, parts[3])
+		}
 		w.WriteHeader(204)
 	case r.Method == "DELETE" && len(parts) == 2 && parts[0] == "channels":
 		th, ok := f.threads[parts[1]]
@@ -174,7 +217,7 @@ func (f *FakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		comps, _ := json.Marshal(body["components"])
-		m := &DiscordMessage{ID: f.id(), Channel: parts[1], Content: str("content"), Components: string(comps)}
+		m := &DiscordMessage{ID: f.id(), Channel: parts[1], Content: str("content"), Components: string(comps), Pings: pings(body)}
 		f.messages = append(f.messages, m)
 		dcJSON(w, 200, map[string]any{"id": m.ID, "channel_id": m.Channel, "content": m.Content})
 	case r.Method == "PATCH" && len(parts) == 4 && parts[2] == "messages":

@@ -163,10 +163,17 @@ func (f *FakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 			slackErr(w, "channel_not_found")
 			return
 		}
+		added := 0
 		for _, u := range strings.Split(p.Get("users"), ",") {
 			if u != "" && !containsStr(c.Members, u) {
 				c.Members = append(c.Members, u)
+				added++
 			}
+		}
+		if added == 0 {
+			// As Slack does when everyone invited is already there.
+			slackErr(w, "already_in_channel")
+			return
 		}
 		reply(w, map[string]any{"ok": true, "channel": map[string]any{"id": c.ID}})
 	case "conversations.open":

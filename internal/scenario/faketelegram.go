@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf16"
 )
 
 // Telegram credentials and ids of the scenarios' fake.
@@ -34,6 +35,14 @@ type TelegramMessage struct {
 	Keyboard string // the reply_markup JSON
 	Edits    int
 	ReplyTo  int
+	// Mentions are the message's text mentions.
+	Mentions []TelegramMention
+}
+
+// TelegramMention is a text mention: the words that link to a user.
+type TelegramMention struct {
+	Text   string
+	UserID int64
 }
 
 // FakeTelegram is a stateful stand-in for the Bot API: forum topics that
@@ -147,8 +156,13 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		mentions, err := textMentions(v("text"), v("entities"))
+		if err != nil {
+			tgError(w, 400, "Bad Request: can't parse entities: "+err.Error())
+			return
+		}
 		f.seq++
-		m := &TelegramMessage{ID: f.seq, ChatID: chatID, Topic: topic, Text: v("text"), Keyboard: v("reply_markup")}
+		m := &TelegramMessage{ID: f.seq, ChatID: chatID, Topic: topic, Text: v("text"), Keyboard: v("reply_markup"), Mentions: mentions}
 		var rp struct {
 			MessageID int `json:"message_id"`
 		}
@@ -178,6 +192,41 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		tgError(w, 404, "Not Found: method not found")
 	}
+}
+
+// textMentions checks a message's entities as Telegram does (offsets and
+// lengths in UTF-16 code units, inside the text; a text mention names a
+// user) and returns the mentioned text and user of each text mention.
+func textMentions(text, raw string) ([]TelegramMention, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	var entities []struct {
+		Type   string `json:"type"`
+		Offset int    `json:"offset"`
+		Length int    `json:"length"`
+		User   *struct {
+			ID int64 `json:"id"`
+		} `json:"user"`
+	}
+	if err := json.Unmarshal([]byte(raw), &entities); err != nil {
+		return nil, fmt.Errorf("entities are not JSON: %w", err)
+	}
+	units := utf16.Encode([]rune(text))
+	var out []TelegramMention
+	for i, e := range entities {
+		if e.Offset < 0 || e.Length <= 0 || e.Offset+e.Length > len(units) {
+			return nil, fmt.Errorf("entity %d (offset %d, length %d) is outside the text of %d units", i, e.Offset, e.Length, len(units))
+		}
+		if e.Type != "text_mention" {
+			continue
+		}
+		if e.User == nil || e.User.ID == 0 {
+			return nil, fmt.Errorf("text mention %d has no user", i)
+		}
+		out = append(out, TelegramMention{Text: string(utf16.Decode(units[e.Offset : e.Offset+e.Length])), UserID: e.User.ID})
+	}
+	return out, nil
 }
 
 // Topic returns a copy of the topic named name, or nil.

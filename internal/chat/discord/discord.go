@@ -142,13 +142,17 @@ func Components(c chat.Card) []discordgo.MessageComponent {
 	return rows
 }
 
+// noMentions keeps text the bot relays (alert titles, notes) from pinging
+// anyone: an alert named "@everyone" must not wake the whole server.
+var noMentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
+
 func content(c chat.Card) string {
 	return "**" + c.Title + "**\n" + strings.TrimPrefix(c.Text(), c.Title)
 }
 
 // PostCard sends the card into the thread.
 func (p *Platform) PostCard(ctx context.Context, room chat.Room, card chat.Card) (string, error) {
-	m, err := p.s.ChannelMessageSendComplex(room.ID, &discordgo.MessageSend{Content: content(card), Components: Components(card)},
+	m, err := p.s.ChannelMessageSendComplex(room.ID, &discordgo.MessageSend{Content: content(card), Components: Components(card), AllowedMentions: noMentions},
 		discordgo.WithContext(ctx))
 	if err != nil {
 		return "", retryable(fmt.Errorf("send card: %w", err))
@@ -159,7 +163,7 @@ func (p *Platform) PostCard(ctx context.Context, room chat.Room, card chat.Card)
 // UpdateCard edits the card.
 func (p *Platform) UpdateCard(ctx context.Context, room chat.Room, id string, card chat.Card) error {
 	text, comps := content(card), Components(card)
-	if _, err := p.s.ChannelMessageEditComplex(&discordgo.MessageEdit{ID: id, Channel: room.ID, Content: &text, Components: &comps},
+	if _, err := p.s.ChannelMessageEditComplex(&discordgo.MessageEdit{ID: id, Channel: room.ID, Content: &text, Components: &comps, AllowedMentions: noMentions},
 		discordgo.WithContext(ctx)); err != nil {
 		return retryable(fmt.Errorf("edit card: %w", err))
 	}
@@ -168,8 +172,30 @@ func (p *Platform) UpdateCard(ctx context.Context, room chat.Room, id string, ca
 
 // Post writes into the thread.
 func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error {
-	if _, err := p.s.ChannelMessageSend(room.ID, text, discordgo.WithContext(ctx)); err != nil {
+	if _, err := p.s.ChannelMessageSendComplex(room.ID, &discordgo.MessageSend{Content: text, AllowedMentions: noMentions},
+		discordgo.WithContext(ctx)); err != nil {
 		return retryable(fmt.Errorf("post to thread: %w", err))
+	}
+	return nil
+}
+
+// Summon adds the paged people to the thread (adding a member twice is
+// no error on Discord) and mentions them, and only them.
+func (p *Platform) Summon(ctx context.Context, room chat.Room, people []chat.Member, text string) error {
+	var ids, tags []string
+	for _, m := range people {
+		if err := p.s.ThreadMemberAdd(room.ID, m.PlatformID, discordgo.WithContext(ctx)); err != nil {
+			return retryable(fmt.Errorf("add %s to the thread: %w", m.Name, err))
+		}
+		ids = append(ids, m.PlatformID)
+		tags = append(tags, "<@"+m.PlatformID+">")
+	}
+	msg := &discordgo.MessageSend{
+		Content:         strings.Join(tags, " ") + " paged: " + text,
+		AllowedMentions: &discordgo.MessageAllowedMentions{Users: ids},
+	}
+	if _, err := p.s.ChannelMessageSendComplex(room.ID, msg, discordgo.WithContext(ctx)); err != nil {
+		return retryable(fmt.Errorf("summon to thread: %w", err))
 	}
 	return nil
 }
@@ -197,7 +223,7 @@ func (p *Platform) Direct(ctx context.Context, to chat.Member, text string, card
 	if err != nil {
 		return retryable(fmt.Errorf("open a DM with %s: %w", to.Name, err))
 	}
-	if _, err := p.s.ChannelMessageSendComplex(ch.ID, &discordgo.MessageSend{Content: text + "\n" + content(card), Components: Components(card)},
+	if _, err := p.s.ChannelMessageSendComplex(ch.ID, &discordgo.MessageSend{Content: text + "\n" + content(card), Components: Components(card), AllowedMentions: noMentions},
 		discordgo.WithContext(ctx)); err != nil {
 		return retryable(fmt.Errorf("DM %s: %w", to.Name, err))
 	}

@@ -173,7 +173,12 @@ func (p *Platform) UpdateCard(ctx context.Context, room chat.Room, ts string, ca
 
 // Post tells the card's thread.
 func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error {
-	opts := []slack.MsgOption{slack.MsgOptionText(escape(text), false)}
+	return p.post(ctx, room, escape(text))
+}
+
+// post sends mrkdwn already escaped into the card's thread.
+func (p *Platform) post(ctx context.Context, room chat.Room, mrkdwn string) error {
+	opts := []slack.MsgOption{slack.MsgOptionText(mrkdwn, false)}
 	if room.Thread != "" {
 		opts = append(opts, slack.MsgOptionTS(room.Thread))
 	}
@@ -181,6 +186,26 @@ func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error 
 		return retryable(fmt.Errorf("post to thread: %w", err))
 	}
 	return nil
+}
+
+// Summon invites the paged people to the channel (someone already in it
+// is no error) and mentions them in the card's thread. Each is invited
+// alone, so one who cannot be (deactivated, say) does not keep the others
+// out: they are still mentioned, and Slack offers to invite them.
+func (p *Platform) Summon(ctx context.Context, room chat.Room, people []chat.Member, text string) error {
+	var tags []string
+	for _, m := range people {
+		_, err := p.api.InviteUsersToConversationContext(ctx, room.ID, m.PlatformID)
+		switch {
+		case err == nil, strings.Contains(err.Error(), "already_in_channel"), strings.Contains(err.Error(), "cant_invite_self"):
+		default:
+			if rerr := retryable(err); !outbox.IsPermanent(rerr) {
+				return fmt.Errorf("invite %s: %w", m.Name, rerr)
+			}
+		}
+		tags = append(tags, "<@"+m.PlatformID+">")
+	}
+	return p.post(ctx, room, strings.Join(tags, " ")+" paged: "+escape(text))
 }
 
 // CloseRoom leaves the channel as it is: it is the incident's record.

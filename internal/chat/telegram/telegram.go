@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	tg "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
@@ -75,9 +76,9 @@ func parseRoom(r chat.Room) (int64, int, error) {
 }
 
 // OpenRoom creates the incident's topic in the team's forum supergroup.
-// Telegram cannot add people to a group: the team is in it already, and
-// whoever is paged hears of it in a private message (mentioning them in
-// the topic as well is still to do).
+// Telegram bots cannot add people to a group: the team is in it already;
+// whoever an escalation step pages is mentioned in the topic (Summon) as
+// well as paged privately.
 func (p *Platform) OpenRoom(ctx context.Context, inc incident.Incident, team config.Team, _ []chat.Member) (chat.Room, error) {
 	chatID, err := strconv.ParseInt(team.Rooms.Telegram, 10, 64)
 	if err != nil {
@@ -152,6 +153,38 @@ func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error 
 	}
 	return nil
 }
+
+// Summon mentions the paged people in the topic. A text mention links
+// the user by id, so it reaches people with no @username too; its
+// offsets count UTF-16 code units, as Telegram's entities do.
+func (p *Platform) Summon(ctx context.Context, room chat.Room, people []chat.Member, text string) error {
+	chatID, topic, err := parseRoom(room)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	var entities []models.MessageEntity
+	for i, m := range people {
+		id, err := strconv.ParseInt(m.PlatformID, 10, 64)
+		if err != nil {
+			return outbox.Permanent(fmt.Errorf("%s's telegram id %q is not a number", m.Name, m.PlatformID))
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		entities = append(entities, models.MessageEntity{Type: models.MessageEntityTypeTextMention,
+			Offset: utf16Len(b.String()), Length: utf16Len(m.Name), User: &models.User{ID: id, FirstName: m.Name}})
+		b.WriteString(m.Name)
+	}
+	b.WriteString(" paged: " + text)
+	if _, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: chatID, MessageThreadID: topic, Text: b.String(), Entities: entities}); err != nil {
+		return retryable(fmt.Errorf("mention in topic: %w", err))
+	}
+	return nil
+}
+
+// utf16Len is the length of s in UTF-16 code units.
+func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
 
 // CloseRoom closes the topic.
 func (p *Platform) CloseRoom(ctx context.Context, room chat.Room) error {
