@@ -225,7 +225,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if console != nil {
 		linkMethods = append(linkMethods, "web")
 	}
-	a.Chat = &chat.Executor{Incidents: a.Incidents, Escalator: a.Engine, OnCall: a.OnCall, Teams: cfg.Teams, Clock: opts.Clock,
+	a.Chat = &chat.Executor{Incidents: a.Incidents, Escalator: a.Engine, Assigner: a.Engine, OnCall: a.OnCall, Teams: cfg.Teams, Clock: opts.Clock,
 		Links: &chat.Linker{Store: st, Sender: pub, OnCall: a.OnCall, Methods: linkMethods, Clock: opts.Clock}}
 	var consoleRoutes interface{ Routes(chi.Router) }
 	if console != nil {
@@ -309,6 +309,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Incidents:    a.Incidents,
 		OnCall:       a.OnCall,
 		Escalator:    a.Engine,
+		Assigner:     a.Engine,
 		Twilio:       twilioIn,
 		BaseURL:      cfg.BaseURL,
 		Console:      consoleRoutes,

@@ -56,6 +56,9 @@ func NewCard(inc incident.Incident, loc *time.Location) Card {
 			{"Opened", inc.CreatedAt.In(loc).Format("Mon 2 Jan 15:04 MST")},
 		},
 	}
+	if inc.Assignee != "" {
+		c.Fields = append(c.Fields, Field{"Assignee", inc.Assignee})
+	}
 	switch inc.Status {
 	case incident.StatusTriggered:
 		c.Buttons = append(c.Buttons, Button{"Acknowledge", "ack #" + id, false}, Button{"Escalate", "escalate #" + id, true})

@@ -26,6 +26,7 @@ const (
 	VerbEscalate Verb = "escalate"
 	VerbSnooze   Verb = "snooze"
 	VerbNote     Verb = "note"
+	VerbAssign   Verb = "assign"
 	VerbWho      Verb = "who"
 	VerbSchedule Verb = "schedule"
 	VerbSwap     Verb = "swap"
@@ -50,7 +51,9 @@ type Command struct {
 	Team string
 	// Text is note's text.
 	Text string
-	// Person is the subject of rotation and override commands.
+	// Person is the subject of rotation, override and assign commands;
+	// assign keeps it as typed (a name, "me", or a platform mention such
+	// as <@U123>) for the executor to resolve.
 	Person string
 	// Op is the rotation operation: add, remove, order, handoff.
 	Op string
@@ -77,6 +80,7 @@ var usages = map[Verb]string{
 	VerbEscalate: "escalate [#incident]",
 	VerbSnooze:   "snooze <30m|2h|1d> [#incident]",
 	VerbNote:     "note [#incident] <text>",
+	VerbAssign:   "assign <@who|me> [#incident]",
 	VerbWho:      "who [team]",
 	VerbSchedule: "schedule [team] [days]",
 	VerbSwap:     "swap <from> <to>   (times as 2026-03-07T10:00, in your time zone)",
@@ -92,14 +96,14 @@ var usages = map[Verb]string{
 var aliases = map[string]Verb{
 	"ack": VerbAck, "acknowledge": VerbAck, "unack": VerbUnack, "unacknowledge": VerbUnack,
 	"resolve": VerbResolve, "reopen": VerbReopen, "escalate": VerbEscalate, "esc": VerbEscalate,
-	"snooze": VerbSnooze, "note": VerbNote, "who": VerbWho, "oncall": VerbWho, "schedule": VerbSchedule,
+	"snooze": VerbSnooze, "note": VerbNote, "assign": VerbAssign, "reassign": VerbAssign, "who": VerbWho, "oncall": VerbWho, "schedule": VerbSchedule,
 	"swap": VerbSwap, "cover": VerbCover, "accept": VerbAccept, "take": VerbTake,
 	"rotation": VerbRotation, "override": VerbOverride, "link": VerbLink, "help": VerbHelp, "?": VerbHelp,
 }
 
 // Help is the text of the help command.
 func Help() string {
-	order := []Verb{VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote,
+	order := []Verb{VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote, VerbAssign,
 		VerbWho, VerbSchedule, VerbSwap, VerbCover, VerbAccept, VerbTake, VerbRotation, VerbOverride, VerbLink, VerbHelp}
 	var b strings.Builder
 	b.WriteString("Commands (in an incident's room the incident is implied):\n")
@@ -198,6 +202,25 @@ func Parse(line string) (Command, error) {
 			return bad("a note needs some text")
 		}
 		c.Text = strings.Join(args, " ")
+	case VerbAssign:
+		for _, a := range args {
+			if strings.HasPrefix(a, "#") {
+				if c.Incident != 0 {
+					return bad("name one incident")
+				}
+				if c.Incident, ok = incidentArg(a); !ok {
+					return bad("%q is not an incident number", a)
+				}
+				continue
+			}
+			if c.Person != "" {
+				return bad("assign to one person")
+			}
+			c.Person = a
+		}
+		if c.Person == "" {
+			return bad("say who to assign it to")
+		}
 	case VerbWho:
 		if len(args) > 1 {
 			return bad("too many words")

@@ -25,6 +25,8 @@ func TestParse(t *testing.T) {
 		{"note disk is full, cleaning /var/log", Command{Verb: VerbNote, Text: "disk is full, cleaning /var/log"}},
 		{"note #4 on it", Command{Verb: VerbNote, Incident: 4, Text: "on it"}},
 		{"note 4 lights are on", Command{Verb: VerbNote, Text: "4 lights are on"}},
+		{"assign @bob", Command{Verb: VerbAssign, Person: "@bob"}},
+		{"reassign #5 <@U0BOB|bob>", Command{Verb: VerbAssign, Incident: 5, Person: "<@U0BOB|bob>"}},
 		{"who", Command{Verb: VerbWho}},
 		{"who dba", Command{Verb: VerbWho, Team: "dba"}},
 		{"schedule", Command{Verb: VerbSchedule, Duration: 7 * 24 * time.Hour}},
@@ -70,6 +72,11 @@ func TestParseRefusesWithUsage(t *testing.T) {
 		{"rotation dance bob", "not add, remove"},
 		{"rotation add bob two", "not a number"},
 		{"override bob", "person, the start and the end"},
+		{"assign", "say who"},
+		{"assign #1", "say who"},
+		{"assign bob carol", "one person"},
+		{"assign bob #1 #2", "one incident"},
+		{"assign bob #x", "not an incident number"},
 	}
 	for _, c := range cases {
 		_, err := Parse(c.in)

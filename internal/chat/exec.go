@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +29,12 @@ type Incidents interface {
 // Escalator moves an incident's escalation on now.
 type Escalator interface {
 	Escalate(ctx context.Context, id int64, actor string) error
+}
+
+// Assigner gives an incident to a person; page calls them in and pages
+// them, for a hand-over (not for someone taking it themselves).
+type Assigner interface {
+	Assign(ctx context.Context, id int64, actor, person string, page bool) (incident.Incident, error)
 }
 
 // Request is one command as an adapter hands it over, already verified.
@@ -59,6 +66,7 @@ type Reply struct {
 type Executor struct {
 	Incidents Incidents
 	Escalator Escalator
+	Assigner  Assigner
 	OnCall    *oncall.Service
 	Teams     []config.Team
 	Clock     interface{ Now() time.Time }
@@ -114,7 +122,7 @@ func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
 	}
 	actor := req.Platform + ":" + req.User
 	switch c.Verb {
-	case VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote:
+	case VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote, VerbAssign:
 		return e.incidentCommand(ctx, req, c, actor)
 	case VerbRotation, VerbOverride:
 		return e.leadCommand(ctx, req, c, actor)
@@ -166,7 +174,7 @@ func refusal(err error) string {
 }
 
 var pastTense = map[Verb]string{VerbAck: "acknowledged", VerbUnack: "unacknowledged", VerbResolve: "resolved",
-	VerbReopen: "reopened", VerbEscalate: "escalated", VerbSnooze: "snoozed", VerbNote: "noted"}
+	VerbReopen: "reopened", VerbEscalate: "escalated", VerbSnooze: "snoozed", VerbNote: "noted", VerbAssign: "assigned"}
 
 func (e *Executor) incidentCommand(ctx context.Context, req Request, c Command, actor string) Reply {
 	id := c.Incident
@@ -184,7 +192,14 @@ func (e *Executor) incidentCommand(ctx context.Context, req Request, c Command, 
 	if !slices.Contains(t.Members, req.User) && !slices.Contains(t.Leads, req.User) {
 		return private("Only members of team %s may %s incident #%d; you are not one.", d.Team, c.Verb, id)
 	}
+	var assignee string
 	switch c.Verb {
+	case VerbAssign:
+		var msg string
+		if assignee, msg = e.resolvePerson(ctx, req, c.Person); msg != "" {
+			return private("%s", msg)
+		}
+		_, err = e.Assigner.Assign(ctx, id, actor, assignee, assignee != req.User)
 	case VerbAck:
 		_, err = e.Incidents.Acknowledge(ctx, id, actor)
 	case VerbUnack:
@@ -204,10 +219,46 @@ func (e *Executor) incidentCommand(ctx context.Context, req Request, c Command, 
 		return private("Incident #%d: %s.", id, refusal(err))
 	}
 	text := fmt.Sprintf("Incident #%d %s by %s.", id, pastTense[c.Verb], req.User)
-	if c.Verb == VerbSnooze {
+	switch {
+	case c.Verb == VerbSnooze:
 		text = fmt.Sprintf("Incident #%d snoozed by %s for %s; paging starts again then unless it is resolved.", id, req.User, c.Duration)
+	case c.Verb == VerbAssign && assignee == req.User:
+		text = fmt.Sprintf("%s took incident #%d.", req.User, id)
+	case c.Verb == VerbAssign && d.Status == incident.StatusTriggered:
+		text = fmt.Sprintf("Incident #%d assigned to %s by %s; %s is being paged.", id, assignee, req.User, assignee)
+	case c.Verb == VerbAssign:
+		text = fmt.Sprintf("Incident #%d assigned to %s by %s.", id, assignee, req.User)
 	}
 	return Reply{Text: text, Incident: id}
+}
+
+// mention matches a platform's mention of a user: Slack's <@U123> or
+// <@U123|name>, Discord's <@123> or <@!123>.
+var mention = regexp.MustCompile(`^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$`)
+
+// resolvePerson finds the bot's person a command names: "me", a name
+// (with or without @), or a mention of a platform account known from the
+// config or a link. When it cannot, the message says why.
+func (e *Executor) resolvePerson(ctx context.Context, req Request, who string) (string, string) {
+	if strings.EqualFold(who, "me") {
+		return req.User, ""
+	}
+	if m := mention.FindStringSubmatch(who); m != nil {
+		for _, p := range e.OnCall.People() {
+			if PlatformID(p, req.Platform) == m[1] {
+				return p.Name, ""
+			}
+		}
+		if p, ok := e.Links.Person(ctx, req.Platform, m[1]); ok {
+			return p, ""
+		}
+		return "", fmt.Sprintf("I don't know who %s is in the bot: they can run /oncall link, or use their name.", who)
+	}
+	name := strings.TrimPrefix(who, "@")
+	if _, ok := e.OnCall.Person(name); !ok {
+		return "", fmt.Sprintf("There is no person %q in the bot.", name)
+	}
+	return name, ""
 }
 
 // teamFor picks the team a command is about: the one named, the room's,

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -22,6 +23,7 @@ type incidentSummary struct {
 	CreatedAt      string  `json:"created_at"`
 	AcknowledgedAt *string `json:"acknowledged_at"`
 	ResolvedAt     *string `json:"resolved_at"`
+	Assignee       string  `json:"assignee,omitempty"`
 }
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
@@ -30,7 +32,7 @@ func summarize(inc incident.Incident) incidentSummary {
 	out := incidentSummary{
 		ID: inc.ID, Status: string(inc.Status), Title: inc.Title, Team: inc.Team,
 		Severity: inc.Severity.String(), AlertCount: inc.AlertCount,
-		CreatedAt: inc.CreatedAt.Format(timeFormat),
+		CreatedAt: inc.CreatedAt.Format(timeFormat), Assignee: inc.Assignee,
 	}
 	if inc.AcknowledgedAt != nil {
 		v := inc.AcknowledgedAt.Format(timeFormat)
@@ -156,8 +158,33 @@ func (s *Server) handleIncidentAction(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusConflict, ne.Msg, "")
 			return
 		}
+	case "assign":
+		if s.assigner == nil {
+			writeError(w, http.StatusNotFound, "assigning is not available", "action")
+			return
+		}
+		var body struct {
+			Person string `json:"person"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil || body.Person == "" {
+			writeError(w, http.StatusBadRequest, `body must be JSON {"person": "<name in the bot>"}`, "person")
+			return
+		}
+		inc, err = s.assigner.Assign(r.Context(), id, actor, body.Person, true)
+		var invalid *oncall.InvalidError
+		var refused *oncall.RefusedError
+		switch {
+		case errors.As(err, &invalid):
+			writeError(w, http.StatusBadRequest, invalid.Msg, invalid.Field)
+			return
+		case errors.As(err, &refused):
+			writeError(w, http.StatusConflict, refused.Msg, "")
+			return
+		}
 	default:
-		writeError(w, http.StatusNotFound, "unknown action "+strconv.Quote(action)+": want ack, unack, resolve, reopen or escalate", "action")
+		writeError(w, http.StatusNotFound, "unknown action "+strconv.Quote(action)+": want ack, unack, resolve, reopen, escalate or assign", "action")
 		return
 	}
 	var conflict *incident.ConflictError

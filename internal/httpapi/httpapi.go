@@ -33,6 +33,9 @@ type Options struct {
 	Incidents *incident.Service
 	OnCall    *oncall.Service
 	Escalator Escalator
+	// Assigner gives incidents to people (POST .../assign); nil turns
+	// the action off.
+	Assigner Assigner
 	// Twilio answers Twilio's webhooks when SMS and voice are configured.
 	Twilio *notify.TwilioInbound
 	// BaseURL is the bot's public URL, for the links it hands out.
@@ -55,11 +58,17 @@ type Escalator interface {
 	Escalate(ctx context.Context, id int64, actor string) error
 }
 
+// Assigner gives an incident to a person, paging them when page is set.
+type Assigner interface {
+	Assign(ctx context.Context, id int64, actor, person string, page bool) (incident.Incident, error)
+}
+
 // Server holds the handlers' dependencies.
 type Server struct {
 	incidents    *incident.Service
 	oncall       *oncall.Service
 	escalator    Escalator
+	assigner     Assigner
 	twilio       *notify.TwilioInbound
 	baseURL      string
 	console      interface{ Routes(chi.Router) }
@@ -98,6 +107,7 @@ func New(opts Options) *Server {
 		incidents:    opts.Incidents,
 		oncall:       opts.OnCall,
 		escalator:    opts.Escalator,
+		assigner:     opts.Assigner,
 		twilio:       opts.Twilio,
 		baseURL:      strings.TrimRight(opts.BaseURL, "/"),
 		console:      opts.Console,

@@ -52,6 +52,8 @@ type Incident struct {
 	AcknowledgedBy string          `json:"acknowledged_by,omitempty"`
 	ResolvedAt     *time.Time      `json:"resolved_at"`
 	ResolvedBy     string          `json:"resolved_by,omitempty"`
+	// Assignee is who the incident is assigned to, "" when nobody.
+	Assignee string `json:"assignee,omitempty"`
 }
 
 // Alert is an alert as stored with its incident.
@@ -101,6 +103,7 @@ const (
 	KindAlertRefired   = "alert.refired"
 	KindSeverityRaised = "incident.severity_raised"
 	KindPaging         = "incident.paging"
+	KindAssigned       = "incident.assigned"
 	KindNotPaged       = "incident.not_paged"
 )
 

@@ -99,6 +99,28 @@ func (s *Service) Reopen(ctx context.Context, id int64, actor string) (Incident,
 	})
 }
 
+// SetAssignee records who an incident is assigned to, inside tx; the
+// escalation engine's Assign pages them in the same transaction.
+func (s *Service) SetAssignee(tx *store.Tx, id int64, person string) error {
+	ms := s.clock.Now().UnixMilli()
+	if _, err := tx.Exec(`UPDATE incidents SET assignee = ?, updated_at = ? WHERE id = ?`, person, ms, id); err != nil {
+		return fmt.Errorf("assign incident %d: %w", id, err)
+	}
+	return nil
+}
+
+// Retrigger puts an acknowledged (or snoozed) incident back to triggered
+// inside tx, without paging: the escalation engine, escalating it by
+// hand, pages the next step itself in the same transaction.
+func (s *Service) Retrigger(tx *store.Tx, id int64) error {
+	ms := s.clock.Now().UnixMilli()
+	if _, err := tx.Exec(`UPDATE incidents SET status = 'triggered', acknowledged_at = NULL, acknowledged_by = NULL,
+		updated_at = ? WHERE id = ? AND status = 'acknowledged'`, ms, id); err != nil {
+		return fmt.Errorf("retrigger incident %d: %w", id, err)
+	}
+	return nil
+}
+
 // transition loads an incident in a write transaction, lets change apply
 // a state change, and returns the incident as committed.
 func (s *Service) transition(ctx context.Context, id int64, actor string,

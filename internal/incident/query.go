@@ -13,7 +13,7 @@ import (
 )
 
 const incidentColumns = `id, status, title, team, severity, alert_count, firing_count, route, policy, group_key,
-	created_at, updated_at, page_at, acknowledged_at, COALESCE(acknowledged_by, ''), resolved_at, COALESCE(resolved_by, '')`
+	created_at, updated_at, page_at, acknowledged_at, COALESCE(acknowledged_by, ''), resolved_at, COALESCE(resolved_by, ''), assignee`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -25,7 +25,7 @@ func scanIncident(r scanner) (Incident, error) {
 	)
 	err := r.Scan(&inc.ID, &inc.Status, &inc.Title, &inc.Team, &inc.Severity, &inc.AlertCount, &inc.FiringCount,
 		&inc.Route, &inc.Policy, &inc.GroupKey, &created, &updated, &pageAt,
-		&acknowledgedAt, &inc.AcknowledgedBy, &resolvedAt, &inc.ResolvedBy)
+		&acknowledgedAt, &inc.AcknowledgedBy, &resolvedAt, &inc.ResolvedBy, &inc.Assignee)
 	if err != nil {
 		return Incident{}, err
 	}

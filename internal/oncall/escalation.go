@@ -51,6 +51,10 @@ type Incidents interface {
 	Record(tx *store.Tx, id int64, kind, actor, detail string) error
 	// RecordPaging records an entry that pages people, naming them.
 	RecordPaging(tx *store.Tx, id int64, kind, actor, detail string, people []string) error
+	// SetAssignee records who an incident is assigned to.
+	SetAssignee(tx *store.Tx, id int64, person string) error
+	// Retrigger puts an acknowledged incident back to triggered.
+	Retrigger(tx *store.Tx, id int64) error
 }
 
 // Sender enqueues an outbox event for one consumer.
@@ -669,7 +673,10 @@ type ErrNotEscalatable struct{ Msg string }
 
 func (e *ErrNotEscalatable) Error() string { return e.Msg }
 
-// Escalate jumps a triggered incident's policy to its next step now.
+// Escalate jumps an incident's policy to its next step now. An
+// acknowledged (or snoozed) incident goes back to triggered first: the
+// responder on it asks for help, and the next step must answer with an
+// ack of its own, as PagerDuty does.
 func (e *Engine) Escalate(ctx context.Context, id int64, actor string) error {
 	return e.store.Write(ctx, func(tx *store.Tx) error {
 		inc, err := e.incidents.Load(tx, id)
@@ -678,7 +685,15 @@ func (e *Engine) Escalate(ctx context.Context, id int64, actor string) error {
 		}
 		switch inc.Status {
 		case incident.StatusAcknowledged:
-			return &ErrNotEscalatable{fmt.Sprintf("incident %d is acknowledged by %s; unacknowledge it to escalate", id, inc.AcknowledgedBy)}
+			if _, err := timer.Cancel(tx, id, incident.TimerSnooze); err != nil {
+				return err
+			}
+			if err := e.incidents.Retrigger(tx, id); err != nil {
+				return err
+			}
+			if inc, err = e.incidents.Load(tx, id); err != nil {
+				return err
+			}
 		case incident.StatusResolved:
 			return &ErrNotEscalatable{fmt.Sprintf("incident %d is resolved", id)}
 		}
@@ -701,6 +716,55 @@ func (e *Engine) Escalate(ctx context.Context, id int64, actor string) error {
 		}
 		return e.runFrom(tx, inc, cycle, next, now)
 	})
+}
+
+// Assign gives an incident to person. With page set (someone handing it
+// over, not taking it), the assignee is called into the incident's rooms
+// and, while the incident is triggered, paged at once by their own
+// notification rules. The policy keeps climbing meanwhile: an assignee
+// asleep must not stall the escalation; their ack stops both.
+func (e *Engine) Assign(ctx context.Context, id int64, actor, person string, page bool) (incident.Incident, error) {
+	var after incident.Incident
+	err := e.store.Write(ctx, func(tx *store.Tx) error {
+		if _, ok := e.dir.Person(person); !ok {
+			return &InvalidError{Field: "person", Msg: fmt.Sprintf("there is no person %q", person)}
+		}
+		inc, err := e.incidents.Load(tx, id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case inc.Status == incident.StatusResolved:
+			return &RefusedError{fmt.Sprintf("incident %d is resolved; reopen it first", id)}
+		case inc.Assignee == person:
+			return &RefusedError{fmt.Sprintf("incident %d is already assigned to %s", id, person)}
+		}
+		// Each assignment is its own page, so giving the incident back to
+		// someone pages them again; negative steps keep the notification
+		// keys apart from the policy's.
+		var n int
+		if err := tx.QueryRow(`SELECT count(*) FROM timeline WHERE incident_id = ? AND kind = ?`, id, incident.KindAssigned).Scan(&n); err != nil {
+			return fmt.Errorf("count assignments: %w", err)
+		}
+		if err := e.incidents.SetAssignee(tx, id, person); err != nil {
+			return err
+		}
+		var paging []string
+		if page {
+			paging = []string{person}
+		}
+		if err := e.incidents.RecordPaging(tx, id, incident.KindAssigned, actor, "to "+person, paging); err != nil {
+			return err
+		}
+		if page && inc.Status == incident.StatusTriggered {
+			if err := e.armRule(tx, inc, 0, -(n + 1), personWhy{person, "assigned by " + actor}, e.clock.Now()); err != nil {
+				return err
+			}
+		}
+		after, err = e.incidents.Load(tx, id)
+		return err
+	})
+	return after, err
 }
 
 // IsNotEscalatable reports whether err is a refusal of Escalate.

@@ -171,6 +171,16 @@ func (s *Service) Schedules() []*Schedule {
 	return out
 }
 
+// People returns every configured person, by name.
+func (s *Service) People() []config.Person {
+	out := make([]config.Person, 0, len(s.people))
+	for _, p := range s.people {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
 // Person returns a configured person.
 func (s *Service) Person(name string) (config.Person, bool) {
 	p, ok := s.people[name]

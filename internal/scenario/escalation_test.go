@@ -167,9 +167,21 @@ func TestManualEscalateJumpsToTheNextStep(t *testing.T) {
 	if n := len(stepsOf(h.Incident(inc.ID))); n != 4 {
 		t.Fatalf("step 3 did not come 10 minutes after the jump")
 	}
+	// The one who acknowledged asks for help: the incident goes back to
+	// triggered and the policy moves on, wanting an ack of its own.
 	h.API("POST", "/api/v1/incidents/"+itoa(inc.ID)+"/ack")
-	if r := h.API("POST", "/api/v1/incidents/"+itoa(inc.ID)+"/escalate"); r.Code != 409 || !strings.Contains(r.Error, "acknowledged") {
+	if r := h.API("POST", "/api/v1/incidents/"+itoa(inc.ID)+"/escalate"); r.Code != 200 || !strings.Contains(string(r.Body), `"status":"triggered"`) {
 		t.Fatalf("escalate after ack = %d %s", r.Code, r.Body)
+	}
+	h.Tick()
+	// Past the last step the policy starts its next round.
+	if got := stepsOf(h.Incident(inc.ID)); len(got) != 7 || !strings.HasPrefix(got[4], "escalation.manual") ||
+		!strings.Contains(got[6], "step 1/3 (round 2): alice") {
+		t.Fatalf("after escalating the acknowledged incident: %v", got)
+	}
+	h.API("POST", "/api/v1/incidents/"+itoa(inc.ID)+"/resolve")
+	if r := h.API("POST", "/api/v1/incidents/"+itoa(inc.ID)+"/escalate"); r.Code != 409 || !strings.Contains(r.Error, "resolved") {
+		t.Fatalf("escalate after resolve = %d %s", r.Code, r.Body)
 	}
 }
 

@@ -52,17 +52,16 @@ func TestSlackChannelPerIncidentButtonsAndCommands(t *testing.T) {
 	}
 
 	// /oncall escalate typed in the channel: the incident is implied.
+	// Escalating the acknowledged incident asks the next step for help:
+	// it is triggered again until someone acknowledges anew.
 	code, kind, text := h.SlackCommand("U0ALICE", ch.ID, "escalate")
-	if code != 200 || kind != "ephemeral" || !strings.Contains(text, "acknowledged by slack:bob; unacknowledge it") {
+	if code != 200 || kind != "in_channel" || !strings.Contains(text, "#1 escalated by alice") {
 		t.Fatalf("escalate an acked incident = %d %s %q", code, kind, text)
 	}
+	h.ExpectStatus(inc.ID, incident.StatusTriggered)
 	_, kind, text = h.SlackCommand("U0ALICE", ch.ID, "unack")
-	if kind != "in_channel" || !strings.Contains(text, "#1 unacknowledged by alice") {
-		t.Fatalf("unack = %s %q", kind, text)
-	}
-	_, _, text = h.SlackCommand("U0ALICE", ch.ID, "escalate")
-	if !strings.Contains(text, "#1 escalated by alice") {
-		t.Fatalf("escalate = %q", text)
+	if kind != "ephemeral" || !strings.Contains(text, "not acknowledged") {
+		t.Fatalf("unack of a triggered incident = %s %q", kind, text)
 	}
 	// Someone Slack does not know to the bot is told how to fix it.
 	_, kind, text = h.SlackCommand("U0STRANGER", ch.ID, "ack")
