@@ -75,6 +75,26 @@ func PlatformID(p config.Person, platform string) string {
 	return ""
 }
 
+// Account returns a person's account on a platform: the one the config
+// names, else the newest made with /oncall link; "" when neither. Pages,
+// invitations and mentions all go through it, so a linked account is
+// reached as well as it is heard.
+func Account(ctx context.Context, st *store.Store, p config.Person, platform string) (string, error) {
+	if id := PlatformID(p, platform); id != "" || st == nil || p.Name == "" {
+		return id, nil
+	}
+	var user string
+	err := st.Read().QueryRowContext(ctx, `SELECT platform_user FROM platform_links WHERE platform = ? AND person = ?
+		ORDER BY created_at DESC LIMIT 1`, platform, p.Name).Scan(&user)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up %s's %s link: %w", p.Name, platform, err)
+	}
+	return user, nil
+}
+
 // Deliverer is the outbox consumer that shows incidents on one platform:
 // it opens the room on the first event, posts the card, and keeps the
 // card up to date and the thread told as the incident changes.
@@ -136,21 +156,31 @@ func (d *Deliverer) saveRef(ctx context.Context, id int64, r ref) error {
 	})
 }
 
-func (d *Deliverer) members(team config.Team) []Member {
+// accounts returns the accounts on this platform of the people named,
+// once each, skipping those with none.
+func (d *Deliverer) accounts(ctx context.Context, names ...[]string) ([]Member, error) {
 	var out []Member
 	seen := map[string]bool{}
-	for _, names := range [][]string{team.Members, team.Leads} {
-		for _, n := range names {
+	for _, list := range names {
+		for _, n := range list {
 			if seen[n] {
 				continue
 			}
 			seen[n] = true
-			if id := PlatformID(d.people[n], d.platform.Name()); id != "" {
+			p, ok := d.people[n]
+			if !ok {
+				p = config.Person{Name: n}
+			}
+			id, err := Account(ctx, d.store, p, d.platform.Name())
+			if err != nil {
+				return nil, err
+			}
+			if id != "" {
 				out = append(out, Member{Name: n, PlatformID: id})
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Deliver shows one incident event. Each step is recorded as it is done,
@@ -166,7 +196,12 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 		return fmt.Errorf("load chat ref: %w", err)
 	}
 	if !ok {
-		room, err := d.platform.OpenRoom(ctx, inc, d.teams[inc.Team], d.members(d.teams[inc.Team]))
+		team := d.teams[inc.Team]
+		members, err := d.accounts(ctx, team.Members, team.Leads)
+		if err != nil {
+			return err
+		}
+		room, err := d.platform.OpenRoom(ctx, inc, team, members)
 		if err != nil {
 			return fmt.Errorf("open %s room for incident %d: %w", d.platform.Name(), inc.ID, err)
 		}
@@ -233,11 +268,9 @@ func (d *Deliverer) say(ctx context.Context, room Room, line string, paging []st
 	if !ok || len(paging) == 0 {
 		return d.platform.Post(ctx, room, line)
 	}
-	var people []Member
-	for _, n := range paging {
-		if id := PlatformID(d.people[n], d.platform.Name()); id != "" {
-			people = append(people, Member{Name: n, PlatformID: id})
-		}
+	people, err := d.accounts(ctx, paging)
+	if err != nil {
+		return err
 	}
 	if len(people) == 0 {
 		return d.platform.Post(ctx, room, line)

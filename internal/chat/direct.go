@@ -9,6 +9,7 @@ import (
 
 	"github.com/oncallbot/bot/internal/oncall"
 	"github.com/oncallbot/bot/internal/outbox"
+	"github.com/oncallbot/bot/internal/store"
 )
 
 // DirectPager is the consumer of the chat contact method: it sends the
@@ -16,12 +17,14 @@ import (
 // every platform where the person has an identity.
 type DirectPager struct {
 	platforms []Platform
+	store     *store.Store
 	loc       *time.Location
 }
 
-// NewDirectPager returns the notify:chat consumer.
-func NewDirectPager(platforms []Platform) *DirectPager {
-	return &DirectPager{platforms: platforms, loc: time.UTC}
+// NewDirectPager returns the notify:chat consumer; st holds the accounts
+// linked with /oncall link (nil: the config's only).
+func NewDirectPager(platforms []Platform, st *store.Store) *DirectPager {
+	return &DirectPager{platforms: platforms, store: st, loc: time.UTC}
 }
 
 // Deliver sends one page. A person with no identity on any platform is a
@@ -35,7 +38,11 @@ func (d *DirectPager) Deliver(ctx context.Context, m outbox.Message) error {
 	sent := 0
 	var errs []error
 	for _, pl := range d.platforms {
-		id := PlatformID(p.Person, pl.Name())
+		id, err := Account(ctx, d.store, p.Person, pl.Name())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		if id == "" {
 			continue
 		}

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,5 +76,33 @@ func TestLinkCodesAllowFewAttempts(t *testing.T) {
 	}
 	if _, _, text := h.SlackCommand("U0CAROL", "C9999", "link nobody"); !strings.Contains(text, `no "nobody"`) {
 		t.Fatalf("link to an unknown person answered %q", text)
+	}
+}
+
+func TestALinkedAccountIsPagedAndCalledIn(t *testing.T) {
+	h := New(t, WithConfig(linkConfig))
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=Disk")))
+	h.SlackCommand("U0CAROL", "C9999", "link carol")
+	code := sixDigits.FindStringSubmatch(h.SMTP.Mails("carol@example.com")[0].Body)[1]
+	if _, _, text := h.SlackCommand("U0CAROL", "C9999", "link carol "+code); !strings.Contains(text, "Linked") {
+		t.Fatalf("link answered %q", text)
+	}
+	// carol's config names no Slack account: only the link reaches her.
+	if r := h.APIJSON("POST", "/api/v1/incidents/"+itoa(inc.ID)+"/assign", map[string]string{"person": "carol"}); r.Code != 200 {
+		t.Fatalf("assign = %d %s", r.Code, r.Body)
+	}
+	h.Tick()
+	if dm := h.Slack.Messages("DU0CAROL"); len(dm) != 1 {
+		t.Fatalf("carol's DM pages through her linked account = %d, want 1", len(dm))
+	}
+	ch := h.Slack.Channel("inc-1-disk")
+	if ch == nil || !slices.Contains(ch.Members, "U0CAROL") {
+		t.Fatalf("carol's linked account was not called into the channel: %+v", ch)
+	}
+	// A new incident's channel invites her with the team.
+	h.PostAlerts(Firing("alertname=Load"))
+	h.Tick()
+	if ch := h.Slack.Channel("inc-2-load"); ch == nil || !slices.Contains(ch.Members, "U0CAROL") {
+		t.Fatalf("the next incident's channel left carol out: %+v", ch)
 	}
 }
