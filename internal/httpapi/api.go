@@ -168,8 +168,16 @@ func (s *Server) handleIncidentAction(w http.ResponseWriter, r *http.Request) {
 		}
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil || body.Person == "" {
-			writeError(w, http.StatusBadRequest, `body must be JSON {"person": "<name in the bot>"}`, "person")
+		var tooBig *http.MaxBytesError
+		switch err := dec.Decode(&body); {
+		case errors.As(err, &tooBig):
+			writeError(w, http.StatusRequestEntityTooLarge, "body is larger than 64 KiB", "")
+			return
+		case err != nil:
+			writeError(w, http.StatusBadRequest, `body must be JSON {"person": "<name in the bot>"}: `+err.Error(), "person")
+			return
+		case body.Person == "":
+			writeError(w, http.StatusBadRequest, `person is required: body must be JSON {"person": "<name in the bot>"}`, "person")
 			return
 		}
 		inc, err = s.assigner.Assign(r.Context(), id, actor, body.Person, true)

@@ -143,10 +143,7 @@ func (s *Server) handleCreateOverride(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req overrideRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "body must be JSON {kind, user, replaces, start, end, note}: "+err.Error(), "")
+	if !decodeBody(w, r, &req, "{kind, user, replaces, start, end, note}") {
 		return
 	}
 	if req.Kind == "" {
@@ -208,7 +205,13 @@ func (s *Server) handleTeamOnCall(w http.ResponseWriter, r *http.Request) {
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, shape string) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "body is larger than 64 KiB", "")
+		return false
+	case err != nil:
 		writeError(w, http.StatusBadRequest, "body must be JSON "+shape+": "+err.Error(), "")
 		return false
 	}

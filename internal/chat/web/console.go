@@ -8,6 +8,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -100,11 +101,13 @@ func (c *Console) person(r *http.Request) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	name, _, ok := strings.Cut(ck.Value, ".")
-	if !ok {
+	// The signature is after the last dot: a name may have dots of its
+	// own (QueryEscape keeps them).
+	i := strings.LastIndexByte(ck.Value, '.')
+	if i < 0 {
 		return "", false
 	}
-	person, err := url.QueryUnescape(name)
+	person, err := url.QueryUnescape(ck.Value[:i])
 	if err != nil || !hmac.Equal([]byte(c.sign(person)), []byte(ck.Value)) {
 		return "", false
 	}
@@ -156,7 +159,9 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if !parseForm(w, r, 4<<10) {
+		return
+	}
 	token := r.PostFormValue("token")
 	var person string
 	for t, p := range c.tokens {
@@ -172,6 +177,23 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: c.sign(person), Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// parseForm reads a posted form of at most limit bytes, answering 413 or
+// 400 when it cannot, rather than going on with empty fields.
+func parseForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	err := r.ParseForm()
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		http.Error(w, fmt.Sprintf("form is too large: over %d KiB", limit>>10), http.StatusRequestEntityTooLarge)
+	case err != nil:
+		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
+	default:
+		return true
+	}
+	return false
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
@@ -229,7 +251,9 @@ func (c *Console) roomPage(w http.ResponseWriter, r *http.Request) {
 // command runs a command line, in an incident's room or from the on-call
 // page, through the same executor as every platform.
 func (c *Console) command(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	if !parseForm(w, r, 8<<10) {
+		return
+	}
 	line := r.PostFormValue("line")
 	req := chat.Request{User: me(r), Platform: "web"}
 	back := "/oncall"

@@ -1,0 +1,139 @@
+package web
+
+import (
+	"context"
+	"testing"
+
+	"github.com/oncallbot/bot/internal/chat"
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+)
+
+// received drains what a subscriber has been sent; publishing is
+// synchronous, so everything published is already there.
+func received(ch chan event) []event {
+	var out []event
+	for {
+		select {
+		case e := <-ch:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+func TestRoomMethodsTellEveryOpenPage(t *testing.T) {
+	ctx := context.Background()
+	room := chat.Room{ID: "incident-7"}
+	cases := []struct {
+		name string
+		call func(p *Platform) error
+	}{
+		{"OpenRoom", func(p *Platform) error {
+			r, err := p.OpenRoom(ctx, incident.Incident{ID: 7}, config.Team{Name: "ops"}, []chat.Member{{Name: "alice", PlatformID: "alice"}})
+			if err == nil && r != room {
+				t.Errorf("OpenRoom = %+v, want %+v", r, room)
+			}
+			return err
+		}},
+		{"PostCard", func(p *Platform) error {
+			id, err := p.PostCard(ctx, room, chat.Card{IncidentID: 7})
+			if err == nil && id != "incident-7-card" {
+				t.Errorf("PostCard message id = %q", id)
+			}
+			return err
+		}},
+		{"UpdateCard", func(p *Platform) error { return p.UpdateCard(ctx, room, "incident-7-card", chat.Card{IncidentID: 7}) }},
+		{"Post", func(p *Platform) error { return p.Post(ctx, room, "note") }},
+		{"CloseRoom", func(p *Platform) error { return p.CloseRoom(ctx, room) }},
+		{"ReopenRoom", func(p *Platform) error { return p.ReopenRoom(ctx, room) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := NewPlatform()
+			alice, bob := p.broker.subscribe("alice"), p.broker.subscribe("bob")
+			if err := c.call(p); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			want := event{Kind: "incident", Room: "incident-7"}
+			for who, ch := range map[string]chan event{"alice": alice, "bob": bob} {
+				if got := received(ch); len(got) != 1 || got[0] != want {
+					t.Errorf("%s's page heard %+v, want [%+v]", who, got, want)
+				}
+			}
+		})
+		t.Run(c.name+" with no page open", func(t *testing.T) {
+			p := NewPlatform()
+			if err := c.call(p); err != nil {
+				t.Fatalf("%s with nobody listening: %v", c.name, err)
+			}
+		})
+	}
+}
+
+func TestDirectReachesOnlyThePersonPaged(t *testing.T) {
+	ctx := context.Background()
+	p := NewPlatform()
+	alice1, alice2, bob := p.broker.subscribe("alice"), p.broker.subscribe("alice"), p.broker.subscribe("bob")
+	if err := p.Direct(ctx, chat.Member{Name: "alice", PlatformID: "alice"}, "Disk full", chat.Card{IncidentID: 3}); err != nil {
+		t.Fatal(err)
+	}
+	want := event{Kind: "page", Room: "incident-3", Person: "alice", Text: "Disk full"}
+	for i, ch := range []chan event{alice1, alice2} {
+		if got := received(ch); len(got) != 1 || got[0] != want {
+			t.Errorf("alice's page %d heard %+v, want [%+v]", i+1, got, want)
+		}
+	}
+	if got := received(bob); len(got) != 0 {
+		t.Errorf("bob heard alice's page: %+v", got)
+	}
+	// Nobody of that name has a page open: nothing to do, no error.
+	if err := p.Direct(ctx, chat.Member{Name: "carol", PlatformID: "carol"}, "hello", chat.Card{IncidentID: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []chan event{alice1, alice2, bob} {
+		if got := received(ch); len(got) != 0 {
+			t.Errorf("carol's page reached someone else: %+v", got)
+		}
+	}
+}
+
+func TestSlowPageMissesEventsWithoutHoldingOthersUp(t *testing.T) {
+	p := NewPlatform()
+	slow, fast := p.broker.subscribe("alice"), p.broker.subscribe("bob")
+	ctx := context.Background()
+	const n = 40 // more than a stream's buffer
+	for i := 0; i < n; i++ {
+		if err := p.Post(ctx, chat.Room{ID: "incident-1"}, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if got := received(fast); len(got) != 1 {
+			t.Fatalf("post %d: the reading page heard %d events", i, len(got))
+		}
+	}
+	if got := len(received(slow)); got == 0 || got >= n {
+		t.Fatalf("the page that never read holds %d events, want its buffer's worth (under %d)", got, n)
+	}
+}
+
+func TestUnsubscribedPageHearsNothing(t *testing.T) {
+	p := NewPlatform()
+	ch := p.broker.subscribe("alice")
+	p.broker.unsubscribe(ch)
+	if err := p.Post(context.Background(), chat.Room{ID: "incident-1"}, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := received(ch); len(got) != 0 || p.subscribers() != 0 {
+		t.Fatalf("after unsubscribe: heard %+v, %d subscribers", got, p.subscribers())
+	}
+}
+
+func TestPlatformName(t *testing.T) {
+	if got := NewPlatform().Name(); got != "web" {
+		t.Fatalf("Name = %q, want web (people's console identity is looked up by it)", got)
+	}
+	if got := chat.PlatformID(config.Person{Name: "alice"}, NewPlatform().Name()); got != "alice" {
+		t.Fatalf("console identity of alice = %q, want her name (Direct matches pages by it)", got)
+	}
+}
