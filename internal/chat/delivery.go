@@ -105,11 +105,16 @@ type Deliverer struct {
 	people   map[string]config.Person
 	loc      *time.Location
 	now      func() time.Time
+	// pacer keeps to the platform's rate limits, when it has some.
+	pacer *pacer
 }
 
 // NewDeliverer returns the consumer for platform, named ConsumerName.
 func NewDeliverer(p Platform, st *store.Store, cfg *config.Config, now func() time.Time) *Deliverer {
 	d := &Deliverer{platform: p, store: st, teams: map[string]config.Team{}, people: map[string]config.Person{}, loc: time.UTC, now: now}
+	if pc, ok := p.(Paced); ok {
+		d.pacer = newPacer(pc.Pace())
+	}
 	for _, t := range cfg.Teams {
 		d.teams[t.Name] = t
 	}
@@ -213,6 +218,9 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 	card := NewCard(inc, d.loc)
 	switch {
 	case r.messageID == "":
+		if err := d.pace(r.room); err != nil {
+			return err
+		}
 		id, err := d.platform.PostCard(ctx, r.room, card)
 		if err != nil {
 			return fmt.Errorf("post card of incident %d: %w", inc.ID, err)
@@ -225,6 +233,9 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 			return err
 		}
 	case r.digest != card.Digest():
+		// Edits are not paced: they carry the state everyone must see, and
+		// platforms count them apart from new messages (Slack's
+		// chat.update, Discord's edit bucket); a 429 is still waited out.
 		if err := d.platform.UpdateCard(ctx, r.room, r.messageID, card); err != nil {
 			return fmt.Errorf("update card of incident %d: %w", inc.ID, err)
 		}
@@ -247,6 +258,9 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 	// A closed room (a resolved incident's) hears nothing more; its card
 	// still shows the state.
 	if line := timelineLine(ev); line != "" && ev.Event != incident.KindTriggered && !r.closed {
+		if err := d.pace(r.room); err != nil {
+			return err
+		}
 		if err := d.say(ctx, r.room, line, ev.Paging); err != nil {
 			return fmt.Errorf("post to incident %d's room: %w", inc.ID, err)
 		}
@@ -257,6 +271,19 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 		}
 		r.closed = true
 		return d.saveRef(ctx, inc.ID, r)
+	}
+	return nil
+}
+
+// pace spends one message of room's rate limit, or defers the delivery
+// until there is one: nothing has been sent, so nothing is repeated.
+func (d *Deliverer) pace(room Room) error {
+	if d.pacer == nil {
+		return nil
+	}
+	key := d.platform.(Paced).PaceKey(room)
+	if wait := d.pacer.take(key, d.now()); wait > 0 {
+		return &outbox.DeferError{After: wait, Why: d.platform.Name() + " rate limit of " + key}
 	}
 	return nil
 }

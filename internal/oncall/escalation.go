@@ -552,6 +552,22 @@ func (e *Engine) BeginSend(ctx context.Context, key string) (bool, error) {
 		if err != nil {
 			return fmt.Errorf("begin send: %w", err)
 		}
+		// A page that waited (a provider down, a rate limit) is for an
+		// incident that may have been acknowledged or resolved since: it
+		// would wake someone for nothing, with a stale card.
+		inc, err := e.incidents.Load(tx, id)
+		if err != nil {
+			return err
+		}
+		if inc.Status != incident.StatusTriggered {
+			proceed = false
+			if _, err := tx.Exec(`UPDATE notifications SET state = 'failed', detail = ? WHERE idempotency_key = ?`,
+				"not sent: the incident was "+string(inc.Status)+" first", key); err != nil {
+				return err
+			}
+			return e.incidents.Record(tx, id, KindNotifySkipped, "bot",
+				fmt.Sprintf("%s to %s: not sent, the incident was %s before it could go out", method, person, inc.Status))
+		}
 		if since.Valid {
 			proceed = false
 			if _, err := tx.Exec(`UPDATE notifications SET sending_since = NULL, state = 'sent', detail = 'interrupted; not sent again' WHERE idempotency_key = ?`, key); err != nil {

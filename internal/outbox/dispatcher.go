@@ -67,7 +67,7 @@ func NewDispatcher(s *store.Store, c clock.Clock, log *slog.Logger, reg promethe
 		busy:        map[string]int{},
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bot_outbox_deliveries_total",
-			Help: "Outbox delivery attempts by consumer and result (delivered, retry, dead).",
+			Help: "Outbox delivery attempts by consumer and result (delivered, retry, deferred, dead).",
 		}, []string{"consumer", "result"}),
 	}
 	d.idle = sync.NewCond(&d.mu)
@@ -239,6 +239,18 @@ func (d *Dispatcher) record(ctx context.Context, r row, derr error) error {
 		return d.store.Write(ctx, func(tx *store.Tx) error {
 			_, err := tx.Exec(`UPDATE outbox SET state = 'delivered', attempts = ?, delivered_at = ?, last_error = '' WHERE id = ?`,
 				r.Attempt, now.UnixMilli(), r.ID)
+			return err
+		})
+	}
+	var later *DeferError
+	if errors.As(derr, &later) {
+		// Not a failure: the attempt is given back and nothing is logged
+		// above debug, however long a storm keeps the pace slow.
+		d.deliveries.WithLabelValues(r.Consumer, "deferred").Inc()
+		d.log.Debug("outbox delivery deferred", "id", r.ID, "consumer", r.Consumer, "after", later.After, "why", later.Why)
+		return d.store.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(`UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?`,
+				r.Attempt-1, now.Add(later.After).UnixMilli(), r.ID)
 			return err
 		})
 	}

@@ -212,3 +212,13 @@ func (e *RetryAfterError) Error() string {
 	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
 }
 func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// DeferError asks for a message again after After without counting the
+// attempt as a failure: the consumer is keeping to a pace of its own (a
+// platform's rate limit) and has sent nothing.
+type DeferError struct {
+	After time.Duration
+	Why   string
+}
+
+func (e *DeferError) Error() string { return fmt.Sprintf("deferred %s: %s", e.After, e.Why) }

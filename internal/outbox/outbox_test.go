@@ -205,10 +205,12 @@ func TestDispatcherErrorKinds(t *testing.T) {
 		err       error
 		wantState string
 		wantWait  time.Duration // exact when Retry-After is given, else 0
+		attempts  int           // recorded attempts after the one delivery
 	}{
-		{"permanent goes dead at once", Permanent(errors.New("400 channel_not_found")), "dead", 0},
-		{"retry-after is honoured", &RetryAfterError{After: 42 * time.Second, Err: errors.New("429")}, "pending", 42 * time.Second},
-		{"panic is contained and dead", nil, "dead", 0},
+		{"permanent goes dead at once", Permanent(errors.New("400 channel_not_found")), "dead", 0, 1},
+		{"retry-after is honoured", &RetryAfterError{After: 42 * time.Second, Err: errors.New("429")}, "pending", 42 * time.Second, 1},
+		{"a deferral waits and is no failed attempt", &DeferError{After: 3 * time.Second, Why: "pace"}, "pending", 3 * time.Second, 0},
+		{"panic is contained and dead", nil, "dead", 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,6 +238,9 @@ func TestDispatcherErrorKinds(t *testing.T) {
 			}
 			if tt.wantWait > 0 && r.next.Sub(t0) != tt.wantWait {
 				t.Errorf("next attempt in %s, want %s", r.next.Sub(t0), tt.wantWait)
+			}
+			if r.attempts != tt.attempts {
+				t.Errorf("%d attempts recorded, want %d", r.attempts, tt.attempts)
 			}
 		})
 	}

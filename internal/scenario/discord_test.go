@@ -68,6 +68,10 @@ func TestDiscordThreadPerIncidentButtonsAndCommands(t *testing.T) {
 	if d.Data.Flags == 64 || !strings.Contains(d.Data.Content, "#1 resolved by alice") {
 		t.Fatalf("/oncall resolve answered %+v", d)
 	}
+	// The thread hears of the ack and the resolve before it is archived;
+	// Discord's five messages in five seconds per channel make those
+	// lines wait their turn, a few seconds each.
+	h.Advance(30 * time.Second)
 	if th := h.Discord.Thread("#1 disk full on db1"); !th.Archived {
 		t.Fatal("the thread was not archived on resolve")
 	}

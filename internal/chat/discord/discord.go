@@ -69,6 +69,13 @@ func New(token, apiURL string) (*Platform, error) {
 // Name is "discord".
 func (p *Platform) Name() string { return "discord" }
 
+// PaceKey is the thread: Discord's message bucket is per channel.
+func (p *Platform) PaceKey(room chat.Room) string { return room.ID }
+
+// Pace keeps within five new messages in any five seconds: a burst of
+// four (an incident's first card and lines), then one every 5 s.
+func (p *Platform) Pace() chat.Limit { return chat.Limit{Every: 5 * time.Second, Burst: 4} }
+
 func retryable(err error) error {
 	var rl *discordgo.RateLimitError
 	if errors.As(err, &rl) && rl.RateLimit != nil && rl.TooManyRequests != nil {

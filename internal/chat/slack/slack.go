@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -40,6 +41,13 @@ func New(token, apiURL string, private bool) *Platform {
 
 // Name is "slack".
 func (p *Platform) Name() string { return "slack" }
+
+// PaceKey is the channel: Slack allows about one message a second into
+// each, with short bursts.
+func (p *Platform) PaceKey(room chat.Room) string { return room.ID }
+
+// Pace is one a second after a burst of ten.
+func (p *Platform) Pace() chat.Limit { return chat.Limit{Every: time.Second, Burst: 10} }
 
 // retryable turns slack-go's errors into the outbox's: a rate limit waits
 // for its Retry-After; Slack's refusals of a request are permanent.
