@@ -229,7 +229,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Links: &chat.Linker{Store: st, Sender: pub, OnCall: a.OnCall, Methods: linkMethods, Clock: opts.Clock}}
 	var consoleRoutes interface{ Routes(chi.Router) }
 	if console != nil {
-		c, err := web.NewConsole(console, a.Chat, a.Incidents, a.OnCall, cfg, opts.Logger)
+		c, err := web.NewConsole(console, a.Chat, a.Incidents, a.OnCall, cfg, opts.Clock, opts.Logger)
 		if err != nil {
 			st.Close()
 			return nil, err
@@ -277,7 +277,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 				in.Teams[id] = t.Name
 			}
 		}
-		mounts = append(mounts, func(r chi.Router) { r.Post("/telegram/webhook", in.ServeHTTP) })
+		if cfg.Telegram.LongPolling {
+			// No route: with long polling Telegram sends nothing to the bot.
+			poller := telegram.NewPoller(cfg.Telegram.BotToken, cfg.Telegram.APIURL, in.Handle, opts.Clock, opts.Logger)
+			a.listeners = append(a.listeners, poller.Run)
+		} else {
+			mounts = append(mounts, func(r chi.Router) { r.Post("/telegram/webhook", in.ServeHTTP) })
+		}
 	}
 	if slackPlatform != nil {
 		users := map[string]string{}
@@ -297,11 +303,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 				in.Teams[t.Rooms.Slack] = t.Name
 			}
 		}
-		mounts = append(mounts, func(r chi.Router) {
-			r.Post("/slack/commands", in.Command)
-			r.Post("/slack/interactivity", in.Interaction)
-			r.Post("/slack/events", in.Events)
-		})
+		// The HTTP endpoints need the signing secret to verify requests;
+		// in Socket Mode it is optional, and serving both while it is set
+		// lets the app be switched on Slack's side without a redeploy.
+		if cfg.Slack.SigningSecret != "" {
+			mounts = append(mounts, func(r chi.Router) {
+				r.Post("/slack/commands", in.Command)
+				r.Post("/slack/interactivity", in.Interaction)
+				r.Post("/slack/events", in.Events)
+			})
+		}
+		if cfg.Slack.SocketMode {
+			sm := slackchat.NewSocketMode(in, cfg.Slack.BotToken, cfg.Slack.AppToken, cfg.Slack.APIURL, opts.Clock, opts.Logger)
+			a.listeners = append(a.listeners, sm.Run)
+		}
 	}
 	a.Registry.MustRegister(&dbCollector{app: a})
 

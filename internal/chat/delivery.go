@@ -305,15 +305,6 @@ func (d *Deliverer) say(ctx context.Context, room Room, line string, paging []st
 	return s.Summon(ctx, room, people, line)
 }
 
-// timelineLine is what a room's thread is told of an event.
-func timelineLine(ev incident.EventPayload) string {
-	detail := ""
-	if ev.Detail != "" {
-		detail = ": " + ev.Detail
-	}
-	return fmt.Sprintf("%s by %s%s", ev.Event, ev.Actor, detail)
-}
-
 // IncidentOfRoom finds the incident whose room on platform is roomID, so
 // a command typed in that room implies it.
 func IncidentOfRoom(ctx context.Context, st *store.Store, platform, roomID string) (int64, bool) {

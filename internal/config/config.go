@@ -47,6 +47,9 @@ type Config struct {
 	// ConsoleTokens sign people in to the web console; with none, the
 	// console is off.
 	ConsoleTokens []ConsoleToken `yaml:"console_tokens"`
+	// ConsoleSession is how long a console sign-in lasts (default 12h);
+	// then the person signs in again.
+	ConsoleSession Duration `yaml:"console_session"`
 	// Slack, when set, opens incident channels on Slack and takes its
 	// slash command and buttons.
 	Slack *Slack `yaml:"slack"`
@@ -61,10 +64,15 @@ type Config struct {
 type Telegram struct {
 	BotToken string `yaml:"bot_token"`
 	// WebhookSecret is the secret_token given to setWebhook; updates
-	// without it are refused.
+	// without it are refused. Not needed with LongPolling.
 	WebhookSecret string `yaml:"webhook_secret"`
 	// APIURL is the Bot API server (default https://api.telegram.org).
 	APIURL string `yaml:"api_url"`
+	// LongPolling fetches updates with getUpdates instead of taking the
+	// webhook, for a bot that Telegram cannot reach; the bot deletes any
+	// webhook set. The updates come back on the bot's own connection,
+	// authenticated by its token, so no webhook secret is needed.
+	LongPolling bool `yaml:"long_polling"`
 }
 
 // Discord is the Discord application's credentials. Teams name their
@@ -87,6 +95,14 @@ type Slack struct {
 	APIURL string `yaml:"api_url"`
 	// PrivateChannels makes incident channels private.
 	PrivateChannels bool `yaml:"private_channels"`
+	// SocketMode takes commands and button presses over a websocket the
+	// bot opens (Slack's Socket Mode), so the bot needs no public URL.
+	// It needs AppToken; SigningSecret is then optional, and the HTTP
+	// endpoints are served only when it is set.
+	SocketMode bool `yaml:"socket_mode"`
+	// AppToken is the app-level token (xapp-..., scope connections:write)
+	// that opens Socket Mode connections.
+	AppToken string `yaml:"app_token"`
 }
 
 // ConsoleToken signs a person in to the web console.
@@ -360,9 +376,10 @@ func Parse(raw []byte) (*Config, error) {
 		return nil, err
 	}
 	c := &Config{
-		Listen:       "127.0.0.1:8080",
-		Database:     "data/bot.db",
-		ReopenWindow: Duration(5 * time.Minute),
+		Listen:         "127.0.0.1:8080",
+		Database:       "data/bot.db",
+		ReopenWindow:   Duration(5 * time.Minute),
+		ConsoleSession: Duration(12 * time.Hour),
 	}
 	if len(doc.Content) > 0 {
 		// Re-encode the expanded tree so KnownFields applies: Node.Decode
@@ -609,11 +626,26 @@ func (c *Config) check() error {
 	if d := c.Discord; d != nil && (d.BotToken == "" || d.PublicKey == "") {
 		fail("discord: bot_token and public_key are required")
 	}
-	if tg := c.Telegram; tg != nil && (tg.BotToken == "" || tg.WebhookSecret == "") {
-		fail("telegram: bot_token and webhook_secret are required")
+	if tg := c.Telegram; tg != nil {
+		switch {
+		case tg.BotToken == "":
+			fail("telegram: bot_token is required")
+		case tg.WebhookSecret == "" && !tg.LongPolling:
+			fail("telegram: webhook_secret is required (or long_polling: true)")
+		}
 	}
-	if sl := c.Slack; sl != nil && (sl.BotToken == "" || sl.SigningSecret == "") {
-		fail("slack: bot_token and signing_secret are required")
+	if sl := c.Slack; sl != nil {
+		switch {
+		case sl.SocketMode && (sl.BotToken == "" || !strings.HasPrefix(sl.AppToken, "xapp-")):
+			// The websocket is authenticated by the app token, so no
+			// signing secret is needed.
+			fail("slack: socket_mode needs bot_token and an app-level app_token (xapp-...)")
+		case !sl.SocketMode && (sl.BotToken == "" || sl.SigningSecret == ""):
+			fail("slack: bot_token and signing_secret are required (or socket_mode with app_token)")
+		}
+	}
+	if c.ConsoleSession <= 0 {
+		fail("console_session must be longer than zero")
 	}
 	for i, t := range c.ConsoleTokens {
 		if t.Token == "" || !people[t.Person] {

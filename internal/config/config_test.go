@@ -109,3 +109,91 @@ func TestParseRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestSlackCredentialsDependOnTheTransport(t *testing.T) {
+	cases := []struct {
+		name, slack, want string // want "" means accepted
+	}{
+		{"http with signing secret", `{bot_token: xoxb-1, signing_secret: s}`, ""},
+		{"http without signing secret", `{bot_token: xoxb-1}`, "signing_secret are required"},
+		{"http needs no app token", `{bot_token: xoxb-1, signing_secret: s, app_token: xapp-1}`, ""},
+		{"socket mode without signing secret", `{bot_token: xoxb-1, socket_mode: true, app_token: xapp-1-A1-2-abc}`, ""},
+		{"socket mode with signing secret too", `{bot_token: xoxb-1, signing_secret: s, socket_mode: true, app_token: xapp-1}`, ""},
+		{"socket mode without app token", `{bot_token: xoxb-1, signing_secret: s, socket_mode: true}`, "app-level app_token"},
+		{"socket mode with a bot token as app token", `{bot_token: xoxb-1, socket_mode: true, app_token: xoxb-1}`, "xapp-"},
+		{"socket mode without bot token", `{socket_mode: true, app_token: xapp-1}`, "socket_mode needs bot_token"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Parse([]byte("default_route: {team: ops}\nslack: " + c.slack + "\n"))
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("err = %v, want it to mention %q", err, c.want)
+			case c.want == "" && strings.Contains(c.slack, "socket_mode: true") && !cfg.Slack.SocketMode:
+				t.Fatalf("socket_mode not read: %+v", cfg.Slack)
+			}
+		})
+	}
+}
+
+func TestTelegramWebhookSecretUnlessLongPolling(t *testing.T) {
+	tests := []struct {
+		name, telegram, wantErr string
+	}{
+		{"webhook with its secret", "{bot_token: t, webhook_secret: s}", ""},
+		{"webhook without a secret", "{bot_token: t}", "webhook_secret is required"},
+		{"long polling needs no secret", "{bot_token: t, long_polling: true}", ""},
+		{"long polling still needs the token", "{long_polling: true}", "bot_token is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte("default_route: {team: ops}\ntelegram: " + tt.telegram + "\n"))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to mention %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.Contains(tt.telegram, "long_polling: true"); c.Telegram.LongPolling != want {
+				t.Fatalf("long_polling = %v, want %v", c.Telegram.LongPolling, want)
+			}
+		})
+	}
+}
+
+func TestConsoleSessionLength(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       time.Duration
+		wantErr    string
+	}{
+		{"default", "", 12 * time.Hour, ""},
+		{"set", "console_session: 30m\n", 30 * time.Minute, ""},
+		{"days in hours", "console_session: 168h\n", 168 * time.Hour, ""},
+		{"zero", "console_session: 0s\n", 0, "console_session must be longer than zero"},
+		{"negative", "console_session: -1h\n", 0, "negative"},
+		{"not a duration", "console_session: forever\n", 0, "forever"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(c.yaml + "default_route: {team: ops}\n"))
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want it to mention %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.ConsoleSession.Std(); got != c.want {
+				t.Fatalf("console_session = %v, want %v", got, c.want)
+			}
+		})
+	}
+}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -166,10 +165,8 @@ func (s *Server) handleIncidentAction(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Person string `json:"person"`
 		}
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
 		var tooBig *http.MaxBytesError
-		switch err := dec.Decode(&body); {
+		switch err := decodeJSON(w, r, &body); {
 		case errors.As(err, &tooBig):
 			writeError(w, http.StatusRequestEntityTooLarge, "body is larger than 64 KiB", "")
 			return

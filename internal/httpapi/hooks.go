@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -42,7 +41,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) {
 }
 
 func hookToken(r *http.Request) string {
-	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+	if t, ok := bearerToken(r); ok {
 		return t
 	}
 	return r.URL.Query().Get("token")

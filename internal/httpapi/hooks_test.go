@@ -19,6 +19,8 @@ func TestHookAuthentication(t *testing.T) {
 		want   string
 	}{
 		{"bearer token", "/hooks/generic", []string{"Bearer gen-secret"}, 202, ""},
+		{"lower-case bearer", "/hooks/generic", []string{"bearer gen-secret"}, 202, ""},
+		{"upper-case bearer", "/hooks/generic", []string{"BEARER gen-secret"}, 202, ""},
 		{"query token", "/hooks/generic?token=gen-secret", nil, 202, ""},
 		{"no token", "/hooks/generic", nil, 401, "missing integration token"},
 		{"empty query token", "/hooks/generic?token=", nil, 401, "missing integration token"},

@@ -250,7 +250,7 @@ type ctxKey struct{}
 
 func (s *Server) requireAPIToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		token, ok := bearerToken(r)
 		if !ok || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 			writeError(w, http.StatusUnauthorized, "missing API token: send Authorization: Bearer <token>", "")
@@ -265,6 +265,18 @@ func (s *Server) requireAPIToken(next http.Handler) http.Handler {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid API token", "")
 	})
+}
+
+// bearerToken reads "Authorization: Bearer <token>". The scheme is
+// case-insensitive (RFC 9110 §11.1) and parted from the token by one or
+// more spaces; the token is taken as sent, for a constant-time comparison
+// with the configured ones.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(token, " "), true
 }
 
 // apiActor names who made an API call, for the timeline.

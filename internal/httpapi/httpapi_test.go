@@ -289,6 +289,34 @@ func TestAPIAcceptsEachConfiguredToken(t *testing.T) {
 	}
 }
 
+// HTTP auth schemes are case-insensitive (RFC 9110 §11.1), and the scheme
+// and the token may be parted by more than one space; the token is not.
+func TestAPIAcceptsTheBearerSchemeInAnyCase(t *testing.T) {
+	cases := []struct {
+		name, authorization string
+		code                int
+	}{
+		{"canonical", "Bearer " + apiToken, 200},
+		{"lower case", "bearer " + apiToken, 200},
+		{"upper case", "BEARER " + apiToken, 200},
+		{"mixed case", "bEaReR " + apiToken, 200},
+		{"two spaces", "Bearer  " + apiToken, 200},
+		{"token in another case", "Bearer " + strings.ToUpper(apiToken), 401},
+		{"scheme and token run together", "bearer" + apiToken, 401},
+		{"a longer scheme", "Bearerx " + apiToken, 401},
+		{"tab after the scheme", "bearer\t" + apiToken, 401},
+	}
+	f := newFixture(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := f.send("GET", "/api/v1/incidents", http.Header{"Authorization": {c.authorization}}, "")
+			if r.code != c.code {
+				t.Fatalf("Authorization %q = %d %s, want %d", c.authorization, r.code, r.body, c.code)
+			}
+		})
+	}
+}
+
 func TestAPIRecordsTheTokenNameAsActor(t *testing.T) {
 	f := newFixture(t)
 	id := f.open("Disk")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -201,11 +202,10 @@ func (s *Server) handleTeamOnCall(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, oc)
 }
 
-// decodeBody reads a small JSON body strictly into v.
+// decodeBody reads a small JSON body strictly into v, answering 413 or 400
+// when it cannot.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, shape string) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err := decodeJSON(w, r, v)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -216,6 +216,29 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, shape string) boo
 		return false
 	}
 	return true
+}
+
+// errTrailingData refuses a body with more after its JSON object: a
+// second object or junk is a client's mistake, not something to ignore.
+var errTrailingData = errors.New("unexpected data after the JSON object")
+
+// decodeJSON reads a JSON body of at most 64 KiB into v: unknown fields and
+// anything but white space after the value are errors.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	var tooBig *http.MaxBytesError
+	switch _, err := dec.Token(); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &tooBig):
+		return err
+	default:
+		return errTrailingData
+	}
 }
 
 // oncallError answers the on-call domain's errors.

@@ -39,6 +39,10 @@ func TestScheduleEndpointsRefuseBadRequests(t *testing.T) {
 		{"override not JSON", "POST", "/api/v1/schedules/ops/overrides", `{user:carol}`, 400, "body must be JSON {kind, user, replaces, start, end, note}", ""},
 		{"override empty body", "POST", "/api/v1/schedules/ops/overrides", ``, 400, "body must be JSON {kind, user, replaces, start, end, note}: EOF", ""},
 		{"override unknown field", "POST", "/api/v1/schedules/ops/overrides", `{"user":"carol","who":"bob"}`, 400, `unknown field "who"`, ""},
+		{"override with trailing junk", "POST", "/api/v1/schedules/ops/overrides", `{"user":"carol"}x`, 400, "body must be JSON {kind, user, replaces, start, end, note}: unexpected data after the JSON object", ""},
+		{"override followed by a second object", "POST", "/api/v1/schedules/ops/overrides", `{"user":"carol"} {"user":"bob"}`, 400, "unexpected data after the JSON object", ""},
+		{"override followed by a stray brace", "POST", "/api/v1/schedules/ops/overrides", `{"user":"carol"}}`, 400, "unexpected data after the JSON object", ""},
+		{"override padded past 64 KiB after the object", "POST", "/api/v1/schedules/ops/overrides", `{"user":"carol"}` + strings.Repeat(" ", 64<<10), 413, "larger than 64 KiB", ""},
 		{"override bad time", "POST", "/api/v1/schedules/ops/overrides", `{"user":"carol","start":"monday"}`, 400, "body must be JSON", ""},
 		{"override over 64 KiB", "POST", "/api/v1/schedules/ops/overrides", big, 413, "larger than 64 KiB", ""},
 		{"override bad kind", "POST", "/api/v1/schedules/ops/overrides", `{"kind":"swap","user":"carol","start":"2026-03-03T00:00:00Z","end":"2026-03-04T00:00:00Z"}`, 400, `"swap" is not add, remove or replace`, "kind"},
@@ -56,6 +60,7 @@ func TestScheduleEndpointsRefuseBadRequests(t *testing.T) {
 		{"swap action unknown", "POST", "/api/v1/schedules/ops/swaps/1/steal", `{"user":"bob"}`, 404, `unknown action "steal": want accept or cancel`, "action"},
 		{"swap action not JSON", "POST", "/api/v1/schedules/ops/swaps/1/accept", `user=bob`, 400, "body must be JSON {user}", ""},
 		{"accept unknown swap", "POST", "/api/v1/schedules/ops/swaps/9/accept", `{"user":"bob"}`, 404, "swap 9: not found", ""},
+		{"take with trailing junk", "POST", "/api/v1/schedules/ops/take", `{"user":"carol"}]`, 400, "body must be JSON {user}: unexpected data after the JSON object", ""},
 		{"take unknown field", "POST", "/api/v1/schedules/ops/take", `{"person":"carol"}`, 400, `unknown field "person"`, ""},
 
 		// Rotation edits.

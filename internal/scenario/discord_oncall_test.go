@@ -240,7 +240,7 @@ func TestDiscordDownForTenMinutesThenTheCardShowsTheAck(t *testing.T) {
 	if len(msgs) == 0 || !strings.Contains(msgs[0].Components, `"custom_id":"unack #1"`) || !strings.Contains(msgs[0].Content, "Status: acknowledged by") {
 		t.Fatalf("card after the outage = %+v, want it acknowledged", msgs)
 	}
-	if !slices.ContainsFunc(msgs, func(m DiscordMessage) bool { return strings.Contains(m.Content, "incident.acknowledged by") }) {
+	if !slices.ContainsFunc(msgs, func(m DiscordMessage) bool { return strings.Contains(m.Content, "Acknowledged by") }) {
 		t.Fatalf("the thread never heard of the ack:\n%s", dcContents(msgs))
 	}
 	// The ack at +2m came before step 2 and alice's SMS: neither went out.

@@ -53,6 +53,10 @@ type FakeSlack struct {
 	// created records when each channel was asked for, for latency
 	// measurements.
 	created map[string]time.Time
+
+	// Socket is the Socket Mode side: apps.connections.open and the
+	// websocket it hands out.
+	Socket *FakeSlackSocket
 }
 
 // NewFakeSlack starts the fake.
@@ -60,6 +64,7 @@ func NewFakeSlack(t testing.TB) *FakeSlack {
 	f := &FakeSlack{t: t, channels: map[string]*SlackChannel{}, calls: map[string]int{}, created: map[string]time.Time{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
+	f.Socket = newFakeSlackSocket(t, f.srv.URL)
 	return f
 }
 
@@ -108,6 +113,9 @@ func params(r *http.Request) url.Values {
 }
 
 func (f *FakeSlack) serve(w http.ResponseWriter, r *http.Request) {
+	if f.Socket.serve(w, r) {
+		return
+	}
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	p := params(r)
 	token := p.Get("token")

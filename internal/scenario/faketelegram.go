@@ -3,12 +3,15 @@ package scenario
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf16"
 )
 
@@ -53,26 +56,60 @@ type FakeTelegram struct {
 	t   testing.TB
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	topics   map[int]*TelegramTopic
-	messages []*TelegramMessage
-	answers  []string
-	seq      int
-	failures []failure
+	mu     sync.Mutex
+	topics map[int]*TelegramTopic
+	// groupLimit, when set, refuses (429 with retry_after) a message to a
+	// group past the limit per window, as Telegram does; sent keeps the
+	// times of each group's messages on the harness's clock.
+	groupLimit  int
+	groupWindow time.Duration
+	now         func() time.Time
+	sent        map[int64][]time.Time
+	throttled   int
+	messages    []*TelegramMessage
+	answers     []string
+	seq         int
+	failures    []failure
+
+	// Long polling: the webhook URL (getUpdates answers 409 while one is
+	// set), the updates queued and not yet confirmed, the last update_id
+	// given out, getUpdates calls and their induced failures.
+	webhook      string
+	updates      []queuedUpdate
+	lastUpdateID int64
+	polls        int
+	pollFailures []failure
+	// changed is closed and replaced after every call and every queued
+	// update or poll failure: it wakes held getUpdates calls and WaitUntil.
+	changed chan struct{}
+	stop    chan struct{}
 }
+
+type queuedUpdate struct {
+	id   int64
+	body map[string]any
+}
+
+// telegramWebhookURL is the webhook the fake starts with, as for a bot
+// deployed in the default webhook mode: a poller must delete it first.
+const telegramWebhookURL = "https://oncall.invalid/telegram/webhook"
 
 // NewFakeTelegram starts the fake.
 func NewFakeTelegram(t testing.TB) *FakeTelegram {
-	f := &FakeTelegram{t: t, topics: map[int]*TelegramTopic{}}
+	f := &FakeTelegram{t: t, topics: map[int]*TelegramTopic{}, webhook: telegramWebhookURL,
+		changed: make(chan struct{}), stop: make(chan struct{})}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
+	// Runs before Close, which waits for held getUpdates calls.
+	t.Cleanup(func() { close(f.stop) })
 	return f
 }
 
 // URL is the Bot API server.
 func (f *FakeTelegram) URL() string { return f.srv.URL }
 
-// FailNext makes the next n calls fail: 429 answers carry retry_after.
+// FailNext makes the next n calls other than getUpdates fail (see
+// FailPolls): 429 answers carry retry_after.
 func (f *FakeTelegram) FailNext(n, code int, retryAfter string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -104,17 +141,11 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 	v := r.FormValue
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.failures) > 0 {
+	defer f.changedLocked()
+	if len(f.failures) > 0 && rest != "getUpdates" {
 		fl := f.failures[0]
 		f.failures = f.failures[1:]
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(fl.code)
-		body := map[string]any{"ok": false, "error_code": fl.code, "description": "induced failure"}
-		if fl.retryAfter != "" {
-			n, _ := strconv.Atoi(fl.retryAfter)
-			body["parameters"] = map[string]int{"retry_after": n}
-		}
-		json.NewEncoder(w).Encode(body)
+		tgFailure(w, fl)
 		return
 	}
 	chatID, _ := strconv.ParseInt(v("chat_id"), 10, 64)
@@ -161,6 +192,12 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 			tgError(w, 400, "Bad Request: can't parse entities: "+err.Error())
 			return
 		}
+		if wait := f.overGroupLimit(chatID); wait > 0 {
+			f.throttled++
+			secs := int((wait + time.Second - 1) / time.Second)
+			tgFailure(w, failure{429, strconv.Itoa(secs)})
+			return
+		}
 		f.seq++
 		m := &TelegramMessage{ID: f.seq, ChatID: chatID, Topic: topic, Text: v("text"), Keyboard: v("reply_markup"), Mentions: mentions}
 		var rp struct {
@@ -188,6 +225,17 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 		tgError(w, 400, "Bad Request: message to edit not found")
 	case "answerCallbackQuery":
 		f.answers = append(f.answers, v("text"))
+		tgReply(w, true)
+	case "getUpdates":
+		f.getUpdates(w, r)
+	case "setWebhook":
+		f.webhook = v("url")
+		tgReply(w, true)
+	case "deleteWebhook":
+		f.webhook = ""
+		if v("drop_pending_updates") == "true" {
+			f.updates = nil
+		}
 		tgReply(w, true)
 	default:
 		tgError(w, 404, "Not Found: method not found")
@@ -273,6 +321,146 @@ func (f *FakeTelegram) Answers() []string {
 	return append([]string(nil), f.answers...)
 }
 
+func tgFailure(w http.ResponseWriter, fl failure) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(fl.code)
+	body := map[string]any{"ok": false, "error_code": fl.code, "description": "induced failure"}
+	if fl.retryAfter != "" {
+		n, _ := strconv.Atoi(fl.retryAfter)
+		body["parameters"] = map[string]int{"retry_after": n}
+	}
+	json.NewEncoder(w).Encode(body)
+}
+
+// changedLocked wakes whoever waits for the fake to change.
+func (f *FakeTelegram) changedLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// getUpdates answers a long poll as Telegram does: 409 while a webhook is
+// set; the updates below offset are confirmed and forgotten; those left
+// are answered at once, or else the call is held until one is queued, its
+// timeout passes or the caller gives up. Called with f.mu held, which it
+// lets go while it waits.
+func (f *FakeTelegram) getUpdates(w http.ResponseWriter, r *http.Request) {
+	f.polls++
+	if f.webhook != "" {
+		tgError(w, 409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
+		return
+	}
+	if offset, _ := strconv.ParseInt(r.FormValue("offset"), 10, 64); offset > 0 {
+		f.updates = slices.DeleteFunc(f.updates, func(u queuedUpdate) bool { return u.id < offset })
+	}
+	limit, _ := strconv.Atoi(r.FormValue("limit"))
+	if limit < 1 || limit > 100 {
+		limit = 100
+	}
+	timeout, _ := strconv.Atoi(r.FormValue("timeout"))
+	expired := time.After(time.Duration(timeout) * time.Second)
+	for held := timeout > 0; held && len(f.updates) == 0 && len(f.pollFailures) == 0; {
+		changed := f.changed
+		f.mu.Unlock()
+		select {
+		case <-changed:
+		case <-expired:
+			held = false
+		case <-r.Context().Done():
+			held = false
+		case <-f.stop:
+			held = false
+		}
+		f.mu.Lock()
+	}
+	if len(f.pollFailures) > 0 {
+		fl := f.pollFailures[0]
+		f.pollFailures = f.pollFailures[1:]
+		tgFailure(w, fl)
+		return
+	}
+	batch := []map[string]any{}
+	for _, u := range f.updates[:min(limit, len(f.updates))] {
+		batch = append(batch, u.body)
+	}
+	tgReply(w, batch)
+}
+
+// QueueUpdate queues an update for getUpdates under the next update_id,
+// which it returns; update is an Update without its update_id.
+func (f *FakeTelegram) QueueUpdate(update map[string]any) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastUpdateID++
+	body := maps.Clone(update)
+	body["update_id"] = f.lastUpdateID
+	f.updates = append(f.updates, queuedUpdate{f.lastUpdateID, body})
+	f.changedLocked()
+	return f.lastUpdateID
+}
+
+// QueueCommand queues a person (user id) typing text in a topic.
+func (f *FakeTelegram) QueueCommand(user int64, topic int, text string) int64 {
+	return f.QueueUpdate(telegramCommandUpdate(user, topic, text))
+}
+
+// QueuePress queues a person pressing an inline button with data.
+func (f *FakeTelegram) QueuePress(user int64, topic, messageID int, data string) int64 {
+	return f.QueueUpdate(telegramPressUpdate(user, topic, messageID, data))
+}
+
+// FailPolls makes the next n getUpdates calls fail, a held one at once:
+// 429 answers carry retry_after.
+func (f *FakeTelegram) FailPolls(n, code int, retryAfter string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for range n {
+		f.pollFailures = append(f.pollFailures, failure{code, retryAfter})
+	}
+	f.changedLocked()
+}
+
+// Pending is how many queued updates getUpdates has not had confirmed.
+func (f *FakeTelegram) Pending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.updates)
+}
+
+// Polls is how many getUpdates calls came in.
+func (f *FakeTelegram) Polls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.polls
+}
+
+// Webhook is the webhook URL set ("" after deleteWebhook).
+func (f *FakeTelegram) Webhook() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.webhook
+}
+
+// WaitUntil fails the test unless cond comes true within 10 s of real
+// time: for what a bot that polls does in its own goroutine. cond is
+// checked again after each call the fake takes, so nothing sleeps.
+func (f *FakeTelegram) WaitUntil(what string, cond func() bool) {
+	f.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		f.mu.Lock()
+		changed := f.changed
+		f.mu.Unlock()
+		if cond() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			f.t.Fatalf("telegram: no %s within 10s", what)
+		}
+	}
+}
+
 // telegramUpdate posts an update to the bot's webhook with secret.
 func (h *Harness) telegramUpdate(update map[string]any, secret string) int {
 	h.T.Helper()
@@ -286,22 +474,74 @@ func (h *Harness) telegramUpdate(update map[string]any, secret string) int {
 // TelegramCommand is a person (user id) typing text in a topic.
 func (h *Harness) TelegramCommand(user int64, topic int, text string) int {
 	h.T.Helper()
-	entity := strings.SplitN(text, " ", 2)[0]
-	return h.telegramUpdate(map[string]any{"update_id": 1, "message": map[string]any{
-		"message_id": 900, "date": 1772420400, "text": text, "message_thread_id": topic, "is_topic_message": true,
-		"from":     map[string]any{"id": user, "is_bot": false, "first_name": "U"},
-		"chat":     map[string]any{"id": TelegramForum, "type": "supergroup", "is_forum": true},
-		"entities": []map[string]any{{"type": "bot_command", "offset": 0, "length": len(entity)}},
-	}}, TelegramSecret)
+	upd := telegramCommandUpdate(user, topic, text)
+	upd["update_id"] = 1
+	return h.telegramUpdate(upd, TelegramSecret)
 }
 
 // TelegramPress is a person pressing an inline button with data.
 func (h *Harness) TelegramPress(user int64, topic, messageID int, data string) int {
 	h.T.Helper()
-	return h.telegramUpdate(map[string]any{"update_id": 2, "callback_query": map[string]any{
+	upd := telegramPressUpdate(user, topic, messageID, data)
+	upd["update_id"] = 2
+	return h.telegramUpdate(upd, TelegramSecret)
+}
+
+// telegramCommandUpdate is the update, less its update_id, of a person
+// (user id) typing text in a topic.
+func telegramCommandUpdate(user int64, topic int, text string) map[string]any {
+	entity := strings.SplitN(text, " ", 2)[0]
+	return map[string]any{"message": map[string]any{
+		"message_id": 900, "date": 1772420400, "text": text, "message_thread_id": topic, "is_topic_message": true,
+		"from":     map[string]any{"id": user, "is_bot": false, "first_name": "U"},
+		"chat":     map[string]any{"id": TelegramForum, "type": "supergroup", "is_forum": true},
+		"entities": []map[string]any{{"type": "bot_command", "offset": 0, "length": len(entity)}},
+	}}
+}
+
+// telegramPressUpdate is the update, less its update_id, of a person
+// pressing an inline button with data.
+func telegramPressUpdate(user int64, topic, messageID int, data string) map[string]any {
+	return map[string]any{"callback_query": map[string]any{
 		"id": fmt.Sprint("cb", messageID), "chat_instance": "-4291612063202133648", "data": data,
 		"from": map[string]any{"id": user, "is_bot": false, "first_name": "U"},
 		"message": map[string]any{"message_id": messageID, "date": 1772420400, "message_thread_id": topic,
 			"chat": map[string]any{"id": TelegramForum, "type": "supergroup", "is_forum": true}},
-	}}, TelegramSecret)
+	}}
+}
+
+// LimitGroups makes the fake enforce Telegram's limit on messages into
+// one group: at most n in any window, timed by now (the harness's clock).
+func (f *FakeTelegram) LimitGroups(n int, window time.Duration, now func() time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.groupLimit, f.groupWindow, f.now, f.sent = n, window, now, map[int64][]time.Time{}
+}
+
+// Throttled counts the messages refused with 429 for the group limit.
+func (f *FakeTelegram) Throttled() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.throttled
+}
+
+// overGroupLimit records a message to chatID and returns 0, or returns
+// how long until the group may take another; f.mu is held.
+func (f *FakeTelegram) overGroupLimit(chatID int64) time.Duration {
+	if f.groupLimit == 0 || chatID >= 0 { // private chats have their own limits
+		return 0
+	}
+	now := f.now()
+	recent := f.sent[chatID][:0]
+	for _, at := range f.sent[chatID] {
+		if now.Sub(at) < f.groupWindow {
+			recent = append(recent, at)
+		}
+	}
+	f.sent[chatID] = recent
+	if len(recent) >= f.groupLimit {
+		return recent[0].Add(f.groupWindow).Sub(now)
+	}
+	f.sent[chatID] = append(recent, now)
+	return 0
 }

@@ -55,7 +55,7 @@ func TestIncidentRoomFollowsTheIncident(t *testing.T) {
 		!strings.Contains(card.Fields[0].Value, "acknowledged by test:alice") {
 		t.Fatalf("card after the ack = %+v", card)
 	}
-	if !slices.ContainsFunc(room.Posts, func(p string) bool { return strings.HasPrefix(p, "incident.acknowledged by test:alice") }) {
+	if !slices.ContainsFunc(room.Posts, func(p string) bool { return strings.HasPrefix(p, "Acknowledged by test:alice") }) {
 		t.Fatalf("the room was not told: %v", room.Posts)
 	}
 

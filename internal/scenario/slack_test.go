@@ -46,7 +46,7 @@ func TestSlackChannelPerIncidentButtonsAndCommands(t *testing.T) {
 		t.Fatalf("card after the press = %+v", msgs[0])
 	}
 	if !slices.ContainsFunc(msgs, func(m SlackMessage) bool {
-		return m.ThreadTS == msgs[0].TS && strings.Contains(m.Text, "incident.acknowledged by slack:bob")
+		return m.ThreadTS == msgs[0].TS && strings.Contains(m.Text, "Acknowledged by slack:bob")
 	}) {
 		t.Fatalf("the thread was not told: %+v", msgs)
 	}

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +123,32 @@ func TestDiscordStepAddsAndPingsOnlyWhoIsPaged(t *testing.T) {
 	slices.Sort(pinged)
 	if want := []string{"111", "444"}; !slices.Equal(pinged, want) {
 		t.Fatalf("pinged %v, want only the paged people %v (never @everyone)", pinged, want)
+	}
+}
+
+// TestTelegramStormKeepsToTheGroupLimit opens fifteen incidents at once
+// in one forum group, whose topics share Telegram's limit of 20 messages
+// a minute: the bot paces itself and is never refused.
+func TestTelegramStormKeepsToTheGroupLimit(t *testing.T) {
+	h := New(t, WithConfig(telegramConfig))
+	h.Telegram.LimitGroups(20, time.Minute, h.Clock.Now)
+	var alerts []AMAlert
+	for i := range 15 {
+		alerts = append(alerts, Firing("alertname=Storm"+strconv.Itoa(i)))
+	}
+	h.PostAlerts(alerts...)
+	h.Advance(10 * time.Minute)
+	if n := h.Telegram.Throttled(); n != 0 {
+		t.Fatalf("the bot ran into Telegram's group limit %d times", n)
+	}
+	for i := range 15 {
+		topic := h.Telegram.Topic("#" + strconv.Itoa(i+1) + " Storm" + strconv.Itoa(i))
+		if topic == nil {
+			t.Fatalf("incident %d has no topic", i+1)
+		}
+		msgs := h.Telegram.Messages(TelegramForum, topic.ID)
+		if len(msgs) == 0 || !strings.Contains(msgs[0].Keyboard, "ack #"+strconv.Itoa(i+1)) {
+			t.Fatalf("incident %d's topic has no card: %+v", i+1, msgs)
+		}
 	}
 }

@@ -265,7 +265,7 @@ func TestTelegramDownForTenMinutesThenTheCardShowsTheAck(t *testing.T) {
 	if len(msgs) == 0 || !strings.Contains(msgs[0].Keyboard, `"callback_data":"unack #1"`) || !strings.Contains(msgs[0].Text, "Status: acknowledged by") {
 		t.Fatalf("card after the outage = %+v, want it acknowledged", msgs)
 	}
-	if !slices.ContainsFunc(msgs, func(m TelegramMessage) bool { return strings.Contains(m.Text, "incident.acknowledged by") }) {
+	if !slices.ContainsFunc(msgs, func(m TelegramMessage) bool { return strings.Contains(m.Text, "Acknowledged by") }) {
 		t.Fatalf("the topic never heard of the ack:\n%s", strings.Join(texts(msgs), "\n"))
 	}
 	// The ack at +2m came before step 2 and alice's SMS: neither went out.

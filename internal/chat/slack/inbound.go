@@ -88,6 +88,54 @@ func (h *Inbound) request(ctx context.Context, user, channel string) chat.Reques
 	return req
 }
 
+// CommandResponse is the answer to a slash command: the body of the HTTP
+// response, or the payload of the Socket Mode acknowledgement.
+type CommandResponse struct {
+	// ResponseType is slack.ResponseTypeInChannel or
+	// slack.ResponseTypeEphemeral.
+	ResponseType string `json:"response_type"`
+	Text         string `json:"text"`
+}
+
+// commandResponse renders a reply as the slash command's answer: a
+// private reply is seen by the asker only.
+func commandResponse(reply chat.Reply) CommandResponse {
+	kind := slack.ResponseTypeInChannel
+	if reply.Private {
+		kind = slack.ResponseTypeEphemeral
+	}
+	return CommandResponse{ResponseType: kind, Text: reply.Text}
+}
+
+// runCommand runs a slash command, however it arrived.
+func (h *Inbound) runCommand(ctx context.Context, s slack.SlashCommand) CommandResponse {
+	// The app has one slash command, whatever a workspace named it.
+	return commandResponse(h.exec.Run(ctx, h.request(ctx, s.UserID, s.ChannelID), "/oncall "+s.Text))
+}
+
+// runPress runs the command of a card button (its value), however the
+// press arrived; ok is false for interactions that are not button presses,
+// which the bot ignores.
+func (h *Inbound) runPress(ctx context.Context, cb slack.InteractionCallback) (reply chat.Reply, ok bool) {
+	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
+		return chat.Reply{}, false
+	}
+	line := cb.ActionCallback.BlockActions[0].Value
+	return h.exec.Run(ctx, h.request(ctx, cb.User.ID, cb.Channel.ID), line), true
+}
+
+// answerPress tells the presser privately how a press went when the reply
+// is private (a refusal, mostly). Public outcomes need no answer: the card
+// changes through the outbox and its thread hears of it.
+func (h *Inbound) answerPress(ctx context.Context, cb slack.InteractionCallback, reply chat.Reply) {
+	if !reply.Private || cb.Channel.ID == "" {
+		return
+	}
+	if err := h.platform.Ephemeral(ctx, cb.Channel.ID, cb.User.ID, reply.Text); err != nil {
+		h.log.Warn("answer a button press", "user", cb.User.ID, "err", err)
+	}
+}
+
 // Command answers the /oncall slash command.
 func (h *Inbound) Command(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.verify(w, r); !ok {
@@ -98,14 +146,8 @@ func (h *Inbound) Command(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not a slash command: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	// The app has one slash command, whatever a workspace named it.
-	reply := h.exec.Run(r.Context(), h.request(r.Context(), s.UserID, s.ChannelID), "/oncall "+s.Text)
-	kind := slack.ResponseTypeInChannel
-	if reply.Private {
-		kind = slack.ResponseTypeEphemeral
-	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{"response_type": kind, "text": reply.Text})
+	json.NewEncoder(w).Encode(h.runCommand(r.Context(), s))
 }
 
 // Interaction answers a button press: its value is the command to run.
@@ -118,17 +160,9 @@ func (h *Inbound) Interaction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "payload is not an interaction: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
-		w.WriteHeader(http.StatusOK) // nothing the bot handles; Slack wants a 200
-		return
-	}
-	line := cb.ActionCallback.BlockActions[0].Value
-	reply := h.exec.Run(r.Context(), h.request(r.Context(), cb.User.ID, cb.Channel.ID), line)
-	// The card changes through the outbox; the presser hears how it went.
-	if reply.Private && cb.Channel.ID != "" {
-		if err := h.platform.Ephemeral(r.Context(), cb.Channel.ID, cb.User.ID, reply.Text); err != nil {
-			h.log.Warn("answer a button press", "user", cb.User.ID, "err", err)
-		}
+	// Whatever the bot does not handle still gets the 200 Slack wants.
+	if reply, ok := h.runPress(r.Context(), cb); ok {
+		h.answerPress(r.Context(), cb, reply)
 	}
 	w.WriteHeader(http.StatusOK)
 }

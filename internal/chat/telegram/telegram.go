@@ -1,7 +1,8 @@
 // Package telegram is the Telegram adapter: a forum topic per incident in
 // the team's forum supergroup, the card with an inline keyboard, the
-// topic closed on resolve; pages as private messages; commands and button presses from a webhook checked against
-// the secret token.
+// topic closed on resolve; pages as private messages; commands and
+// button presses from a webhook checked against the secret token, or by
+// long polling getUpdates (Poller) where no webhook can reach the bot.
 package telegram
 
 import (
@@ -48,6 +49,17 @@ func New(token, serverURL string) (*Platform, error) {
 
 // Name is "telegram".
 func (p *Platform) Name() string { return "telegram" }
+
+// PaceKey is the group, whichever topic: Telegram counts a bot's
+// messages per group.
+func (p *Platform) PaceKey(room chat.Room) string {
+	group, _, _ := strings.Cut(room.ID, ":")
+	return group
+}
+
+// Pace keeps within Telegram's 20 messages a minute to one group: a
+// burst of twelve, then one every 7.5 s.
+func (p *Platform) Pace() chat.Limit { return chat.Limit{Every: 7500 * time.Millisecond, Burst: 12} }
 
 // retryable turns the library's errors into the outbox's: 429 waits for
 // its retry_after; other API refusals are permanent.
@@ -222,7 +234,8 @@ func (p *Platform) Direct(ctx context.Context, to chat.Member, text string, card
 	return nil
 }
 
-// Inbound takes Telegram's webhook.
+// Inbound takes Telegram's updates: from the webhook (ServeHTTP) or from
+// long polling (Handle, called by a Poller).
 type Inbound struct {
 	secret   string
 	exec     *chat.Executor
@@ -260,14 +273,22 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not a telegram update: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	switch {
-	case upd.CallbackQuery != nil:
-		h.press(r.Context(), upd.CallbackQuery)
-	case upd.Message != nil && strings.HasPrefix(upd.Message.Text, "/"):
-		h.command(r.Context(), upd.Message)
-	}
+	h.Handle(r.Context(), &upd)
 	// Telegram retries anything but 200; the outcome went to the chat.
 	w.WriteHeader(http.StatusOK)
+}
+
+// Handle runs the command or the button press an update carries and
+// ignores any other update. The webhook and the long-polling Poller both
+// end here, so the two transports behave alike; the outcome goes to the
+// chat, so there is nothing to return.
+func (h *Inbound) Handle(ctx context.Context, upd *models.Update) {
+	switch {
+	case upd.CallbackQuery != nil:
+		h.press(ctx, upd.CallbackQuery)
+	case upd.Message != nil && strings.HasPrefix(upd.Message.Text, "/"):
+		h.command(ctx, upd.Message)
+	}
 }
 
 func (h *Inbound) request(ctx context.Context, from *models.User, chatID int64, topic int) chat.Request {

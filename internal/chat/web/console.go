@@ -17,11 +17,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/oncallbot/bot/internal/chat"
+	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/oncall"
@@ -42,17 +44,28 @@ type Console struct {
 	teams     []config.Team
 	tokens    map[string]string // token -> person
 	key       []byte
+	ttl       time.Duration // how long a sign-in lasts
+	clock     clock.Clock
 	log       *slog.Logger
 	tmpl      *template.Template
+
+	mu        sync.Mutex
+	signedOut map[string]time.Time // person -> when they last signed out
 }
 
-// NewConsole builds the console. tokens sign people in.
-func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *oncall.Service, cfg *config.Config, log *slog.Logger) (*Console, error) {
+// NewConsole builds the console. cfg's console tokens sign people in for
+// cfg.ConsoleSession, timed by clk.
+func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *oncall.Service, cfg *config.Config, clk clock.Clock, log *slog.Logger) (*Console, error) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	c := &Console{platform: p, exec: exec, incidents: inc, oncall: oc, teams: cfg.Teams, tokens: map[string]string{}, key: key, log: log}
+	ttl := cfg.ConsoleSession.Std()
+	if ttl <= 0 { // a Config not from config.Parse
+		ttl = 12 * time.Hour
+	}
+	c := &Console{platform: p, exec: exec, incidents: inc, oncall: oc, teams: cfg.Teams, tokens: map[string]string{},
+		key: key, ttl: ttl, clock: clk, log: log, signedOut: map[string]time.Time{}}
 	for _, t := range cfg.ConsoleTokens {
 		c.tokens[t.Token] = t.Person
 	}
@@ -72,9 +85,9 @@ func (c *Console) Routes(r chi.Router) {
 	static, _ := fs.Sub(staticFS, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
 	r.Get("/login", c.loginPage)
-	r.Post("/login", c.login)
+	r.With(sameOrigin).Post("/login", c.login)
 	r.Group(func(r chi.Router) {
-		r.Use(c.requireSession)
+		r.Use(c.requireSession, sameOrigin)
 		r.Post("/logout", c.logout)
 		r.Get("/", c.incidentsPage)
 		r.Get("/incidents/{id}", c.roomPage)
@@ -87,38 +100,84 @@ func (c *Console) Routes(r chi.Router) {
 
 const cookieName = "oncall_console"
 
-// A session cookie is the person's name and its HMAC under a key made at
-// start: signing in again after a restart is the price of keeping no
-// session table.
-func (c *Console) sign(person string) string {
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte(person))
-	return url.QueryEscape(person) + "." + hex.EncodeToString(m.Sum(nil))
+// A session is a person signed in at a time.
+type session struct {
+	person string
+	issued time.Time
 }
 
-func (c *Console) person(r *http.Request) (string, bool) {
+// A session cookie is the person's name, the time they signed in and an
+// HMAC of both under a key made at start. The server keeps no session
+// table: a cookie is good until ttl after it was issued, unless its person
+// signed out since (signedOut). Both the key and signedOut live in memory
+// only, and that is enough: a restart makes a new key, so it signs
+// everyone out, and no cookie from before a sign-out can outlive the
+// process that recorded it. Signing in again after a restart is the price.
+func (c *Console) sign(s session) string {
+	payload := url.QueryEscape(s.person) + "." + strconv.FormatInt(s.issued.UnixNano(), 10)
+	return payload + "." + c.mac(payload)
+}
+
+func (c *Console) mac(payload string) string {
+	m := hmac.New(sha256.New, c.key)
+	m.Write([]byte(payload))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// session reads a genuine cookie that is still good.
+func (c *Console) session(r *http.Request) (session, bool) {
 	ck, err := r.Cookie(cookieName)
 	if err != nil {
-		return "", false
+		return session{}, false
 	}
-	// The signature is after the last dot: a name may have dots of its
-	// own (QueryEscape keeps them).
+	// The signature is after the last dot and the issue time before it: a
+	// name may have dots of its own (QueryEscape keeps them).
 	i := strings.LastIndexByte(ck.Value, '.')
+	if i < 0 || !hmac.Equal([]byte(c.mac(ck.Value[:i])), []byte(ck.Value[i+1:])) {
+		return session{}, false
+	}
+	name, issued, ok := cutLast(ck.Value[:i], '.')
+	if !ok {
+		return session{}, false
+	}
+	person, err := url.QueryUnescape(name)
+	if err != nil {
+		return session{}, false
+	}
+	nanos, err := strconv.ParseInt(issued, 10, 64)
+	if err != nil {
+		return session{}, false
+	}
+	s := session{person: person, issued: time.Unix(0, nanos)}
+	return s, c.live(s)
+}
+
+func cutLast(s string, sep byte) (before, after string, ok bool) {
+	i := strings.LastIndexByte(s, sep)
 	if i < 0 {
-		return "", false
+		return s, "", false
 	}
-	person, err := url.QueryUnescape(ck.Value[:i])
-	if err != nil || !hmac.Equal([]byte(c.sign(person)), []byte(ck.Value)) {
-		return "", false
+	return s[:i], s[i+1:], true
+}
+
+// live reports whether s is within its ttl and was issued after its
+// person last signed out. A sign-in in the very instant of a sign-out
+// goes with it: erring towards signing out.
+func (c *Console) live(s session) bool {
+	if !c.clock.Now().Before(s.issued.Add(c.ttl)) {
+		return false
 	}
-	return person, true
+	c.mu.Lock()
+	out, ok := c.signedOut[s.person]
+	c.mu.Unlock()
+	return !ok || s.issued.After(out)
 }
 
 type ctxKey struct{}
 
 func (c *Console) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		person, ok := c.person(r)
+		s, ok := c.session(r)
 		if !ok {
 			if r.Method == http.MethodGet && r.URL.Path != "/events" {
 				http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -127,21 +186,44 @@ func (c *Console) requireSession(next http.Handler) http.Handler {
 			http.Error(w, "sign in first", http.StatusUnauthorized)
 			return
 		}
-		// Forms post with the session cookie: refuse cross-site posts. The
-		// cookie is SameSite=Strict too; this covers older browsers.
-		if r.Method == http.MethodPost {
-			if o := r.Header.Get("Origin"); o != "" && o != "null" {
-				if u, err := url.Parse(o); err != nil || u.Host != r.Host {
-					http.Error(w, "cross-site request refused", http.StatusForbidden)
-					return
-				}
-			}
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, person)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
 	})
 }
 
-func me(r *http.Request) string { s, _ := r.Context().Value(ctxKey{}).(string); return s }
+// sameOrigin refuses a cross-site POST: forms post with the session
+// cookie, and signing in sets one. The cookie is SameSite=Strict too; this
+// covers older browsers.
+//
+// A POST with no Origin header at all goes through: it comes from a client
+// that is not a browser, or a browser too old to send Origin, and a client
+// that is not a browser could send any Origin it liked, so refusing it
+// would protect no one. "Origin: null" is refused: it is what a browser
+// sends from an opaque origin (a sandboxed frame, a data: or file: page, a
+// redirect across sites), which is where a forged post would come from.
+func sameOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch o := r.Header.Get("Origin"); {
+		case o == "":
+		case o == "null":
+			http.Error(w, "cross-site request refused: Origin null (a sandboxed frame, a local file or a redirect from another site)", http.StatusForbidden)
+			return
+		default:
+			if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+				http.Error(w, "cross-site request refused: Origin "+o+" is not this site, "+r.Host, http.StatusForbidden)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func sessionOf(r *http.Request) session { s, _ := r.Context().Value(ctxKey{}).(session); return s }
+
+func me(r *http.Request) string { return sessionOf(r).person }
 
 type page struct {
 	Title, Me, Flash string
@@ -174,8 +256,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, "login.html", page{Title: "Sign in", Flash: "That token is not valid."})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: c.sign(person), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	// Max-Age lets the browser drop the cookie when it ends; the signed
+	// issue time is what the server trusts.
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: c.sign(session{person: person, issued: c.clock.Now()}),
+		Path: "/", MaxAge: int(c.ttl / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -196,7 +280,14 @@ func parseForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
 	return false
 }
 
+// logout ends every session of the person issued until now, on every
+// device, and ends their open streams.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	person := me(r)
+	c.mu.Lock()
+	c.signedOut[person] = c.clock.Now()
+	c.mu.Unlock()
+	c.platform.broker.publish(event{Kind: kindSignedOut, Person: person})
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
@@ -299,7 +390,14 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
-	ch := c.platform.broker.subscribe(me(r))
+	// The stream ends with its session: at its expiry, or when its person
+	// signs out. The broker tells the person's streams of a sign-out, and
+	// each event is checked against the session before it is sent, in
+	// case that notice was dropped.
+	s := sessionOf(r)
+	end := c.clock.NewTimer(s.issued.Add(c.ttl).Sub(c.clock.Now()))
+	defer end.Stop()
+	ch := c.platform.broker.subscribe(s.person)
 	defer c.platform.broker.unsubscribe(ch)
 	fmt.Fprint(w, ": connected\n\n")
 	if err := rc.Flush(); err != nil {
@@ -309,7 +407,15 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-end.C():
+			return
 		case e := <-ch:
+			if !c.live(s) {
+				return
+			}
+			if e.Kind == kindSignedOut {
+				continue // a notice for the server, not the page
+			}
 			b, _ := json.Marshal(e)
 			fmt.Fprintf(w, "data: %s\n\n", b)
 			if err := rc.Flush(); err != nil {

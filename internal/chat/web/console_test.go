@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -66,7 +67,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	cfg, err := config.Parse([]byte(testConfig))
+	return newFixtureWith(t, "")
+}
+
+// newFixtureWith adds extra, top-level YAML, to the test configuration.
+func newFixtureWith(t *testing.T, extra string) *fixture {
+	t.Helper()
+	cfg, err := config.Parse([]byte(extra + testConfig))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -89,7 +96,7 @@ func newFixture(t *testing.T) *fixture {
 	inc := incident.NewService(st, clk, router, outbox.NewPublisher(nil, clk, func() {}), incident.Options{Logger: log})
 	exec := &chat.Executor{Incidents: inc, Escalator: noEscalation{}, OnCall: oc, Teams: cfg.Teams, Clock: clk}
 	p := NewPlatform()
-	c, err := NewConsole(p, exec, inc, oc, cfg, log)
+	c, err := NewConsole(p, exec, inc, oc, cfg, clk, log)
 	if err != nil {
 		t.Fatalf("console: %v", err)
 	}
@@ -255,6 +262,15 @@ func TestSessionCookieMustBeGenuine(t *testing.T) {
 	_, bobSig, _ := strings.Cut(bob.Value, ".")
 	flip := []byte(aliceSig)
 	flip[len(flip)-1] ^= 1
+	parts := strings.Split(alice.Value, ".") // name, issue time, signature
+	if len(parts) != 3 {
+		t.Fatalf("cookie %q is not name.issued.signature", alice.Value)
+	}
+	issued, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		t.Fatalf("cookie %q: issue time: %v", alice.Value, err)
+	}
+	later := strconv.FormatInt(issued+int64(time.Hour), 10)
 	other := newFixture(t).signIn("alice-token") // another process: another key
 
 	cases := []struct {
@@ -274,6 +290,9 @@ func TestSessionCookieMustBeGenuine(t *testing.T) {
 		{"bad escape in the name", "%zz." + aliceSig},
 		{"extra part", alice.Value + ".x"},
 		{"signed by another process", other.Value},
+		{"issue time moved later", parts[0] + "." + later + "." + parts[2]},
+		{"issue time dropped", parts[0] + "." + parts[2]},
+		{"issue time not a number", parts[0] + ".soon." + parts[2]},
 	}
 	routes := []struct {
 		method, path string
@@ -324,7 +343,7 @@ func TestStateChangingPostsCheckOrigin(t *testing.T) {
 		ok     bool
 	}{
 		{"", true}, // no Origin: an older browser, or not a browser
-		{"null", true},
+		{"null", false},
 		{"http://example.com", true}, // httptest's Host
 		{"https://example.com", true},
 		{"https://evil.example", false},
@@ -343,8 +362,8 @@ func TestStateChangingPostsCheckOrigin(t *testing.T) {
 			want, wantStatus := http.StatusSeeOther, incident.StatusAcknowledged
 			if !c.ok {
 				want, wantStatus = http.StatusForbidden, incident.StatusTriggered
-				if !strings.Contains(rec.Body.String(), "cross-site request refused") {
-					t.Errorf("403 says %q", rec.Body)
+				if want := "cross-site request refused: Origin " + c.origin; !strings.Contains(rec.Body.String(), want) {
+					t.Errorf("403 says %q, want %q", rec.Body, want)
 				}
 			}
 			if rec.Code != want {
@@ -358,6 +377,120 @@ func TestStateChangingPostsCheckOrigin(t *testing.T) {
 			if want := map[bool]int{true: 303, false: 403}[c.ok]; rec.Code != want {
 				t.Fatalf("logout with Origin %q = %d, want %d", c.origin, rec.Code, want)
 			}
+		})
+	}
+}
+
+// Signing in is a post like the others: a foreign page must not sign a
+// browser in as someone else (login CSRF).
+func TestSignInChecksOrigin(t *testing.T) {
+	cases := []struct {
+		origin string
+		code   int
+		want   string // in a refusal
+	}{
+		{"", 303, ""},
+		{"http://example.com", 303, ""},
+		{"https://example.com", 303, ""},
+		{"null", 403, "cross-site request refused: Origin null"},
+		{"https://evil.example", 403, "cross-site request refused: Origin https://evil.example"},
+		{"http://example.com:8080", 403, "cross-site request refused"},
+		{"::not a url", 403, "cross-site request refused"},
+	}
+	for _, c := range cases {
+		t.Run("origin "+c.origin, func(t *testing.T) {
+			f := newFixture(t)
+			rec := f.do(request{method: "POST", path: "/login", origin: c.origin, form: url.Values{"token": {"alice-token"}}})
+			if rec.Code != c.code {
+				t.Fatalf("sign in with Origin %q = %d %s, want %d", c.origin, rec.Code, rec.Body, c.code)
+			}
+			if c.code == http.StatusSeeOther {
+				return
+			}
+			if !strings.Contains(rec.Body.String(), c.want) {
+				t.Errorf("403 says %q, want %q", rec.Body, c.want)
+			}
+			if cookies := rec.Result().Cookies(); len(cookies) != 0 {
+				t.Errorf("a refused sign-in set cookies: %v", cookies)
+			}
+		})
+	}
+}
+
+// expectSignedIn checks that ck opens pages and runs commands, or, when
+// want is false, that it is sent to sign in again.
+func expectSignedIn(t *testing.T, f *fixture, ck *http.Cookie, want bool) {
+	t.Helper()
+	page := f.do(request{method: "GET", path: "/", cookie: ck})
+	cmd := f.do(request{method: "POST", path: "/command", cookie: ck, form: url.Values{"line": {"who ops"}}})
+	if want {
+		if page.Code != http.StatusOK || cmd.Code != http.StatusOK {
+			t.Fatalf("session %q: GET / = %d, POST /command = %d, want both 200", ck.Value, page.Code, cmd.Code)
+		}
+		return
+	}
+	if page.Code != http.StatusSeeOther || page.Header().Get("Location") != "/login" {
+		t.Errorf("session %q: GET / = %d to %q, want 303 to /login", ck.Value, page.Code, page.Header().Get("Location"))
+	}
+	if cmd.Code != http.StatusUnauthorized || !strings.Contains(cmd.Body.String(), "sign in first") {
+		t.Errorf("session %q: POST /command = %d %q, want 401 sign in first", ck.Value, cmd.Code, cmd.Body)
+	}
+}
+
+func TestSessionExpires(t *testing.T) {
+	cases := []struct {
+		name   string
+		config string        // top-level YAML added to the test's
+		after  time.Duration // from sign-in to the visit
+		maxAge int           // the cookie's, in seconds
+		ok     bool
+	}{
+		{"just signed in", "", 0, 12 * 3600, true},
+		{"an hour later", "", time.Hour, 12 * 3600, true},
+		{"a second short of twelve hours", "", 12*time.Hour - time.Second, 12 * 3600, true},
+		{"at twelve hours", "", 12 * time.Hour, 12 * 3600, false},
+		{"a day later", "", 24 * time.Hour, 12 * 3600, false},
+		{"within a configured half hour", "console_session: 30m\n", 29 * time.Minute, 1800, true},
+		{"past a configured half hour", "console_session: 30m\n", 31 * time.Minute, 1800, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixtureWith(t, c.config)
+			ck := f.signIn("alice-token")
+			if ck.MaxAge != c.maxAge {
+				t.Errorf("cookie Max-Age = %d, want %d", ck.MaxAge, c.maxAge)
+			}
+			f.clock.Advance(c.after)
+			expectSignedIn(t, f, ck, c.ok)
+		})
+	}
+}
+
+func TestSignOutEndsThePersonsEarlierSessions(t *testing.T) {
+	f := newFixture(t)
+	laptop := f.signIn("alice-token")
+	f.clock.Advance(time.Minute)
+	phone := f.signIn("alice-token")
+	bob := f.signIn("bob-token")
+	f.clock.Advance(time.Minute)
+	if rec := f.do(request{method: "POST", path: "/logout", cookie: laptop}); rec.Code != http.StatusSeeOther {
+		t.Fatalf("logout = %d %s", rec.Code, rec.Body)
+	}
+	f.clock.Advance(time.Second)
+	again := f.signIn("alice-token")
+	cases := []struct {
+		name string
+		ck   *http.Cookie
+		ok   bool
+	}{
+		{"the signed-out cookie, replayed", laptop, false},
+		{"alice's session on another device", phone, false},
+		{"bob's session", bob, true},
+		{"alice signed in again", again, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			expectSignedIn(t, f, c.ck, c.ok)
 		})
 	}
 }
@@ -636,6 +769,61 @@ func TestEventStreamOverHTTP(t *testing.T) {
 	srv.Close()
 	if n := f.platform.subscribers(); n != 0 {
 		t.Fatalf("subscribers after the client left = %d, want 0", n)
+	}
+}
+
+func TestEventStreamEndsWithItsSession(t *testing.T) {
+	cases := []struct {
+		name string
+		act  func(f *fixture)
+		ends bool
+	}{
+		{"the session expires", func(f *fixture) { f.clock.Advance(12 * time.Hour) }, true},
+		{"the person signs out elsewhere", func(f *fixture) {
+			f.clock.Advance(time.Minute)
+			f.do(request{method: "POST", path: "/logout", cookie: f.signIn("alice-token")})
+		}, true},
+		{"someone else signs out", func(f *fixture) {
+			f.do(request{method: "POST", path: "/logout", cookie: f.signIn("bob-token")})
+		}, false},
+		{"time passes within the session", func(f *fixture) { f.clock.Advance(11 * time.Hour) }, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req := httptest.NewRequestWithContext(ctx, "GET", "/events", nil)
+			req.AddCookie(f.signIn("alice-token"))
+			w := newStreamWriter()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				f.handler.ServeHTTP(w, req)
+			}()
+			if ch := nextChunk(t, w.chunks); ch != ": connected\n\n" {
+				t.Fatalf("stream opens with %q", ch)
+			}
+			c.act(f)
+			if !c.ends {
+				// Still streaming: a change reaches the page.
+				if err := f.platform.Post(context.Background(), chat.Room{ID: "incident-4"}, "a note"); err != nil {
+					t.Fatal(err)
+				}
+				if ch := nextChunk(t, w.chunks); ch != `data: {"kind":"incident","room":"incident-4"}`+"\n\n" {
+					t.Fatalf("event = %q", ch)
+				}
+				cancel()
+			}
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second): // a guard against a hang, not a wait
+				t.Fatal("the stream outlived its session")
+			}
+			if n := f.platform.subscribers(); n != 0 {
+				t.Fatalf("subscribers after the stream ended = %d, want 0", n)
+			}
+		})
 	}
 }
 

@@ -78,7 +78,12 @@ func (p *Platform) Direct(_ context.Context, to chat.Member, text string, card c
 	return nil
 }
 
-// event is what open pages hear.
+// kindSignedOut tells a person's streams that they signed out; it is not
+// sent to pages.
+const kindSignedOut = "signed-out"
+
+// event is what open pages hear. An event with a Person goes only to that
+// person's streams.
 type event struct {
 	Kind   string `json:"kind"`
 	Room   string `json:"room,omitempty"`
@@ -113,7 +118,7 @@ func (b *broker) publish(e event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for ch, person := range b.subs {
-		if e.Kind == "page" && e.Person != person {
+		if e.Person != "" && e.Person != person {
 			continue
 		}
 		select {
