@@ -46,6 +46,15 @@ type Platform interface {
 	Direct(ctx context.Context, to Member, text string, card Card) error
 }
 
+// DirectCards is a platform whose private pages can be edited later, so
+// a page's card follows the incident as the room's does: once someone
+// has acknowledged, the page stops offering Acknowledge.
+type DirectCards interface {
+	// DirectCard is Direct that also says where the card went: the
+	// private conversation and the message.
+	DirectCard(ctx context.Context, to Member, text string, card Card) (Room, string, error)
+}
+
 // Summoner is a platform that can call paged people into an incident's
 // room, where the team works on it: Slack invites and mentions them,
 // Discord adds them to the thread and mentions them, Telegram (whose
@@ -244,6 +253,9 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 			return err
 		}
 	}
+	if err := d.updateDirectCards(ctx, inc.ID, card); err != nil {
+		return err
+	}
 	// A reopened incident opens its room before anything is said there; a
 	// resolved one closes it after the last word.
 	if inc.Status != incident.StatusResolved && r.closed {
@@ -271,6 +283,47 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 		}
 		r.closed = true
 		return d.saveRef(ctx, inc.ID, r)
+	}
+	return nil
+}
+
+// updateDirectCards edits the cards of the incident's private pages on
+// this platform that do not show card yet. Each is marked as it is done,
+// so a retry resumes after a failure.
+func (d *Deliverer) updateDirectCards(ctx context.Context, id int64, card Card) error {
+	rows, err := d.store.Read().QueryContext(ctx, `SELECT room_id, message_id FROM chat_direct_cards
+		WHERE platform = ? AND incident_id = ? AND digest != ?`, d.platform.Name(), id, card.Digest())
+	if err != nil {
+		return fmt.Errorf("look up private cards of incident %d: %w", id, err)
+	}
+	type ref struct{ room, message string }
+	var stale []ref
+	for rows.Next() {
+		var r ref
+		if err := rows.Scan(&r.room, &r.message); err != nil {
+			rows.Close()
+			return fmt.Errorf("look up private cards of incident %d: %w", id, err)
+		}
+		stale = append(stale, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("look up private cards of incident %d: %w", id, err)
+	}
+	for _, r := range stale {
+		err := d.platform.UpdateCard(ctx, Room{ID: r.room}, r.message, card)
+		if err != nil && !outbox.IsPermanent(err) {
+			return fmt.Errorf("update a private card of incident %d: %w", id, err)
+		}
+		// A card that cannot be edited (deleted, say) is given up, not
+		// retried for ever: it is marked as done either way.
+		if err := d.store.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(`UPDATE chat_direct_cards SET digest = ? WHERE platform = ? AND room_id = ? AND message_id = ?`,
+				card.Digest(), d.platform.Name(), r.room, r.message)
+			return err
+		}); err != nil {
+			return fmt.Errorf("record a private card of incident %d: %w", id, err)
+		}
 	}
 	return nil
 }

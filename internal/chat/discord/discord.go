@@ -226,15 +226,23 @@ func (p *Platform) ReopenRoom(ctx context.Context, room chat.Room) error {
 
 // Direct sends a page as a direct message with the buttons.
 func (p *Platform) Direct(ctx context.Context, to chat.Member, text string, card chat.Card) error {
+	_, _, err := p.DirectCard(ctx, to, text, card)
+	return err
+}
+
+// DirectCard is Direct that says where the card went (the DM channel and
+// the message), for later edits.
+func (p *Platform) DirectCard(ctx context.Context, to chat.Member, text string, card chat.Card) (chat.Room, string, error) {
 	ch, err := p.s.UserChannelCreate(to.PlatformID, discordgo.WithContext(ctx))
 	if err != nil {
-		return retryable(fmt.Errorf("open a DM with %s: %w", to.Name, err))
+		return chat.Room{}, "", retryable(fmt.Errorf("open a DM with %s: %w", to.Name, err))
 	}
-	if _, err := p.s.ChannelMessageSendComplex(ch.ID, &discordgo.MessageSend{Content: text + "\n" + content(card), Components: Components(card), AllowedMentions: noMentions},
-		discordgo.WithContext(ctx)); err != nil {
-		return retryable(fmt.Errorf("DM %s: %w", to.Name, err))
+	m, err := p.s.ChannelMessageSendComplex(ch.ID, &discordgo.MessageSend{Content: text + "\n" + content(card), Components: Components(card), AllowedMentions: noMentions},
+		discordgo.WithContext(ctx))
+	if err != nil {
+		return chat.Room{}, "", retryable(fmt.Errorf("DM %s: %w", to.Name, err))
 	}
-	return nil
+	return chat.Room{ID: ch.ID}, m.ID, nil
 }
 
 // Inbound is the interactions endpoint.

@@ -224,14 +224,22 @@ func (p *Platform) ReopenRoom(context.Context, chat.Room) error { return nil }
 
 // Direct sends the page as a direct message with the card's buttons.
 func (p *Platform) Direct(ctx context.Context, to chat.Member, text string, card chat.Card) error {
+	_, _, err := p.DirectCard(ctx, to, text, card)
+	return err
+}
+
+// DirectCard is Direct that says where the card went (the DM channel and
+// the message's ts), for later edits.
+func (p *Platform) DirectCard(ctx context.Context, to chat.Member, text string, card chat.Card) (chat.Room, string, error) {
 	ch, _, _, err := p.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{to.PlatformID}})
 	if err != nil {
-		return retryable(fmt.Errorf("open a DM with %s: %w", to.Name, err))
+		return chat.Room{}, "", retryable(fmt.Errorf("open a DM with %s: %w", to.Name, err))
 	}
-	if _, _, err := p.api.PostMessageContext(ctx, ch.ID, slack.MsgOptionBlocks(Blocks(card)...), slack.MsgOptionText(text, false)); err != nil {
-		return retryable(fmt.Errorf("DM %s: %w", to.Name, err))
+	_, ts, err := p.api.PostMessageContext(ctx, ch.ID, slack.MsgOptionBlocks(Blocks(card)...), slack.MsgOptionText(text, false))
+	if err != nil {
+		return chat.Room{}, "", retryable(fmt.Errorf("DM %s: %w", to.Name, err))
 	}
-	return nil
+	return chat.Room{ID: ch.ID}, ts, nil
 }
 
 // Ephemeral answers one person privately in a channel.

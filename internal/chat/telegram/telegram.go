@@ -224,14 +224,22 @@ func (p *Platform) ReopenRoom(ctx context.Context, room chat.Room) error {
 
 // Direct sends a page privately (the person must have started the bot).
 func (p *Platform) Direct(ctx context.Context, to chat.Member, text string, card chat.Card) error {
+	_, _, err := p.DirectCard(ctx, to, text, card)
+	return err
+}
+
+// DirectCard is Direct that says where the card went (the private chat
+// and the message), for later edits.
+func (p *Platform) DirectCard(ctx context.Context, to chat.Member, text string, card chat.Card) (chat.Room, string, error) {
 	id, err := strconv.ParseInt(to.PlatformID, 10, 64)
 	if err != nil {
-		return outbox.Permanent(fmt.Errorf("%s's telegram id %q is not a number", to.Name, to.PlatformID))
+		return chat.Room{}, "", outbox.Permanent(fmt.Errorf("%s's telegram id %q is not a number", to.Name, to.PlatformID))
 	}
-	if _, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: id, Text: text + "\n\n" + card.Text(), ReplyMarkup: Keyboard(card)}); err != nil {
-		return retryable(fmt.Errorf("message %s: %w", to.Name, err))
+	m, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: id, Text: text + "\n\n" + card.Text(), ReplyMarkup: Keyboard(card)})
+	if err != nil {
+		return chat.Room{}, "", retryable(fmt.Errorf("message %s: %w", to.Name, err))
 	}
-	return nil
+	return chat.Room{ID: roomID(id, 0)}, strconv.Itoa(m.ID), nil
 }
 
 // Inbound takes Telegram's updates: from the webhook (ServeHTTP) or from
