@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/oncallbot/bot/internal/outbox"
+)
+
+// fakeGuard answers BeginSend from a table and records every call.
+type fakeGuard struct {
+	begin    map[string]bool  // key -> proceed; missing keys proceed
+	beginErr map[string]error // key -> error from BeginSend
+	calls    []string
+}
+
+func (g *fakeGuard) BeginSend(_ context.Context, key string) (bool, error) {
+	g.calls = append(g.calls, "begin "+key)
+	if err := g.beginErr[key]; err != nil {
+		return false, err
+	}
+	ok, set := g.begin[key]
+	return ok || !set, nil
+}
+
+func (g *fakeGuard) AbortSend(_ context.Context, key string) error {
+	g.calls = append(g.calls, "abort "+key)
+	return nil
+}
+
+func (g *fakeGuard) NotificationSent(_ context.Context, keys []string, _ string) error {
+	g.calls = append(g.calls, fmt.Sprintf("sent %v", keys))
+	return nil
+}
+
+// fakeSender delivers pages one at a time or as a batch, failing on
+// demand, and records what it was given.
+type fakeSender struct {
+	batch bool
+	err   error
+	got   []string // one entry per call: the keys it carried
+}
+
+func (s *fakeSender) Deliver(_ context.Context, m outbox.Message) error {
+	s.got = append(s.got, pageKey(m))
+	return s.err
+}
+
+type batchSender struct{ *fakeSender }
+
+func (s batchSender) DeliverBatch(_ context.Context, ms []outbox.Message) error {
+	var keys []string
+	for _, m := range ms {
+		keys = append(keys, pageKey(m))
+	}
+	s.got = append(s.got, fmt.Sprint(keys))
+	return s.err
+}
+
+func page(key string) outbox.Message {
+	return outbox.Message{Payload: []byte(`{"key":"` + key + `"}`)}
+}
+
+func TestGuardedConsumerMarksBeforeSendingAndNeverRepeats(t *testing.T) {
+	boom := errors.New("provider down")
+	cases := []struct {
+		name      string
+		guard     fakeGuard
+		sender    fakeSender
+		pages     []string
+		wantErr   bool
+		wantSent  []string // what reached the sender, per call
+		wantCalls []string // what the guard heard, in order
+	}{
+		{name: "a page is marked, sent, then recorded sent",
+			pages: []string{"k1"}, wantSent: []string{"k1"},
+			wantCalls: []string{"begin k1", "sent [k1]"}},
+		{name: "a page cut off before (the guard says no) is not sent again",
+			guard: fakeGuard{begin: map[string]bool{"k1": false}},
+			pages: []string{"k1", "k2"}, wantSent: []string{"k2"},
+			wantCalls: []string{"begin k1", "begin k2", "sent [k2]"}},
+		{name: "nothing to send sends nothing",
+			guard: fakeGuard{begin: map[string]bool{"k1": false}},
+			pages: []string{"k1"}, wantSent: nil,
+			wantCalls: []string{"begin k1"}},
+		{name: "a failed send clears the marks for the retry",
+			sender: fakeSender{err: boom}, pages: []string{"k1"}, wantErr: true, wantSent: []string{"k1"},
+			wantCalls: []string{"begin k1", "abort k1"}},
+		{name: "a failed mark sends nothing and clears the marks made",
+			guard: fakeGuard{beginErr: map[string]error{"k2": boom}},
+			pages: []string{"k1", "k2"}, wantErr: true, wantSent: nil,
+			wantCalls: []string{"begin k1", "begin k2", "abort k1"}},
+		{name: "a batch goes out in one call",
+			sender: fakeSender{batch: true}, pages: []string{"k1", "k2"}, wantSent: []string{"[k1 k2]"},
+			wantCalls: []string{"begin k1", "begin k2", "sent [k1 k2]"}},
+		{name: "a failed batch clears every mark",
+			sender: fakeSender{batch: true, err: boom}, pages: []string{"k1", "k2"}, wantErr: true, wantSent: []string{"[k1 k2]"},
+			wantCalls: []string{"begin k1", "begin k2", "abort k1", "abort k2"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var next outbox.Consumer = &c.sender
+			if c.sender.batch {
+				next = batchSender{&c.sender}
+			}
+			g := guardedConsumer{next: next, guard: &c.guard}
+			var ms []outbox.Message
+			for _, k := range c.pages {
+				ms = append(ms, page(k))
+			}
+			err := g.DeliverBatch(context.Background(), ms)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("err = %v, want error %v", err, c.wantErr)
+			}
+			if !slices.Equal(c.sender.got, c.wantSent) {
+				t.Errorf("sent %v, want %v", c.sender.got, c.wantSent)
+			}
+			if !slices.Equal(c.guard.calls, c.wantCalls) {
+				t.Errorf("guard heard %v, want %v", c.guard.calls, c.wantCalls)
+			}
+		})
+	}
+}
