@@ -197,3 +197,37 @@ func TestEscalationStepPagesTheTeamsSlackChannel(t *testing.T) {
 		t.Fatalf("team channel after step 2 = %+v", msgs)
 	}
 }
+
+func TestSlackAckUpdatesEveryCardAndStopsThePaging(t *testing.T) {
+	cfg := strings.Replace(slackConfig, "people:\n  - {name: alice, time_zone: Europe/London, slack: U0ALICE}",
+		"twilio: {account_sid: \"%TWILIO_SID%\", auth_token: \"%TWILIO_TOKEN%\", from: \"%TWILIO_FROM%\", base_url: \"%TWILIO%\"}\n"+
+			"console_tokens: [{token: t-alice, person: alice}]\n"+
+			"people:\n  - {name: alice, time_zone: Europe/London, slack: U0ALICE, phone: \"+441632960001\", notify: [{method: chat, after: 0m}, {method: sms, after: 3m}]}", 1)
+	h := New(t, WithConfig(cfg))
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=Outage")))
+	ch := h.Slack.Channel("inc-1-outage")
+	h.Advance(time.Minute)
+	h.SlackPress("U0BOB", ch.ID, "ack #1")
+	h.Tick()
+	h.ExpectStatus(inc.ID, incident.StatusAcknowledged)
+	// The channel's card, alice's page and the console's room all say so.
+	if msgs := h.Slack.Messages(ch.ID); !strings.Contains(msgs[0].Blocks, `"unack #1"`) {
+		t.Fatalf("channel card after the ack: %s", msgs[0].Blocks)
+	}
+	if dm := h.Slack.Messages("DU0ALICE"); len(dm) != 1 || !strings.Contains(dm[0].Blocks, `"unack #1"`) {
+		t.Fatalf("alice's page after the ack: %+v", dm)
+	}
+	b := browser(t)
+	post(t, b, h.Server.URL+"/login", url.Values{"token": {"t-alice"}})
+	if code, body, _ := get(t, b, h.Server.URL+"/incidents/1"); code != 200 || !strings.Contains(body, "acknowledged by slack:bob") {
+		t.Fatalf("console room after the ack = %d, does not show it", code)
+	}
+	// Past alice's SMS at +3m and the end of the policy: no page anywhere.
+	h.Advance(30 * time.Minute)
+	if got := h.Twilio.Messages("+441632960001"); len(got) != 0 {
+		t.Fatalf("alice got an SMS after the ack: %+v", got)
+	}
+	if dm := h.Slack.Messages("DU0ALICE"); len(dm) != 1 {
+		t.Fatalf("alice was paged again after the ack: %d DMs", len(dm))
+	}
+}

@@ -336,9 +336,9 @@ func TestTelegramAckUpdatesEveryCardAndStopsThePaging(t *testing.T) {
 
 // A page queued while the incident was triggered must not reach anyone
 // after the incident was acknowledged: "no more pages" after an ack holds
-// even when the platform was down in between. (Fails today: the notify
-// consumers send whatever was queued; see the engine's handleNotify,
-// which drops a page that falls due after an ack, for the intent.)
+// even when the platform was down in between: the send guard
+// (Engine.BeginSend) drops a held-up page whose incident is no longer
+// triggered, and the timeline says why.
 func TestTelegramPageQueuedBeforeAnAckIsNotSentAfterTheOutage(t *testing.T) {
 	h := New(t, WithConfig(telegramOnCallConfig))
 	h.Telegram.FailNext(1000, 503, "")
@@ -355,5 +355,8 @@ func TestTelegramPageQueuedBeforeAnAckIsNotSentAfterTheOutage(t *testing.T) {
 	}
 	if dm := h.Telegram.Messages(tgAlice, 0); len(dm) != 0 {
 		t.Fatalf("alice was paged after the incident was acknowledged (at +2m), with a stale card:\n%s", dm[0].Text)
+	}
+	if n := countKind(h.Incident(1), oncall.KindNotifySkipped, "chat to alice: not sent, the incident was acknowledged"); n != 1 {
+		t.Fatalf("the timeline says %d times why alice's page was dropped:\n%s", n, Timeline(h.Incident(1)))
 	}
 }
