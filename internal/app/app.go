@@ -64,7 +64,7 @@ type App struct {
 	handler http.Handler
 	// listeners are the inbound transports that reach out to a platform
 	// instead of waiting for its requests (Slack Socket Mode, Telegram
-	// long polling); each runs until its context ends.
+	// long polling, the Discord gateway); each runs until its context ends.
 	listeners []func(ctx context.Context)
 	wg        sync.WaitGroup
 	cancels   []context.CancelFunc
@@ -257,7 +257,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 				in.Teams[t.Rooms.Discord] = t.Name
 			}
 		}
-		mounts = append(mounts, func(r chi.Router) { r.Post("/discord/interactions", in.ServeHTTP) })
+		// The HTTP endpoint needs the public key to verify requests; with
+		// the gateway it is optional, and serving both while it is set
+		// lets the app be switched on Discord's side without a redeploy.
+		if cfg.Discord.PublicKey != "" {
+			mounts = append(mounts, func(r chi.Router) { r.Post("/discord/interactions", in.ServeHTTP) })
+		}
+		if cfg.Discord.Gateway {
+			gw, err := discord.NewGateway(in, cfg.Discord.BotToken, cfg.Discord.APIURL, opts.Clock, opts.Logger)
+			if err != nil {
+				st.Close()
+				return nil, err
+			}
+			a.listeners = append(a.listeners, gw.Run)
+		}
 	}
 	if tgPlatform != nil {
 		users := map[int64]string{}
@@ -353,9 +366,9 @@ func (a *App) Start(ctx context.Context) {
 	a.Listen(ctx)
 }
 
-// Listen runs only the inbound listeners (Socket Mode, long polling) until
-// Close: tests that drive timers and the outbox by hand with Tick still
-// need commands to come in.
+// Listen runs only the inbound listeners (Socket Mode, long polling, the
+// Discord gateway) until Close: tests that drive timers and the outbox by
+// hand with Tick still need commands to come in.
 func (a *App) Listen(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	a.cancels = append(a.cancels, cancel)

@@ -80,10 +80,14 @@ type Telegram struct {
 type Discord struct {
 	BotToken string `yaml:"bot_token"`
 	// PublicKey is the application's Ed25519 key (hex), which signs
-	// interactions.
+	// interactions sent to the HTTP endpoint. Optional with Gateway; the
+	// endpoint is served only when it is set.
 	PublicKey string `yaml:"public_key"`
 	// APIURL replaces https://discord.com (a fake in tests).
 	APIURL string `yaml:"api_url"`
+	// Gateway takes interactions over the gateway's websocket, which the
+	// bot opens with its token, so it needs no public URL.
+	Gateway bool `yaml:"gateway"`
 }
 
 // Slack is the Slack app's credentials and choices.
@@ -623,8 +627,15 @@ func (c *Config) check() error {
 	}
 	checkRoute("default_route", &c.DefaultRoute)
 
-	if d := c.Discord; d != nil && (d.BotToken == "" || d.PublicKey == "") {
-		fail("discord: bot_token and public_key are required")
+	if d := c.Discord; d != nil {
+		switch {
+		case d.BotToken == "":
+			fail("discord: bot_token is required")
+		case d.PublicKey == "" && !d.Gateway:
+			// The gateway's websocket is authenticated by the bot token;
+			// only the HTTP endpoint needs the key to verify requests.
+			fail("discord: public_key is required (or gateway: true)")
+		}
 	}
 	if tg := c.Telegram; tg != nil {
 		switch {

@@ -166,6 +166,36 @@ func TestTelegramWebhookSecretUnlessLongPolling(t *testing.T) {
 	}
 }
 
+func TestDiscordPublicKeyUnlessGateway(t *testing.T) {
+	tests := []struct {
+		name, discord, wantErr string
+	}{
+		{"http endpoint with its key", "{bot_token: t, public_key: k}", ""},
+		{"http endpoint without a key", "{bot_token: t}", "public_key is required"},
+		{"gateway needs no key", "{bot_token: t, gateway: true}", ""},
+		{"gateway beside the endpoint", "{bot_token: t, public_key: k, gateway: true}", ""},
+		{"gateway still needs the token", "{gateway: true}", "bot_token is required"},
+		{"endpoint still needs the token", "{public_key: k}", "bot_token is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte("default_route: {team: ops}\ndiscord: " + tt.discord + "\n"))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to mention %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.Contains(tt.discord, "gateway: true"); c.Discord.Gateway != want {
+				t.Fatalf("gateway = %v, want %v", c.Discord.Gateway, want)
+			}
+		})
+	}
+}
+
 func TestConsoleSessionLength(t *testing.T) {
 	cases := []struct {
 		name, yaml string

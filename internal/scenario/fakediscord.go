@@ -98,11 +98,14 @@ type FakeDiscord struct {
 	// memberFailures fail the next thread-member additions only, to
 	// leave a thread half made.
 	memberFailures int
+
+	// Gateway is the websocket side, and the interaction callbacks.
+	Gateway *FakeDiscordGateway
 }
 
 // NewFakeDiscord starts the fake.
 func NewFakeDiscord(t testing.TB) *FakeDiscord {
-	f := &FakeDiscord{t: t, threads: map[string]*DiscordThread{}}
+	f := &FakeDiscord{t: t, threads: map[string]*DiscordThread{}, Gateway: newFakeDiscordGateway(t)}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -152,6 +155,10 @@ func dcJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func (f *FakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
+	// Discord asks no bot token for these; the gateway checks its own.
+	if f.Gateway.serve(w, r) {
+		return
+	}
 	if r.Header.Get("Authorization") != "Bot "+DiscordToken {
 		dcJSON(w, 401, map[string]any{"message": "401: Unauthorized", "code": 0})
 		return

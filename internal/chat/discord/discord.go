@@ -2,7 +2,8 @@
 // under the team's incidents channel with the team added, the card with
 // buttons, updates in the thread, the thread archived on resolve; pages
 // as direct messages; the /oncall application command and button presses
-// through the HTTP interactions endpoint, verified with Ed25519.
+// through the HTTP interactions endpoint, verified with Ed25519, or over
+// the gateway's websocket for a bot that Discord cannot reach.
 package discord
 
 import (
@@ -245,7 +246,8 @@ func (p *Platform) DirectCard(ctx context.Context, to chat.Member, text string, 
 	return chat.Room{ID: ch.ID}, m.ID, nil
 }
 
-// Inbound is the interactions endpoint.
+// Inbound takes interactions: over HTTP as the interactions endpoint
+// (ServeHTTP), or from the gateway (Answer).
 type Inbound struct {
 	key   ed25519.PublicKey
 	now   func() time.Time
@@ -257,14 +259,21 @@ type Inbound struct {
 	log   *slog.Logger
 }
 
-// NewInbound returns the handler. publicKey is the application's key, hex.
+// NewInbound returns the handler. publicKey is the application's key,
+// hex. It may be empty when interactions come only over the gateway;
+// ServeHTTP then refuses every request, having no key to verify it with.
 func NewInbound(publicKey string, now func() time.Time, exec *chat.Executor, users map[string]string,
 	room func(ctx context.Context, channel string) (int64, bool), log *slog.Logger) (*Inbound, error) {
+	h := &Inbound{now: now, exec: exec, users: users, room: room, log: log}
+	if publicKey == "" {
+		return h, nil
+	}
 	k, err := hex.DecodeString(publicKey)
 	if err != nil || len(k) != ed25519.PublicKeySize {
 		return nil, errors.New("discord public_key must be the application's 32-byte Ed25519 key in hex")
 	}
-	return &Inbound{key: k, now: now, exec: exec, users: users, room: room, log: log}, nil
+	h.key = k
+	return h, nil
 }
 
 const maxSkew = 5 * time.Minute
@@ -272,6 +281,12 @@ const maxSkew = 5 * time.Minute
 // ServeHTTP verifies the signature and its age, answers PING, and runs
 // the /oncall command and button presses.
 func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.key == nil {
+		// ed25519.Verify panics on a missing key; without one nothing
+		// that comes here can be trusted.
+		http.Error(w, "interactions endpoint off: no discord public_key configured", http.StatusNotFound)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	ts, err := strconv.ParseInt(r.Header.Get("X-Signature-Timestamp"), 10, 64)
 	if err != nil || h.now().Sub(time.Unix(ts, 0)).Abs() > maxSkew {
@@ -287,11 +302,26 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not an interaction: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	resp, err := h.Answer(r.Context(), &in)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	respond(w, *resp)
+}
+
+// errUnsupported is an interaction of a kind the bot does not take
+// (autocomplete, modal submits).
+var errUnsupported = errors.New("unsupported interaction type")
+
+// Answer runs an interaction, whichever way it came (the HTTP endpoint or
+// the gateway), and returns the response to give it: PONG to a PING, the
+// outcome of the /oncall command or of a button press.
+func (h *Inbound) Answer(ctx context.Context, in *discordgo.Interaction) (*discordgo.InteractionResponse, error) {
 	var line string
 	switch in.Type {
 	case discordgo.InteractionPing:
-		respond(w, discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong})
-		return
+		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}, nil
 	case discordgo.InteractionApplicationCommand:
 		d := in.ApplicationCommandData()
 		line = "/oncall"
@@ -303,8 +333,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case discordgo.InteractionMessageComponent:
 		line = in.MessageComponentData().CustomID
 	default:
-		http.Error(w, "unsupported interaction type", http.StatusBadRequest)
-		return
+		return nil, fmt.Errorf("%w %d", errUnsupported, in.Type)
 	}
 	user := ""
 	switch {
@@ -314,17 +343,17 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		user = in.User.ID
 	}
 	req := chat.Request{User: h.users[user], Platform: "discord", PlatformUser: user, Team: h.Teams[in.ChannelID]}
-	if id, ok := h.room(r.Context(), in.ChannelID); ok {
+	if id, ok := h.room(ctx, in.ChannelID); ok {
 		req.Incident = id
 	}
-	reply := h.exec.Run(r.Context(), req, line)
+	reply := h.exec.Run(ctx, req, line)
 	data := &discordgo.InteractionResponseData{Content: reply.Text}
 	if reply.Private || in.Type == discordgo.InteractionMessageComponent {
 		// A press's outcome shows on the card (through the outbox); the
 		// presser alone hears the words.
 		data.Flags = discordgo.MessageFlagsEphemeral
 	}
-	respond(w, discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: data})
+	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: data}, nil
 }
 
 func respond(w http.ResponseWriter, resp discordgo.InteractionResponse) {

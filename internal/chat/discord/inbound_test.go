@@ -68,9 +68,26 @@ func TestInboundAuthenticatesEveryRequest(t *testing.T) {
 }
 
 func TestNewInboundRejectsBadKeys(t *testing.T) {
-	for _, key := range []string{"", "abc", strings.Repeat("ab", 31), strings.Repeat("zz", 32)} {
+	for _, key := range []string{"abc", strings.Repeat("ab", 31), strings.Repeat("zz", 32)} {
 		if _, err := NewInbound(key, time.Now, nil, nil, nil, nil); err == nil {
 			t.Errorf("public key %q accepted", key)
 		}
+	}
+}
+
+func TestInboundWithoutKeyRefusesHTTP(t *testing.T) {
+	// With the gateway alone there is no key: nothing that comes over
+	// HTTP can be verified, so nothing is taken.
+	h, err := NewInbound("", time.Now, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("no key refused: %v", err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/discord/interactions", strings.NewReader(`{"type":1}`))
+	req.Header.Set("X-Signature-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
+	req.Header.Set("X-Signature-Ed25519", strings.Repeat("00", ed25519.SignatureSize))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound {
+		t.Fatalf("got %d %q, want 404", rec.Code, rec.Body.String())
 	}
 }
