@@ -169,7 +169,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	consumers := map[string]outbox.Consumer{}
 	register := func(name string, c outbox.Consumer) {
-		g := guardedConsumer{next: c, guard: a.Engine}
+		g := guard(c, a.Engine)
 		consumers[name] = g
 		a.Outbox.Register(name, g)
 	}

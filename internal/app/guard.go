@@ -29,11 +29,31 @@ func pageKey(m outbox.Message) string {
 	return p.Key
 }
 
-func (g guardedConsumer) Deliver(ctx context.Context, m outbox.Message) error {
-	return g.DeliverBatch(ctx, []outbox.Message{m})
+// guard wraps next: a batch consumer stays one (several pages as one
+// SMS), others are handed one message at a time. A batch's outcome is
+// all or nothing, so a consumer that sends page by page must not be
+// given several: a failure after the first was sent would have the retry
+// send that first one again.
+func guard(next outbox.Consumer, g sendGuard) outbox.Consumer {
+	gc := guardedConsumer{next: next, guard: g}
+	if _, ok := next.(outbox.BatchConsumer); ok {
+		return guardedBatchConsumer{gc}
+	}
+	return gc
 }
 
-func (g guardedConsumer) DeliverBatch(ctx context.Context, ms []outbox.Message) error {
+// guardedBatchConsumer is a guardedConsumer around a batch consumer.
+type guardedBatchConsumer struct{ guardedConsumer }
+
+func (g guardedBatchConsumer) DeliverBatch(ctx context.Context, ms []outbox.Message) error {
+	return g.deliver(ctx, ms)
+}
+
+func (g guardedConsumer) Deliver(ctx context.Context, m outbox.Message) error {
+	return g.deliver(ctx, []outbox.Message{m})
+}
+
+func (g guardedConsumer) deliver(ctx context.Context, ms []outbox.Message) error {
 	var send []outbox.Message
 	var keys []string
 	for _, m := range ms {
@@ -57,11 +77,7 @@ func (g guardedConsumer) DeliverBatch(ctx context.Context, ms []outbox.Message) 
 	if bc, ok := g.next.(outbox.BatchConsumer); ok && len(send) > 1 {
 		err = bc.DeliverBatch(ctx, send)
 	} else {
-		for _, m := range send {
-			if err = g.next.Deliver(ctx, m); err != nil {
-				break
-			}
-		}
+		err = g.next.Deliver(ctx, send[0]) // one message: see guard
 	}
 	if err != nil {
 		for _, k := range keys {
@@ -74,4 +90,4 @@ func (g guardedConsumer) DeliverBatch(ctx context.Context, ms []outbox.Message) 
 	return g.guard.NotificationSent(ctx, keys, "")
 }
 
-var _ outbox.BatchConsumer = guardedConsumer{}
+var _ outbox.BatchConsumer = guardedBatchConsumer{}

@@ -79,8 +79,8 @@ func TestGuardedConsumerMarksBeforeSendingAndNeverRepeats(t *testing.T) {
 			pages: []string{"k1"}, wantSent: []string{"k1"},
 			wantCalls: []string{"begin k1", "sent [k1]"}},
 		{name: "a page cut off before (the guard says no) is not sent again",
-			guard: fakeGuard{begin: map[string]bool{"k1": false}},
-			pages: []string{"k1", "k2"}, wantSent: []string{"k2"},
+			guard:  fakeGuard{begin: map[string]bool{"k1": false}},
+			sender: fakeSender{batch: true}, pages: []string{"k1", "k2"}, wantSent: []string{"k2"},
 			wantCalls: []string{"begin k1", "begin k2", "sent [k2]"}},
 		{name: "nothing to send sends nothing",
 			guard: fakeGuard{begin: map[string]bool{"k1": false}},
@@ -90,8 +90,8 @@ func TestGuardedConsumerMarksBeforeSendingAndNeverRepeats(t *testing.T) {
 			sender: fakeSender{err: boom}, pages: []string{"k1"}, wantErr: true, wantSent: []string{"k1"},
 			wantCalls: []string{"begin k1", "abort k1"}},
 		{name: "a failed mark sends nothing and clears the marks made",
-			guard: fakeGuard{beginErr: map[string]error{"k2": boom}},
-			pages: []string{"k1", "k2"}, wantErr: true, wantSent: nil,
+			guard:  fakeGuard{beginErr: map[string]error{"k2": boom}},
+			sender: fakeSender{batch: true}, pages: []string{"k1", "k2"}, wantErr: true, wantSent: nil,
 			wantCalls: []string{"begin k1", "begin k2", "abort k1"}},
 		{name: "a batch goes out in one call",
 			sender: fakeSender{batch: true}, pages: []string{"k1", "k2"}, wantSent: []string{"[k1 k2]"},
@@ -106,12 +106,20 @@ func TestGuardedConsumerMarksBeforeSendingAndNeverRepeats(t *testing.T) {
 			if c.sender.batch {
 				next = batchSender{&c.sender}
 			}
-			g := guardedConsumer{next: next, guard: &c.guard}
 			var ms []outbox.Message
 			for _, k := range c.pages {
 				ms = append(ms, page(k))
 			}
-			err := g.DeliverBatch(context.Background(), ms)
+			var err error
+			switch g := guard(next, &c.guard).(type) {
+			case outbox.BatchConsumer:
+				err = g.DeliverBatch(context.Background(), ms)
+			default:
+				if len(ms) != 1 {
+					t.Fatal("a consumer of single pages is given one at a time")
+				}
+				err = g.Deliver(context.Background(), ms[0])
+			}
 			if (err != nil) != c.wantErr {
 				t.Fatalf("err = %v, want error %v", err, c.wantErr)
 			}
@@ -122,5 +130,16 @@ func TestGuardedConsumerMarksBeforeSendingAndNeverRepeats(t *testing.T) {
 				t.Errorf("guard heard %v, want %v", c.guard.calls, c.wantCalls)
 			}
 		})
+	}
+}
+
+// A consumer that sends page by page must never get a batch: a failure
+// after the first page went out would have the retry page again.
+func TestGuardBatchesOnlyForBatchConsumers(t *testing.T) {
+	if _, ok := guard(&fakeSender{}, &fakeGuard{}).(outbox.BatchConsumer); ok {
+		t.Fatal("a page-by-page consumer is offered batches")
+	}
+	if _, ok := guard(batchSender{&fakeSender{}}, &fakeGuard{}).(outbox.BatchConsumer); !ok {
+		t.Fatal("a batch consumer lost its batches")
 	}
 }
