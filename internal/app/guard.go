@@ -15,6 +15,13 @@ type sendGuard interface {
 	NotificationSent(ctx context.Context, keys []string, providerID string) error
 }
 
+// receiptConsumer is a consumer that says where a page went (a chat
+// page: the messages holding its card), for the notification log to keep
+// as the page's provider id, in the write that marks the page sent.
+type receiptConsumer interface {
+	DeliverReceipt(ctx context.Context, m outbox.Message) (string, error)
+}
+
 // guardedConsumer wraps a contact method's consumer so a page is marked
 // before it is sent: after a crash mid-send the retry finds the mark and
 // does not page twice (see Engine.BeginSend).
@@ -74,8 +81,11 @@ func (g guardedConsumer) deliver(ctx context.Context, ms []outbox.Message) error
 		return nil
 	}
 	var err error
+	receipt := ""
 	if bc, ok := g.next.(outbox.BatchConsumer); ok && len(send) > 1 {
 		err = bc.DeliverBatch(ctx, send)
+	} else if rc, ok := g.next.(receiptConsumer); ok {
+		receipt, err = rc.DeliverReceipt(ctx, send[0])
 	} else {
 		err = g.next.Deliver(ctx, send[0]) // one message: see guard
 	}
@@ -85,9 +95,10 @@ func (g guardedConsumer) deliver(ctx context.Context, ms []outbox.Message) error
 		}
 		return err
 	}
-	// Consumers that know their provider's id have recorded it; for the
-	// rest, mark the pages sent here (a no-op for those already marked).
-	return g.guard.NotificationSent(ctx, keys, "")
+	// Consumers that know their provider's id (Twilio's SID) have
+	// recorded it; the rest are marked sent here, with the receipt of a
+	// receipt consumer (a no-op for pages already marked).
+	return g.guard.NotificationSent(ctx, keys, receipt)
 }
 
 var _ outbox.BatchConsumer = guardedBatchConsumer{}

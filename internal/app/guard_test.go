@@ -31,7 +31,11 @@ func (g *fakeGuard) AbortSend(_ context.Context, key string) error {
 	return nil
 }
 
-func (g *fakeGuard) NotificationSent(_ context.Context, keys []string, _ string) error {
+func (g *fakeGuard) NotificationSent(_ context.Context, keys []string, providerID string) error {
+	if providerID != "" {
+		g.calls = append(g.calls, fmt.Sprintf("sent %v as %s", keys, providerID))
+		return nil
+	}
 	g.calls = append(g.calls, fmt.Sprintf("sent %v", keys))
 	return nil
 }
@@ -141,5 +145,24 @@ func TestGuardBatchesOnlyForBatchConsumers(t *testing.T) {
 	}
 	if _, ok := guard(batchSender{&fakeSender{}}, &fakeGuard{}).(outbox.BatchConsumer); !ok {
 		t.Fatal("a batch consumer lost its batches")
+	}
+}
+
+// receiptSender says where each page went.
+type receiptSender struct{ fakeSender }
+
+func (s *receiptSender) DeliverReceipt(_ context.Context, m outbox.Message) (string, error) {
+	s.got = append(s.got, pageKey(m))
+	return "dm-of-" + pageKey(m), s.err
+}
+
+func TestGuardKeepsTheReceipt(t *testing.T) {
+	g := &fakeGuard{}
+	s := &receiptSender{}
+	if err := guard(s, g).Deliver(context.Background(), page("k1")); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"begin k1", "sent [k1] as dm-of-k1"}; !slices.Equal(g.calls, want) {
+		t.Fatalf("guard heard %v, want %v", g.calls, want)
 	}
 }

@@ -248,13 +248,18 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 		if err := d.platform.UpdateCard(ctx, r.room, r.messageID, card); err != nil {
 			return fmt.Errorf("update card of incident %d: %w", inc.ID, err)
 		}
+		// The pages' cards change when the room's does, and before the
+		// room's new digest is saved: a retry after a failure here edits
+		// every card again (harmless: an edit to the same card) and gets
+		// to them all. Looking them up on every event would cost a query
+		// per event.
+		if err := d.updateDirectCards(ctx, inc.ID, card); err != nil {
+			return err
+		}
 		r.digest = card.Digest()
 		if err := d.saveRef(ctx, inc.ID, r); err != nil {
 			return err
 		}
-	}
-	if err := d.updateDirectCards(ctx, inc.ID, card); err != nil {
-		return err
 	}
 	// A reopened incident opens its room before anything is said there; a
 	// resolved one closes it after the last word.
@@ -288,41 +293,39 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 }
 
 // updateDirectCards edits the cards of the incident's private pages on
-// this platform that do not show card yet. Each is marked as it is done,
-// so a retry resumes after a failure.
+// this platform, found in the receipts the notification log keeps. A
+// card that can no longer be edited (deleted, say) is left as it is.
 func (d *Deliverer) updateDirectCards(ctx context.Context, id int64, card Card) error {
-	rows, err := d.store.Read().QueryContext(ctx, `SELECT room_id, message_id FROM chat_direct_cards
-		WHERE platform = ? AND incident_id = ? AND digest != ?`, d.platform.Name(), id, card.Digest())
+	rows, err := d.store.Read().QueryContext(ctx, `SELECT provider_id FROM notifications
+		WHERE incident_id = ? AND method = 'chat' AND provider_id != ''`, id)
 	if err != nil {
-		return fmt.Errorf("look up private cards of incident %d: %w", id, err)
+		return fmt.Errorf("look up the pages of incident %d: %w", id, err)
 	}
-	type ref struct{ room, message string }
-	var stale []ref
+	var refs []DirectRef
 	for rows.Next() {
-		var r ref
-		if err := rows.Scan(&r.room, &r.message); err != nil {
+		var receipt string
+		if err := rows.Scan(&receipt); err != nil {
 			rows.Close()
-			return fmt.Errorf("look up private cards of incident %d: %w", id, err)
+			return fmt.Errorf("look up the pages of incident %d: %w", id, err)
 		}
-		stale = append(stale, r)
+		var rs []DirectRef
+		if json.Unmarshal([]byte(receipt), &rs) != nil {
+			continue // not a chat receipt: nothing to edit
+		}
+		for _, r := range rs {
+			if r.Platform == d.platform.Name() {
+				refs = append(refs, r)
+			}
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("look up private cards of incident %d: %w", id, err)
+		return fmt.Errorf("look up the pages of incident %d: %w", id, err)
 	}
-	for _, r := range stale {
-		err := d.platform.UpdateCard(ctx, Room{ID: r.room}, r.message, card)
+	for _, r := range refs {
+		err := d.platform.UpdateCard(ctx, Room{ID: r.Room}, r.Message, card)
 		if err != nil && !outbox.IsPermanent(err) {
-			return fmt.Errorf("update a private card of incident %d: %w", id, err)
-		}
-		// A card that cannot be edited (deleted, say) is given up, not
-		// retried for ever: it is marked as done either way.
-		if err := d.store.Write(ctx, func(tx *store.Tx) error {
-			_, err := tx.Exec(`UPDATE chat_direct_cards SET digest = ? WHERE platform = ? AND room_id = ? AND message_id = ?`,
-				card.Digest(), d.platform.Name(), r.room, r.message)
-			return err
-		}); err != nil {
-			return fmt.Errorf("record a private card of incident %d: %w", id, err)
+			return fmt.Errorf("update a page's card of incident %d: %w", id, err)
 		}
 	}
 	return nil

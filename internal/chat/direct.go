@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/oncallbot/bot/internal/oncall"
@@ -20,26 +19,40 @@ type DirectPager struct {
 	platforms []Platform
 	store     *store.Store
 	loc       *time.Location
-	now       func() time.Time
-	log       *slog.Logger
 }
 
-// NewDirectPager returns the notify:chat consumer. st holds the accounts
-// linked with /oncall link and where each page's card went (nil: the
-// config's accounts only, cards left as sent).
-func NewDirectPager(platforms []Platform, st *store.Store, now func() time.Time, log *slog.Logger) *DirectPager {
-	return &DirectPager{platforms: platforms, store: st, loc: time.UTC, now: now, log: log}
+// NewDirectPager returns the notify:chat consumer; st holds the accounts
+// linked with /oncall link (nil: the config's accounts only).
+func NewDirectPager(platforms []Platform, st *store.Store) *DirectPager {
+	return &DirectPager{platforms: platforms, store: st, loc: time.UTC}
+}
+
+// DirectRef is where a page's card went: the private conversation and
+// the message on a platform, for the deliverer to edit it later.
+type DirectRef struct {
+	Platform string `json:"p"`
+	Room     string `json:"r"`
+	Message  string `json:"m"`
 }
 
 // Deliver sends one page. A person with no identity on any platform is a
 // permanent failure, which the incident's timeline then shows.
 func (d *DirectPager) Deliver(ctx context.Context, m outbox.Message) error {
+	_, err := d.DeliverReceipt(ctx, m)
+	return err
+}
+
+// DeliverReceipt is Deliver that also returns where the cards went, as
+// the notification's provider id: the notification log keeps them with
+// the page, in the write that marks it sent, at no extra cost.
+func (d *DirectPager) DeliverReceipt(ctx context.Context, m outbox.Message) (string, error) {
 	var p oncall.Page
 	if err := json.Unmarshal(m.Payload, &p); err != nil {
-		return outbox.Permanent(fmt.Errorf("decode page %d: %w", m.ID, err))
+		return "", outbox.Permanent(fmt.Errorf("decode page %d: %w", m.ID, err))
 	}
 	card := NewCard(p.Incident, d.loc)
 	sent := 0
+	var refs []DirectRef
 	var errs []error
 	for _, pl := range d.platforms {
 		id, err := Account(ctx, d.store, p.Person, pl.Name())
@@ -66,31 +79,23 @@ func (d *DirectPager) Deliver(ctx context.Context, m outbox.Message) error {
 			continue
 		}
 		sent++
-		d.remember(ctx, pl.Name(), p.Incident.ID, room, msg, card)
+		if msg != "" {
+			refs = append(refs, DirectRef{Platform: pl.Name(), Room: room.ID, Message: msg})
+		}
 	}
 	switch {
 	case sent > 0:
-		return nil // reached somewhere; a retry would page twice where it worked
+		// Reached somewhere; a retry would page twice where it worked.
+		if len(refs) == 0 {
+			return "", nil
+		}
+		b, err := json.Marshal(refs)
+		if err != nil {
+			return "", nil // plain strings: cannot fail; the cards stay as sent
+		}
+		return string(b), nil
 	case len(errs) > 0:
-		return errors.Join(errs...)
+		return "", errors.Join(errs...)
 	}
-	return outbox.Permanent(fmt.Errorf("%s has no identity on any configured chat platform", p.Person.Name))
-}
-
-// remember records where a page's card went, for the deliverer to keep
-// it up to date. The page is out: failing here must not send it again,
-// so a failure is logged and the card merely stays as sent.
-func (d *DirectPager) remember(ctx context.Context, platform string, incidentID int64, room Room, msg string, card Card) {
-	if d.store == nil || msg == "" {
-		return
-	}
-	err := d.store.Write(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(`INSERT INTO chat_direct_cards (platform, incident_id, room_id, message_id, digest, created_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (platform, room_id, message_id) DO NOTHING`,
-			platform, incidentID, room.ID, msg, card.Digest(), d.now().UnixMilli())
-		return err
-	})
-	if err != nil {
-		d.log.Warn("remember a page's card; it will not follow the incident", "platform", platform, "incident", incidentID, "err", err)
-	}
+	return "", outbox.Permanent(fmt.Errorf("%s has no identity on any configured chat platform", p.Person.Name))
 }
