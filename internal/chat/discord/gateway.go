@@ -14,6 +14,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
 
+	"github.com/oncallbot/bot/internal/chat"
 	"github.com/oncallbot/bot/internal/clock"
 )
 
@@ -85,16 +86,7 @@ func NewGateway(in *Inbound, token, apiURL string, clk clock.Clock, log *slog.Lo
 // seconds up to 5 minutes: a refused token rarely fixes itself, but an
 // outage does, and at most one IDENTIFY in 5 minutes stays well inside
 // Discord's daily limit of 1000.
-func openBackoff(n int) time.Duration {
-	const first, most = 5 * time.Second, 5 * time.Minute
-	if n < 1 {
-		n = 1
-	}
-	if n > 8 { // 5s << 7 is past the cap already; avoid overflow
-		return most
-	}
-	return min(first<<(n-1), most)
-}
+func openBackoff(n int) time.Duration { return chat.DoublingWait(n, 5*time.Second, 5*time.Minute) }
 
 // Run connects and answers interactions until ctx ends. When the
 // connection drops, or Discord asks for a new one (op 7 RECONNECT), Run

@@ -14,6 +14,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
+	"github.com/oncallbot/bot/internal/chat"
 	"github.com/oncallbot/bot/internal/clock"
 )
 
@@ -58,16 +59,7 @@ func NewSocketMode(in *Inbound, botToken, appToken, apiURL string, clk clock.Clo
 // refusedBackoff doubles the wait after each refusal in a row, from 5
 // seconds up to 5 minutes: a refused token rarely fixes itself, but a
 // Slack outage that answers 404 does, and retrying costs one request.
-func refusedBackoff(n int) time.Duration {
-	const first, most = 5 * time.Second, 5 * time.Minute
-	if n < 1 {
-		n = 1
-	}
-	if n > 8 { // 5s << 7 is past the cap already; avoid overflow
-		return most
-	}
-	return min(first<<(n-1), most)
-}
+func refusedBackoff(n int) time.Duration { return chat.DoublingWait(n, 5*time.Second, 5*time.Minute) }
 
 // Run connects and serves envelopes until ctx ends. slack-go reconnects
 // by itself, with its own backoff, when a connection drops, fails to open

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-telegram/bot/models"
 
+	"github.com/oncallbot/bot/internal/chat"
 	"github.com/oncallbot/bot/internal/clock"
 )
 
@@ -228,7 +229,7 @@ func backoff(err error, failures int) time.Duration {
 	if errors.As(err, &ae) && ae.RetryAfter > 0 {
 		return ae.RetryAfter
 	}
-	return min(time.Second<<min(max(failures-1, 0), 6), maxBackoff)
+	return chat.DoublingWait(failures, time.Second, maxBackoff)
 }
 
 // apiError is the Bot API refusing a call ({"ok":false,...}).
