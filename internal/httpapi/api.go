@@ -165,16 +165,12 @@ func (s *Server) handleIncidentAction(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Person string `json:"person"`
 		}
-		var tooBig *http.MaxBytesError
-		switch err := decodeJSON(w, r, &body); {
-		case errors.As(err, &tooBig):
-			writeError(w, http.StatusRequestEntityTooLarge, "body is larger than 64 KiB", "")
+		const shape = `{"person": "<name in the bot>"}`
+		if !decodeBodyOf(w, r, &body, shape, "person") {
 			return
-		case err != nil:
-			writeError(w, http.StatusBadRequest, `body must be JSON {"person": "<name in the bot>"}: `+err.Error(), "person")
-			return
-		case body.Person == "":
-			writeError(w, http.StatusBadRequest, `person is required: body must be JSON {"person": "<name in the bot>"}`, "person")
+		}
+		if body.Person == "" {
+			writeError(w, http.StatusBadRequest, "person is required: body must be JSON "+shape, "person")
 			return
 		}
 		inc, err = s.assigner.Assign(r.Context(), id, actor, body.Person, true)

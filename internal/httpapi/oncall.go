@@ -205,6 +205,11 @@ func (s *Server) handleTeamOnCall(w http.ResponseWriter, r *http.Request) {
 // decodeBody reads a small JSON body strictly into v, answering 413 or 400
 // when it cannot.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, shape string) bool {
+	return decodeBodyOf(w, r, v, shape, "")
+}
+
+// decodeBodyOf is decodeBody for a body of one field, which a 400 names.
+func decodeBodyOf(w http.ResponseWriter, r *http.Request, v any, shape, field string) bool {
 	err := decodeJSON(w, r, v)
 	var tooBig *http.MaxBytesError
 	switch {
@@ -212,7 +217,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, shape string) boo
 		writeError(w, http.StatusRequestEntityTooLarge, "body is larger than 64 KiB", "")
 		return false
 	case err != nil:
-		writeError(w, http.StatusBadRequest, "body must be JSON "+shape+": "+err.Error(), "")
+		writeError(w, http.StatusBadRequest, "body must be JSON "+shape+": "+err.Error(), field)
 		return false
 	}
 	return true
