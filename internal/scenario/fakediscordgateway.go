@@ -67,7 +67,7 @@ type FakeDiscordGateway struct {
 	seq          int
 	// changed is closed, and replaced, whenever anything above changes,
 	// to wake the waits.
-	changed chan struct{}
+	changed changes
 }
 
 type dcGatewayConn struct {
@@ -104,17 +104,14 @@ func newFakeDiscordGateway(t testing.TB) *FakeDiscordGateway {
 		t:        t,
 		up:       websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
 		sessions: map[string]*dcGatewaySession{}, interactions: map[string]*dcInteraction{},
-		changed: make(chan struct{}),
+		changed: newChanges(),
 	}
 	t.Cleanup(g.closeAll)
 	return g
 }
 
 // notify wakes the waits; call it with mu held.
-func (g *FakeDiscordGateway) notify() {
-	close(g.changed)
-	g.changed = make(chan struct{})
-}
+func (g *FakeDiscordGateway) notify() { g.changed.notify() }
 
 // serve answers the gateway's address, the websocket and the interaction
 // callbacks; false leaves the request to the REST fake.
@@ -337,21 +334,11 @@ func (g *FakeDiscordGateway) closeAll() {
 // within socketWait.
 func (g *FakeDiscordGateway) waitFor(what string, cond func() bool) {
 	g.t.Helper()
-	deadline := time.NewTimer(socketWait)
-	defer deadline.Stop()
-	for {
+	waitChange(g.t, "fake Discord gateway "+what, socketWait, func() (bool, <-chan struct{}) {
 		g.mu.Lock()
-		ok, changed := cond(), g.changed
-		g.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			g.t.Fatalf("fake Discord gateway: no %s within %v", what, socketWait)
-		}
-	}
+		defer g.mu.Unlock()
+		return cond(), g.changed.ch
+	})
 }
 
 // readyConns counts the connections that got READY or RESUMED; call it

@@ -44,7 +44,7 @@ type FakeSlackSocket struct {
 	seq     int
 	// changed is closed, and replaced, whenever anything above changes,
 	// to wake the waits.
-	changed chan struct{}
+	changed changes
 }
 
 type slackSocketConn struct {
@@ -60,17 +60,14 @@ func newFakeSlackSocket(t testing.TB, baseURL string) *FakeSlackSocket {
 		// slack-go sends Origin https://api.slack.com, which is not this
 		// server's host.
 		up:      websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
-		tickets: map[string]bool{}, acks: map[string]json.RawMessage{}, changed: make(chan struct{}),
+		tickets: map[string]bool{}, acks: map[string]json.RawMessage{}, changed: newChanges(),
 	}
 	t.Cleanup(s.closeAll)
 	return s
 }
 
 // notify wakes the waits; call it with mu held.
-func (s *FakeSlackSocket) notify() {
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
+func (s *FakeSlackSocket) notify() { s.changed.notify() }
 
 // serve answers apps.connections.open and the websocket; false leaves the
 // request to the Web API fake.
@@ -212,21 +209,11 @@ func (s *FakeSlackSocket) closeAll() {
 // within socketWait.
 func (s *FakeSlackSocket) waitFor(what string, cond func() bool) {
 	s.t.Helper()
-	deadline := time.NewTimer(socketWait)
-	defer deadline.Stop()
-	for {
+	waitChange(s.t, "fake Slack Socket Mode "+what, socketWait, func() (bool, <-chan struct{}) {
 		s.mu.Lock()
-		ok, changed := cond(), s.changed
-		s.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			s.t.Fatalf("fake Slack Socket Mode: no %s within %v", what, socketWait)
-		}
-	}
+		defer s.mu.Unlock()
+		return cond(), s.changed.ch
+	})
 }
 
 // WaitConnections waits until the bot has opened n connections, the last

@@ -81,7 +81,7 @@ type FakeTelegram struct {
 	pollFailures []failure
 	// changed is closed and replaced after every call and every queued
 	// update or poll failure: it wakes held getUpdates calls and WaitUntil.
-	changed chan struct{}
+	changed changes
 	stop    chan struct{}
 }
 
@@ -97,7 +97,7 @@ const telegramWebhookURL = "https://oncall.invalid/telegram/webhook"
 // NewFakeTelegram starts the fake.
 func NewFakeTelegram(t testing.TB) *FakeTelegram {
 	f := &FakeTelegram{t: t, topics: map[int]*TelegramTopic{}, webhook: telegramWebhookURL,
-		changed: make(chan struct{}), stop: make(chan struct{})}
+		changed: newChanges(), stop: make(chan struct{})}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	// Runs before Close, which waits for held getUpdates calls.
@@ -333,10 +333,7 @@ func tgFailure(w http.ResponseWriter, fl failure) {
 }
 
 // changedLocked wakes whoever waits for the fake to change.
-func (f *FakeTelegram) changedLocked() {
-	close(f.changed)
-	f.changed = make(chan struct{})
-}
+func (f *FakeTelegram) changedLocked() { f.changed.notify() }
 
 // getUpdates answers a long poll as Telegram does: 409 while a webhook is
 // set; the updates below offset are confirmed and forgotten; those left
@@ -359,7 +356,7 @@ func (f *FakeTelegram) getUpdates(w http.ResponseWriter, r *http.Request) {
 	timeout, _ := strconv.Atoi(r.FormValue("timeout"))
 	expired := time.After(time.Duration(timeout) * time.Second)
 	for held := timeout > 0; held && len(f.updates) == 0 && len(f.pollFailures) == 0; {
-		changed := f.changed
+		changed := f.changed.ch
 		f.mu.Unlock()
 		select {
 		case <-changed:
@@ -445,20 +442,13 @@ func (f *FakeTelegram) Webhook() string {
 // checked again after each call the fake takes, so nothing sleeps.
 func (f *FakeTelegram) WaitUntil(what string, cond func() bool) {
 	f.t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
+	// cond reads the fake through its accessors, which lock for themselves.
+	waitChange(f.t, "telegram "+what, 10*time.Second, func() (bool, <-chan struct{}) {
 		f.mu.Lock()
-		changed := f.changed
+		changed := f.changed.ch
 		f.mu.Unlock()
-		if cond() {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			f.t.Fatalf("telegram: no %s within 10s", what)
-		}
-	}
+		return cond(), changed
+	})
 }
 
 // telegramUpdate posts an update to the bot's webhook with secret.
