@@ -68,6 +68,8 @@ func TestHookBodies(t *testing.T) {
 		{"not JSON", "alertmanager", "{oops", 400, "JSON", ""},
 		{"empty body", "generic", "", 400, "", ""},
 		{"generic without a title", "generic", `{"message":"hi"}`, 400, "", "title"},
+		{"alertmanager alert with empty labels", "alertmanager", `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{}}]}`, 400, "alerts[0].labels: must not be empty", "alerts[0].labels"},
+		{"alertmanager alert without labels", "alertmanager", `{"version":"4","alerts":[{"labels":{"alertname":"A"}},{"annotations":{"summary":"s"}}]}`, 400, "alerts[1].labels: must not be empty", "alerts[1].labels"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -82,6 +84,9 @@ func TestHookBodies(t *testing.T) {
 			expectError(t, r, c.code, c.want, c.field)
 			if r.error == "" {
 				t.Error("the error does not say what is wrong")
+			}
+			if list := f.api("GET", "/api/v1/incidents", ""); !strings.Contains(list.body, `"incidents":[]`) {
+				t.Errorf("a refused body opened an incident: %s", list.body)
 			}
 		})
 	}

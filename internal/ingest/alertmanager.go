@@ -39,7 +39,8 @@ type amAlert struct {
 //
 // An alert without a status takes the envelope's, and firing when neither
 // has one. A firing alert never keeps endsAt; a resolved one without endsAt
-// ends at opts.Now, and an alert without startsAt starts then. The
+// ends at opts.Now, and an alert without startsAt starts then. An alert
+// must have at least one label, as Alertmanager's own API demands. The
 // fingerprint defaults to LabelsFingerprint of the labels; the severity comes
 // from the "severity" or else the "priority" label; the summary is the
 // "summary" or "title" annotation, else "<alertname> on <instance>", else
@@ -108,6 +109,12 @@ func (a *amAlert) toAlert(i int, fallback Status, opts Options, urls ...string) 
 	}
 	if err := a.EndsAt.check("alerts", i, "endsAt"); err != nil {
 		return Alert{}, err
+	}
+	if len(a.Labels) == 0 {
+		// Alertmanager's own API refuses such an alert ("at least one
+		// label pair required"), Grafana always sets alertname, and an
+		// alert without labels can be neither routed nor named.
+		return Alert{}, &FieldError{Field: indexPath("alerts", i, "labels"), Msg: "must not be empty: an alert needs at least one label, such as alertname"}
 	}
 
 	out := Alert{

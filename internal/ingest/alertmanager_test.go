@@ -158,24 +158,24 @@ func TestAlertmanagerRules(t *testing.T) {
 		alerts    []want
 	}{
 		{"empty alerts array", `{"version":"4","status":"firing","alerts":[]}`, 0, nil},
-		{"status in any case", `{"alerts":[{"status":"FIRING","fingerprint":"a"},{"status":"Resolved","fingerprint":"b","endsAt":"2024-01-01T00:00:00Z"}]}`, 0, []want{
+		{"status in any case", `{"alerts":[{"status":"FIRING","fingerprint":"a","labels":{"job":"j"}},{"status":"Resolved","fingerprint":"b","labels":{"job":"j"},"endsAt":"2024-01-01T00:00:00Z"}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert a"},
 			{Fingerprint: "b", Status: StatusResolved, Severity: SeverityNotice, Summary: "alert b", EndsAt: "2024-01-01T00:00:00Z"},
 		}},
-		{"envelope status is the fallback", `{"status":"resolved","alerts":[{"fingerprint":"a"}]}`, 0, []want{
+		{"envelope status is the fallback", `{"status":"resolved","alerts":[{"labels":{"job":"j"},"fingerprint":"a"}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusResolved, Severity: SeverityNotice, Summary: "alert a", EndsAt: "now"},
 		}},
-		{"no status anywhere means firing", `{"alerts":[{"fingerprint":"a","endsAt":"2030-01-01T00:00:00Z"}]}`, 0, []want{
+		{"no status anywhere means firing", `{"alerts":[{"labels":{"job":"j"},"fingerprint":"a","endsAt":"2030-01-01T00:00:00Z"}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert a"},
 		}},
-		{"alert status wins over envelope", `{"status":"resolved","alerts":[{"status":"firing","fingerprint":"a"}]}`, 0, []want{
+		{"alert status wins over envelope", `{"status":"resolved","alerts":[{"status":"firing","fingerprint":"a","labels":{"job":"j"}}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert a"},
 		}},
-		{"null and empty times", `{"alerts":[{"fingerprint":"a","startsAt":null,"endsAt":""},{"fingerprint":"b","startsAt":"","status":"resolved","endsAt":null}]}`, 0, []want{
+		{"null and empty times", `{"alerts":[{"labels":{"job":"j"},"fingerprint":"a","startsAt":null,"endsAt":""},{"labels":{"job":"j"},"fingerprint":"b","startsAt":"","status":"resolved","endsAt":null}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert a"},
 			{Fingerprint: "b", Status: StatusResolved, Severity: SeverityNotice, Summary: "alert b", EndsAt: "now"},
 		}},
-		{"mixed precision and offsets", `{"alerts":[{"fingerprint":"a","startsAt":"2024-02-29T23:59:59.1-12:00","status":"resolved","endsAt":"2024-03-01T12:00:00.123456789+00:00"}]}`, 0, []want{
+		{"mixed precision and offsets", `{"alerts":[{"labels":{"job":"j"},"fingerprint":"a","startsAt":"2024-02-29T23:59:59.1-12:00","status":"resolved","endsAt":"2024-03-01T12:00:00.123456789+00:00"}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusResolved, Severity: SeverityNotice, Summary: "alert a",
 				StartsAt: "2024-03-01T11:59:59.1Z", EndsAt: "2024-03-01T12:00:00.123456789Z"},
 		}},
@@ -197,33 +197,33 @@ func TestAlertmanagerRules(t *testing.T) {
 		{"summary from alertname alone", `{"alerts":[{"fingerprint":"a","labels":{"alertname":"X"}}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: "X"},
 		}},
-		{"summary cut to 500 runes", `{"alerts":[{"fingerprint":"a","annotations":{"summary":"` + long + `"}}]}`, 0, []want{
+		{"summary cut to 500 runes", `{"alerts":[{"labels":{"job":"j"},"fingerprint":"a","annotations":{"summary":"` + long + `"}}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: strings.Repeat("告", 499) + "…"},
 		}},
 		{"source URL must be absolute http(s)", `{"alerts":[
-			{"fingerprint":"a","generatorURL":"HTTPS://Prom.example.com/graph"},
-			{"fingerprint":"b","generatorURL":"ftp://prom.example.com/"},
-			{"fingerprint":"c","generatorURL":"http:///nohost"},
-			{"fingerprint":"d","generatorURL":"/graph?g0.expr=up"},
-			{"fingerprint":"e","generatorURL":"http://[::1"}]}`, 0, []want{
+			{"labels":{"job":"j"},"fingerprint":"a","generatorURL":"HTTPS://Prom.example.com/graph"},
+			{"labels":{"job":"j"},"fingerprint":"b","generatorURL":"ftp://prom.example.com/"},
+			{"labels":{"job":"j"},"fingerprint":"c","generatorURL":"http:///nohost"},
+			{"labels":{"job":"j"},"fingerprint":"d","generatorURL":"/graph?g0.expr=up"},
+			{"labels":{"job":"j"},"fingerprint":"e","generatorURL":"http://[::1"}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert a", SourceURL: "HTTPS://Prom.example.com/graph"},
 			{Fingerprint: "b", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert b"},
 			{Fingerprint: "c", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert c"},
 			{Fingerprint: "d", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert d"},
 			{Fingerprint: "e", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert e"},
 		}},
-		{"null maps become empty", `{"alerts":[{"fingerprint":"a","labels":null,"annotations":null}]}`, 0, []want{
+		{"null annotations become empty", `{"alerts":[{"fingerprint":"a","labels":{"job":"j"},"annotations":null}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert a",
-				Labels: map[string]string{}, Annotations: map[string]string{}},
+				Labels: map[string]string{"job": "j"}, Annotations: map[string]string{}},
 		}},
 		{"blank fingerprint is derived", `{"alerts":[{"fingerprint":" ","labels":{"alertname":"X"}}]}`, 0, []want{
 			{Fingerprint: LabelsFingerprint(map[string]string{"alertname": "X"}), Status: StatusFiring, Severity: SeverityNotice, Summary: "X"},
 		}},
 		{"unknown fields and odd types are ignored", `{"version":5,"groupKey":{"a":[1]},"numFiring":1,"receiver":null,"commonLabels":7,
-			"alerts":[{"fingerprint":"a","amixr_demo":true,"values":{"A":1}}]}`, 0, []want{
+			"alerts":[{"labels":{"job":"j"},"fingerprint":"a","amixr_demo":true,"values":{"A":1}}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert a"},
 		}},
-		{"huge numeric groupKey", `{"version":"3","groupKey":123456789012345678901234567890,"truncatedAlerts":5,"alerts":[{"fingerprint":"a"}]}`, 5, []want{
+		{"huge numeric groupKey", `{"version":"3","groupKey":123456789012345678901234567890,"truncatedAlerts":5,"alerts":[{"labels":{"job":"j"},"fingerprint":"a"}]}`, 5, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert a"},
 		}},
 		{"truncatedAlerts null", `{"truncatedAlerts":null,"alerts":[]}`, 0, nil},
@@ -273,7 +273,7 @@ func TestAlertmanagerErrors(t *testing.T) {
 		{"label value is null-free object", `{"alerts":[{"labels":{"a":{}}}]}`, "alerts[0].labels", []string{"values must be strings", "object"}},
 		{"labels is a string", `{"alerts":[{"labels":"a=b"}]}`, "alerts[0].labels", []string{"expected an object of strings, got string"}},
 		{"annotation value is a bool", `{"alerts":[{},{},{"annotations":{"x":true}}]}`, "alerts[2].annotations", []string{"values must be strings"}},
-		{"status unknown", `{"alerts":[{"status":"firing"},{"status":"pending"}]}`, "alerts[1].status", []string{`"pending"`}},
+		{"status unknown", `{"alerts":[{"status":"firing","labels":{"a":"b"}},{"status":"pending"}]}`, "alerts[1].status", []string{`"pending"`}},
 		{"status is a number", `{"alerts":[{"status":1}]}`, "alerts[0].status", []string{"expected a string, got number"}},
 		{"fingerprint is a number", `{"alerts":[{"fingerprint":17}]}`, "alerts[0].fingerprint", []string{"expected a string"}},
 		{"generatorURL is an array", `{"alerts":[{"generatorURL":[]}]}`, "alerts[0].generatorURL", []string{"expected a string"}},
@@ -283,9 +283,15 @@ func TestAlertmanagerErrors(t *testing.T) {
 		{"huge truncatedAlerts", `{"truncatedAlerts":1e40,"alerts":[]}`, "truncatedAlerts", []string{"integer"}},
 		{"string truncatedAlerts", `{"truncatedAlerts":"2","alerts":[]}`, "truncatedAlerts", []string{"integer", "string"}},
 		{"startsAt not a time", `{"alerts":[{"startsAt":"yesterday"}]}`, "alerts[0].startsAt", []string{"RFC 3339", "yesterday"}},
-		{"startsAt a number", `{"alerts":[{},{"startsAt":1700000000}]}`, "alerts[1].startsAt", []string{"RFC 3339"}},
+		{"startsAt a number", `{"alerts":[{"labels":{"a":"b"}},{"startsAt":1700000000}]}`, "alerts[1].startsAt", []string{"RFC 3339"}},
 		{"endsAt out of range", `{"alerts":[{"status":"resolved","endsAt":"2024-13-01T00:00:00Z"}]}`, "alerts[0].endsAt", []string{"RFC 3339"}},
 		{"long status is cut in message", `{"alerts":[{"status":"` + strings.Repeat("x", 5000) + `"}]}`, "alerts[0].status", []string{"…"}},
+		// Alertmanager's own API refuses an alert without labels ("at least
+		// one label pair required"); the bot would open a nameless incident.
+		{"labels empty", `{"alerts":[{"status":"firing","labels":{}}]}`, "alerts[0].labels", []string{"must not be empty"}},
+		{"labels missing", `{"alerts":[{"labels":{"alertname":"A"}},{"fingerprint":"b","annotations":{"summary":"s"}}]}`, "alerts[1].labels", []string{"must not be empty"}},
+		{"labels null", `{"alerts":[{"labels":null}]}`, "alerts[0].labels", []string{"must not be empty"}},
+		{"labels empty, resolved", `{"status":"resolved","alerts":[{"labels":{},"endsAt":"2024-01-01T00:00:00Z"}]}`, "alerts[0].labels", []string{"must not be empty"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

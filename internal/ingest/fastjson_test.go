@@ -35,6 +35,7 @@ func TestUnmarshalPathsAgree(t *testing.T) {
 		`{"ALERTS":[{"Status":"firing","LABELS":{"a":"b"}}]}`,
 		`{"alerts":[{"labels":{"a":"b"},"startsAt":"2026-01-01T00:00:00+02:00"}],"truncatedAlerts":3}`,
 		`{"alerts":[],"status":null,"labels":null}`,
+		`{"alerts":[{"labels":{}},{"labels":null},{"status":"firing"}]}`,
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -48,7 +48,8 @@ type grafanaBody struct {
 // unified alerting envelope (Grafana 8 and later), handled by the
 // Alertmanager rules with Grafana's panel and dashboard links as further
 // source links, or the legacy "old alerting" notification, which describes
-// one rule and becomes at most one alert.
+// one rule and becomes at most one alert. Every unified alert must carry
+// labels, and a legacy notification a ruleName or a title.
 func decodeGrafana(body []byte, opts Options) (Batch, error) {
 	const what = "a Grafana webhook: an alerting envelope with an \"alerts\" array, or a legacy notification with \"ruleName\""
 	if err := checkObjectBody(body, what); err != nil {
@@ -109,6 +110,12 @@ func (g *grafanaBody) legacyBatch(opts Options) (Batch, error) {
 			return Batch{}, &FieldError{Field: id.field, Msg: "expected a number or a string, got " + jsonKind(id.raw)}
 		}
 		ids[id.label] = v
+	}
+
+	if strings.TrimSpace(g.RuleName) == "" && strings.TrimSpace(g.Title) == "" {
+		// Grafana always names the rule; without a name or a title the
+		// incident would have none either.
+		return Batch{}, &FieldError{Field: "ruleName", Msg: "missing, and so is title; a legacy Grafana notification names its rule"}
 	}
 
 	labels := nonNilMap(g.Tags)

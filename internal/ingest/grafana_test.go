@@ -122,17 +122,17 @@ func TestGrafanaRules(t *testing.T) {
 		alerts  []want
 	}{
 		{"source URL falls back to panel then dashboard", `{"alerts":[
-			{"fingerprint":"a","generatorURL":"","panelURL":"https://g.example.com/d/x?viewPanel=2","dashboardURL":"https://g.example.com/d/x"},
-			{"fingerprint":"b","generatorURL":"not a url","panelURL":"","dashboardURL":"https://g.example.com/d/x"},
-			{"fingerprint":"c","generatorURL":"https://g.example.com/alerting/c/view","panelURL":"https://g.example.com/p"},
-			{"fingerprint":"d","panelURL":"javascript:alert(1)","dashboardURL":"//g.example.com/d/x"}]}`, 0, []want{
+			{"labels":{"job":"j"},"fingerprint":"a","generatorURL":"","panelURL":"https://g.example.com/d/x?viewPanel=2","dashboardURL":"https://g.example.com/d/x"},
+			{"labels":{"job":"j"},"fingerprint":"b","generatorURL":"not a url","panelURL":"","dashboardURL":"https://g.example.com/d/x"},
+			{"labels":{"job":"j"},"fingerprint":"c","generatorURL":"https://g.example.com/alerting/c/view","panelURL":"https://g.example.com/p"},
+			{"labels":{"job":"j"},"fingerprint":"d","panelURL":"javascript:alert(1)","dashboardURL":"//g.example.com/d/x"}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert a", SourceURL: "https://g.example.com/d/x?viewPanel=2"},
 			{Fingerprint: "b", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert b", SourceURL: "https://g.example.com/d/x"},
 			{Fingerprint: "c", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert c", SourceURL: "https://g.example.com/alerting/c/view"},
 			{Fingerprint: "d", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert d"},
 		}},
 		{"values null or object, envelope extras", `{"orgId":1,"state":"alerting","title":"[FIRING:2]","message":"m","alerts":[
-			{"fingerprint":"a","values":null,"valueString":"","imageURL":"x"},{"fingerprint":"b","values":{"A":1.5}}]}`, 0, []want{
+			{"labels":{"job":"j"},"fingerprint":"a","values":null,"valueString":"","imageURL":"x"},{"labels":{"job":"j"},"fingerprint":"b","values":{"A":1.5}}]}`, 0, []want{
 			{Fingerprint: "a", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert a"},
 			{Fingerprint: "b", Status: StatusFiring, Severity: SeverityNotice, Summary: "alert b"},
 		}},
@@ -153,10 +153,10 @@ func TestGrafanaRules(t *testing.T) {
 			Fingerprint: legacyFingerprint("", "", "", "", "r"), Status: StatusFiring, Severity: SeverityNotice, Summary: "r",
 			Annotations: map[string]string{"eval_matches": strings.Repeat("m=1, ", 9) + "m=1, and 2 more"},
 		}}},
-		{"legacy eval match values", `{"ruleId":1,"state":"alerting","evalMatches":[{"metric":"a","value":null},{"value":2.5e3},{"metric":3,"value":"x"},{"metric":"b","value":{}}]}`, 0, []want{{
+		{"legacy eval match values", `{"ruleId":1,"title":"t","state":"alerting","evalMatches":[{"metric":"a","value":null},{"value":2.5e3},{"metric":3,"value":"x"},{"metric":"b","value":{}}]}`, 0, []want{{
 			Fingerprint: legacyFingerprint("", "", "", "1", ""), Status: StatusFiring, Severity: SeverityNotice,
-			Summary: "alert " + legacyFingerprint("", "", "", "1", ""), Labels: map[string]string{},
-			Annotations: map[string]string{"eval_matches": "a=null, 2.5e3, 3=x, b=object"},
+			Summary: "t", Labels: map[string]string{},
+			Annotations: map[string]string{"title": "t", "eval_matches": "a=null, 2.5e3, 3=x, b=object"},
 		}}},
 		{"legacy pending is ignored", `{"ruleName":"Disk","state":"pending"}`, 1, nil},
 		{"legacy paused is ignored", `{"ruleName":"Disk","state":"Paused","evalMatches":[]}`, 1, nil},
@@ -201,6 +201,13 @@ func TestGrafanaErrors(t *testing.T) {
 		{"unified panelURL a number", `{"alerts":[{"panelURL":1}]}`, "alerts[0].panelURL", []string{"expected a string"}},
 		{"unified bad status", `{"alerts":[{"status":"alerting"}]}`, "alerts[0].status", []string{`"alerting"`}},
 		{"unified negative truncation", `{"alerts":[],"truncatedAlerts":-3}`, "truncatedAlerts", []string{"negative"}},
+		// Grafana always labels an alert with at least alertname.
+		{"unified labels empty", `{"alerts":[{"labels":{"alertname":"A"}},{"labels":{},"panelURL":"https://g/p"}]}`, "alerts[1].labels", []string{"must not be empty"}},
+		{"unified labels missing", `{"alerts":[{"status":"firing","fingerprint":"a"}]}`, "alerts[0].labels", []string{"must not be empty"}},
+		// A legacy notification always names its rule; with neither a
+		// rule name nor a title the incident would have no name.
+		{"legacy without ruleName or title", `{"ruleId":1,"state":"alerting"}`, "ruleName", []string{"missing"}},
+		{"legacy blank ruleName and title", `{"ruleName":" ","title":"","ruleUrl":"http://g/r","state":"ok"}`, "ruleName", []string{"missing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
