@@ -96,6 +96,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Outbox = outbox.NewDispatcher(st, opts.Clock, opts.Logger, a.Registry)
+	a.Outbox.Sole = true // one process per SQLite file
 	a.Timers = timer.NewRunner(st, opts.Clock, opts.Logger)
 
 	var subs []outbox.Subscription

@@ -532,25 +532,31 @@ func (e *Engine) workingMethod(person string, except ...string) string {
 }
 
 // BeginSend marks a notification as being handed to its provider, before
-// the provider is called. It answers false when an earlier attempt had
-// marked it and never finished (the process died mid-send): the page may
-// have gone out, so it is not sent again, and the timeline says so; the
-// escalation goes on regardless. Keys the engine does not log (a lead
-// being told, a gap warning) always proceed.
+// the provider is called. It answers false when the page already went out
+// (a repeated delivery: it is never sent twice), and when an earlier
+// attempt had marked it and never finished (the process died mid-send):
+// the page may have gone out, so it is not sent again, and the timeline
+// says so; the escalation goes on regardless. Keys the engine does not log
+// (a lead being told, a gap warning) always proceed.
 func (e *Engine) BeginSend(ctx context.Context, key string) (bool, error) {
 	proceed := true
 	err := e.store.Write(ctx, func(tx *store.Tx) error {
 		proceed = true
 		var id int64
-		var person, method string
+		var person, method, state string
 		var since sql.NullInt64
-		err := tx.QueryRow(`SELECT incident_id, person, method, sending_since FROM notifications WHERE idempotency_key = ?`, key).
-			Scan(&id, &person, &method, &since)
+		err := tx.QueryRow(`SELECT incident_id, person, method, state, sending_since FROM notifications WHERE idempotency_key = ?`, key).
+			Scan(&id, &person, &method, &state, &since)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("begin send: %w", err)
+		}
+		if state != "queued" {
+			// Sent, delivered, failed or undeliverable: decided already.
+			proceed = false
+			return nil
 		}
 		// A page that waited (a provider down, a rate limit) is for an
 		// incident that may have been acknowledged or resolved since: it

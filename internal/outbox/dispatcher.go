@@ -2,11 +2,14 @@ package outbox
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	mrand "math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,14 +19,26 @@ import (
 	"github.com/oncallbot/bot/internal/store"
 )
 
-// Dispatcher delivers pending outbox rows to their consumers. Each consumer
-// has its own cap on deliveries in flight, so a platform that hangs holds
-// back only its own messages, never another consumer's page.
+// Dispatcher delivers pending outbox rows to their consumers.
+//
+// Finding work never walks the backlog (docs/adr/0001-outbox-dispatch.md):
+// only the first pending row of each (consumer, ordering key) is flagged a
+// head, and each consumer's due heads are read from one index, urgent ones
+// first. The dispatcher claims the rows it starts in a write (their next
+// attempt moves to the end of a lease), so a row being delivered can never
+// be started a second time, by this process or, later, by another one
+// sharing the database; when a delivery is recorded the next row of its key
+// becomes the head in the same transaction.
+//
+// Each consumer has its own cap on deliveries in flight, so a platform that
+// hangs holds back only its own messages, never another consumer's page.
 type Dispatcher struct {
 	store     *store.Store
 	clock     clock.Clock
 	log       *slog.Logger
 	consumers map[string]Consumer
+	// owner names this dispatcher's leases.
+	owner string
 
 	// BaseBackoff is the wait after the first failure; it doubles with
 	// each attempt up to MaxBackoff, with ±20% jitter.
@@ -34,36 +49,55 @@ type Dispatcher struct {
 	MaxAge time.Duration
 	// PerConsumer caps deliveries in flight per consumer.
 	PerConsumer int
-	// Timeout bounds one delivery attempt.
+	// MaxBatch bounds how many messages a BatchConsumer gets at once.
+	MaxBatch int
+	// Timeout bounds one delivery attempt. A claim lasts Timeout plus a
+	// minute: a process that dies mid-delivery loses its claims then.
 	Timeout time.Duration
+	// Sole says this is the only dispatcher of its database (SQLite: one
+	// process per file), so a lease found at the first dispatch belongs
+	// to a process that is gone, and its rows are due again at once.
+	// Without it such rows wait for their lease to run out, which is what
+	// dispatchers sharing a database need.
+	Sole bool
 	// Dead, if set, hears of every message given up, after it is recorded,
 	// so the domain can say so where people look.
 	Dead func(ctx context.Context, m Message, err error)
 
 	wake chan struct{}
 
-	mu       sync.Mutex
-	inflight map[int64]string // row id -> consumer
-	busy     map[string]int   // consumer -> deliveries in flight
+	mu sync.Mutex
+	// names are the consumers claimed for: those registered and, found
+	// once at the first dispatch, any with pending rows left over from an
+	// earlier configuration (delivered to a permanent failure).
+	names    []string
+	started  bool
+	busy     map[string]int // consumer -> deliveries in flight
+	inflight int
 	idle     *sync.Cond
+	// running counts delivery goroutines, for Run to wait on.
+	running sync.WaitGroup
 
 	deliveries *prometheus.CounterVec
 }
 
 // NewDispatcher returns a dispatcher with no consumers. reg may be nil.
 func NewDispatcher(s *store.Store, c clock.Clock, log *slog.Logger, reg prometheus.Registerer) *Dispatcher {
+	var id [6]byte
+	_, _ = rand.Read(id[:])
 	d := &Dispatcher{
 		store:       s,
 		clock:       c,
 		log:         log,
 		consumers:   map[string]Consumer{},
+		owner:       hex.EncodeToString(id[:]),
 		BaseBackoff: 2 * time.Second,
 		MaxBackoff:  10 * time.Minute,
 		MaxAge:      48 * time.Hour,
 		PerConsumer: 128,
+		MaxBatch:    100,
 		Timeout:     15 * time.Second,
 		wake:        make(chan struct{}, 1),
-		inflight:    map[int64]string{},
 		busy:        map[string]int{},
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bot_outbox_deliveries_total",
@@ -77,8 +111,14 @@ func NewDispatcher(s *store.Store, c clock.Clock, log *slog.Logger, reg promethe
 	return d
 }
 
-// Register adds a consumer under the name subscriptions use.
-func (d *Dispatcher) Register(name string, c Consumer) { d.consumers[name] = c }
+// Register adds a consumer under the name subscriptions use. Call it
+// before the first dispatch.
+func (d *Dispatcher) Register(name string, c Consumer) {
+	d.consumers[name] = c
+	if !slices.Contains(d.names, name) {
+		d.names = append(d.names, name)
+	}
+}
 
 // Wake makes the loop look for work now.
 func (d *Dispatcher) Wake() {
@@ -88,133 +128,226 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-type row struct {
-	Message
+// delivery is one claimed head and, for a BatchConsumer, the claimed rows
+// queued behind it.
+type delivery struct {
+	consumer    string
 	orderingKey string
-	// more are further due messages of the same key, for a BatchConsumer.
-	more []Message
+	msgs        []Message
 }
 
-// maxBatch bounds how many messages a BatchConsumer gets at once.
-const maxBatch = 20
+const claimColumns = `id, consumer, kind, ordering_key, idempotency_key, payload, attempts, created_at`
 
-// startDue starts a delivery for each due row that heads its ordering key
-// and is not already in flight. It returns how many it started.
-func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
-	now := d.clock.Now()
-	// Ask for little more than what is in flight (those come back as
-	// heads too, and are skipped): with a backlog, scanning for hundreds
-	// of heads after every delivery is what would cost the most.
-	d.mu.Lock()
-	limit := len(d.inflight) + 64
-	d.mu.Unlock()
-	rows, err := d.store.Read().QueryContext(ctx, `
-		SELECT o.id, o.consumer, o.kind, o.ordering_key, o.idempotency_key, o.payload, o.attempts, o.created_at
-		FROM outbox o
-		WHERE o.state = 'pending' AND o.next_attempt_at <= ?
-		  AND o.id = (SELECT MIN(p.id) FROM outbox p
-		              WHERE p.state = 'pending' AND p.consumer = o.consumer AND p.ordering_key = o.ordering_key)
-		ORDER BY o.priority DESC, o.next_attempt_at, o.id
-		LIMIT ?`, now.UnixMilli(), limit)
-	if err != nil {
-		return 0, fmt.Errorf("query due outbox rows: %w", err)
-	}
-	var due []row
-	for rows.Next() {
-		var r row
-		var created int64
-		if err := rows.Scan(&r.ID, &r.Consumer, &r.Kind, &r.orderingKey, &r.IdempotencyKey, &r.Payload, &r.Attempt, &created); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("scan outbox row: %w", err)
-		}
-		r.Attempt++
-		r.CreatedAt = time.UnixMilli(created)
-		due = append(due, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("read due outbox rows: %w", err)
-	}
-	for i := range due {
-		if _, ok := d.consumers[due[i].Consumer].(BatchConsumer); ok {
-			if due[i].more, err = d.followers(ctx, due[i], now); err != nil {
-				return 0, err
-			}
-		}
-	}
-	started := 0
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, r := range due {
-		if _, ok := d.inflight[r.ID]; ok || d.busy[r.Consumer] >= d.PerConsumer {
-			continue
-		}
-		d.inflight[r.ID] = r.Consumer
-		for _, m := range r.more {
-			// Recorded one after another once delivered; in flight until
-			// then, so none turns head and goes out twice.
-			d.inflight[m.ID] = m.Consumer
-		}
-		d.busy[r.Consumer]++
-		started++
-		go d.deliver(ctx, r)
-	}
-	return started, nil
-}
-
-// followers returns the due messages queued behind a head of the same
-// consumer and ordering key.
-func (d *Dispatcher) followers(ctx context.Context, head row, now time.Time) ([]Message, error) {
-	rows, err := d.store.Read().QueryContext(ctx, `SELECT id, consumer, kind, idempotency_key, payload, attempts, created_at
-		FROM outbox WHERE state = 'pending' AND consumer = ? AND ordering_key = ? AND id > ? AND next_attempt_at <= ?
-		ORDER BY id LIMIT ?`, head.Consumer, head.orderingKey, head.ID, now.UnixMilli(), maxBatch-1)
-	if err != nil {
-		return nil, fmt.Errorf("query outbox batch: %w", err)
-	}
+func scanClaimed(rows *sql.Rows) ([]Message, []string, error) {
 	defer rows.Close()
-	var out []Message
+	var ms []Message
+	var keys []string
 	for rows.Next() {
 		var m Message
+		var key string
 		var created int64
-		if err := rows.Scan(&m.ID, &m.Consumer, &m.Kind, &m.IdempotencyKey, &m.Payload, &m.Attempt, &created); err != nil {
-			return nil, fmt.Errorf("scan outbox batch: %w", err)
+		if err := rows.Scan(&m.ID, &m.Consumer, &m.Kind, &key, &m.IdempotencyKey, &m.Payload, &m.Attempt, &created); err != nil {
+			return nil, nil, fmt.Errorf("scan outbox row: %w", err)
 		}
 		m.Attempt++
 		m.CreatedAt = time.UnixMilli(created)
-		out = append(out, m)
+		ms = append(ms, m)
+		keys = append(keys, key)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read outbox rows: %w", err)
+	}
+	return ms, keys, nil
 }
 
-func (d *Dispatcher) deliver(ctx context.Context, r row) {
+// begin runs once, before the first claim: a Sole dispatcher releases the
+// leases of the process before it, and pending rows of consumers no longer
+// configured are found, to be given up rather than kept forever.
+func (d *Dispatcher) begin(ctx context.Context) error {
+	d.mu.Lock()
+	started := d.started
+	d.mu.Unlock()
+	if started {
+		return nil
+	}
+	if d.Sole {
+		now := d.clock.Now().UnixMilli()
+		if err := d.store.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(`UPDATE outbox SET next_attempt_at = ?, lease_owner = '' WHERE state = 'pending' AND lease_owner != ''`, now)
+			return err
+		}); err != nil {
+			return fmt.Errorf("release outbox leases of an earlier process: %w", err)
+		}
+	}
+	rows, err := d.store.Read().QueryContext(ctx, `SELECT DISTINCT consumer FROM outbox WHERE state = 'pending' AND head = 1`)
+	if err != nil {
+		return fmt.Errorf("list outbox consumers: %w", err)
+	}
+	var found []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return fmt.Errorf("list outbox consumers: %w", err)
+		}
+		found = append(found, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list outbox consumers: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range found {
+		if !slices.Contains(d.names, c) {
+			d.names = append(d.names, c)
+		}
+	}
+	d.started = true
+	return nil
+}
+
+// startDue claims and starts the due heads of every consumer with room
+// for more deliveries. It returns how many deliveries it started.
+func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
+	if err := d.begin(ctx); err != nil {
+		return 0, err
+	}
+	d.mu.Lock()
+	room := map[string]int{}
+	for _, name := range d.names {
+		if free := d.PerConsumer - d.busy[name]; free > 0 {
+			room[name] = free
+		}
+	}
+	names := slices.Clone(d.names)
+	d.mu.Unlock()
+	if len(room) == 0 {
+		return 0, nil
+	}
+	now := d.clock.Now()
+	lease := now.Add(d.Timeout + time.Minute).UnixMilli()
+	var claimed []delivery
+	err := d.store.Write(ctx, func(tx *store.Tx) error {
+		claimed = claimed[:0]
+		for _, name := range names {
+			free := room[name]
+			for prio := 1; prio >= 0 && free > 0; prio-- {
+				// Urgent heads first; within a priority the longest due.
+				rows, err := tx.Query(`UPDATE outbox SET next_attempt_at = ?, lease_owner = ?
+					WHERE id IN (SELECT id FROM outbox
+						WHERE consumer = ? AND priority = ? AND state = 'pending' AND head = 1 AND next_attempt_at <= ?
+						ORDER BY next_attempt_at, id LIMIT ?)
+					RETURNING `+claimColumns, lease, d.owner, name, prio, now.UnixMilli(), free)
+				if err != nil {
+					return fmt.Errorf("claim due outbox rows of %s: %w", name, err)
+				}
+				ms, keys, err := scanClaimed(rows)
+				if err != nil {
+					return err
+				}
+				for i, m := range ms {
+					claimed = append(claimed, delivery{consumer: name, orderingKey: keys[i], msgs: []Message{m}})
+				}
+				free -= len(ms)
+			}
+		}
+		for i := range claimed {
+			if _, ok := d.consumers[claimed[i].consumer].(BatchConsumer); !ok || claimed[i].orderingKey == "" {
+				continue
+			}
+			more, err := d.claimFollowers(tx, claimed[i], now, lease)
+			if err != nil {
+				return err
+			}
+			claimed[i].msgs = append(claimed[i].msgs, more...)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	// RETURNING gives no order; start each consumer's deliveries oldest
+	// first, which is what a test reading them one by one sees.
+	slices.SortFunc(claimed, func(a, b delivery) int { return int(a.msgs[0].ID - b.msgs[0].ID) })
+	d.mu.Lock()
+	for _, c := range claimed {
+		d.busy[c.consumer]++
+		d.inflight++
+		d.running.Add(1)
+		go d.deliver(ctx, c)
+	}
+	d.mu.Unlock()
+	return len(claimed), nil
+}
+
+// claimFollowers claims the rows queued behind a claimed head of a batch
+// consumer, in key order, stopping at the first not yet due so none is
+// delivered ahead of one before it.
+func (d *Dispatcher) claimFollowers(tx *store.Tx, head delivery, now time.Time, lease int64) ([]Message, error) {
+	rows, err := tx.Query(`SELECT id, next_attempt_at FROM outbox
+		WHERE consumer = ? AND ordering_key = ? AND state = 'pending' AND id > ?
+		ORDER BY id LIMIT ?`, head.consumer, head.orderingKey, head.msgs[0].ID, d.MaxBatch-1)
+	if err != nil {
+		return nil, fmt.Errorf("find outbox batch: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id, next int64
+		if err := rows.Scan(&id, &next); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("find outbox batch: %w", err)
+		}
+		if next > now.UnixMilli() {
+			break
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find outbox batch: %w", err)
+	}
+	var out []Message
+	for _, id := range ids {
+		rows, err := tx.Query(`UPDATE outbox SET next_attempt_at = ?, lease_owner = ? WHERE id = ? RETURNING `+claimColumns,
+			lease, d.owner, id)
+		if err != nil {
+			return nil, fmt.Errorf("claim outbox batch: %w", err)
+		}
+		ms, _, err := scanClaimed(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+func (d *Dispatcher) deliver(ctx context.Context, dl delivery) {
 	defer func() {
 		d.mu.Lock()
-		delete(d.inflight, r.ID)
-		for _, m := range r.more {
-			delete(d.inflight, m.ID)
-		}
-		d.busy[r.Consumer]--
+		d.busy[dl.consumer]--
+		d.inflight--
 		d.idle.Broadcast()
 		d.mu.Unlock()
+		d.running.Done()
 		d.Wake()
 	}()
-	c, ok := d.consumers[r.Consumer]
+	c, ok := d.consumers[dl.consumer]
 	var err error
 	if !ok {
-		err = Permanent(fmt.Errorf("no consumer named %q is configured", r.Consumer))
+		err = Permanent(fmt.Errorf("no consumer named %q is configured", dl.consumer))
 	} else {
 		dctx, cancel := context.WithTimeout(ctx, d.Timeout)
-		err = safeDeliver(dctx, c, append([]Message{r.Message}, r.more...))
+		err = safeDeliver(dctx, c, dl.msgs)
 		cancel()
 	}
-	if rerr := d.record(ctx, r, err); rerr != nil && ctx.Err() == nil {
-		// The row stays pending and is delivered again: at least once.
-		d.log.Error("record outbox delivery", "id", r.ID, "consumer", r.Consumer, "err", rerr)
-	}
-	for _, m := range r.more {
-		if rerr := d.record(ctx, row{Message: m, orderingKey: r.orderingKey}, err); rerr != nil && ctx.Err() == nil {
-			d.log.Error("record outbox delivery", "id", m.ID, "consumer", m.Consumer, "err", rerr)
-		}
+	// A finished delivery is recorded even while shutting down: what was
+	// sent must not be sent again after the restart.
+	if rerr := d.record(context.WithoutCancel(ctx), dl, err); rerr != nil {
+		// The rows stay claimed until the lease ends, then go out again:
+		// at least once.
+		d.log.Error("record outbox delivery", "id", dl.msgs[0].ID, "consumer", dl.consumer, "err", rerr)
 	}
 }
 
@@ -232,52 +365,72 @@ func safeDeliver(ctx context.Context, c Consumer, ms []Message) (err error) {
 	return c.Deliver(ctx, ms[0])
 }
 
-func (d *Dispatcher) record(ctx context.Context, r row, derr error) error {
+// record writes a delivery's outcome for every row in it, and when the
+// rows leave the pending state makes the next row of their key its head,
+// all in one transaction.
+func (d *Dispatcher) record(ctx context.Context, dl delivery, derr error) error {
 	now := d.clock.Now()
-	if derr == nil {
-		d.deliveries.WithLabelValues(r.Consumer, "delivered").Inc()
-		return d.store.Write(ctx, func(tx *store.Tx) error {
-			_, err := tx.Exec(`UPDATE outbox SET state = 'delivered', attempts = ?, delivered_at = ?, last_error = '' WHERE id = ?`,
-				r.Attempt, now.UnixMilli(), r.ID)
-			return err
-		})
-	}
+	first := dl.msgs[0]
 	var later *DeferError
-	if errors.As(derr, &later) {
+	var perm *permanentError
+	var result, update string
+	var next int64
+	switch {
+	case derr == nil:
+		result = "delivered"
+		update = `UPDATE outbox SET state = 'delivered', attempts = ?, delivered_at = ?, last_error = '', lease_owner = '' WHERE id = ?`
+	case errors.As(derr, &later):
 		// Not a failure: the attempt is given back and nothing is logged
 		// above debug, however long a storm keeps the pace slow.
-		d.deliveries.WithLabelValues(r.Consumer, "deferred").Inc()
-		d.log.Debug("outbox delivery deferred", "id", r.ID, "consumer", r.Consumer, "after", later.After, "why", later.Why)
-		return d.store.Write(ctx, func(tx *store.Tx) error {
-			_, err := tx.Exec(`UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?`,
-				r.Attempt-1, now.Add(later.After).UnixMilli(), r.ID)
-			return err
-		})
+		result = "deferred"
+		next = now.Add(later.After).UnixMilli()
+		d.log.Debug("outbox delivery deferred", "id", first.ID, "consumer", dl.consumer, "after", later.After, "why", later.Why)
+	case errors.As(derr, &perm) || now.Sub(first.CreatedAt) >= d.MaxAge:
+		result = "dead"
+		update = `UPDATE outbox SET state = 'dead', attempts = ?, last_error = ?, lease_owner = '' WHERE id = ?`
+		d.log.Error("outbox message given up", "id", first.ID, "consumer", dl.consumer, "kind", first.Kind,
+			"messages", len(dl.msgs), "attempts", first.Attempt, "err", derr)
+	default:
+		result = "retry"
+		next = now.Add(d.backoff(first.Attempt, derr)).UnixMilli()
+		update = `UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ?, lease_owner = '' WHERE id = ?`
+		d.log.Warn("outbox delivery failed; will retry", "id", first.ID, "consumer", dl.consumer, "kind", first.Kind,
+			"messages", len(dl.msgs), "attempt", first.Attempt, "next_attempt", time.UnixMilli(next), "err", derr)
 	}
-	var perm *permanentError
-	dead := errors.As(derr, &perm) || now.Sub(r.CreatedAt) >= d.MaxAge
-	if dead {
-		d.deliveries.WithLabelValues(r.Consumer, "dead").Inc()
-		d.log.Error("outbox message given up", "id", r.ID, "consumer", r.Consumer, "kind", r.Kind, "attempts", r.Attempt, "err", derr)
-		err := d.store.Write(ctx, func(tx *store.Tx) error {
-			_, err := tx.Exec(`UPDATE outbox SET state = 'dead', attempts = ?, last_error = ? WHERE id = ?`,
-				r.Attempt, derr.Error(), r.ID)
-			return err
-		})
-		if err == nil && d.Dead != nil {
-			d.Dead(ctx, r.Message, derr)
+	d.deliveries.WithLabelValues(dl.consumer, result).Add(float64(len(dl.msgs)))
+	err := d.store.Write(ctx, func(tx *store.Tx) error {
+		for _, m := range dl.msgs {
+			var err error
+			switch result {
+			case "delivered":
+				_, err = tx.Exec(update, m.Attempt, now.UnixMilli(), m.ID)
+			case "deferred":
+				_, err = tx.Exec(`UPDATE outbox SET attempts = ?, next_attempt_at = ?, lease_owner = '' WHERE id = ?`,
+					m.Attempt-1, next, m.ID)
+			case "dead":
+				_, err = tx.Exec(update, m.Attempt, derr.Error(), m.ID)
+			default:
+				_, err = tx.Exec(update, m.Attempt, derr.Error(), next, m.ID)
+			}
+			if err != nil {
+				return fmt.Errorf("record outbox delivery %d: %w", m.ID, err)
+			}
 		}
-		return err
-	}
-	d.deliveries.WithLabelValues(r.Consumer, "retry").Inc()
-	next := now.Add(d.backoff(r.Attempt, derr))
-	d.log.Warn("outbox delivery failed; will retry", "id", r.ID, "consumer", r.Consumer, "kind", r.Kind,
-		"attempt", r.Attempt, "next_attempt", next, "err", derr)
-	return d.store.Write(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(`UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?`,
-			r.Attempt, derr.Error(), next.UnixMilli(), r.ID)
-		return err
+		if (result == "delivered" || result == "dead") && dl.orderingKey != "" {
+			if _, err := tx.Exec(`UPDATE outbox SET head = 1 WHERE id = (SELECT id FROM outbox
+				WHERE consumer = ? AND ordering_key = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT 1)`,
+				dl.consumer, dl.orderingKey, dl.msgs[len(dl.msgs)-1].ID); err != nil {
+				return fmt.Errorf("advance outbox key %s: %w", dl.orderingKey, err)
+			}
+		}
+		return nil
 	})
+	if err == nil && result == "dead" && d.Dead != nil {
+		for _, m := range dl.msgs {
+			d.Dead(ctx, m, derr)
+		}
+	}
+	return err
 }
 
 // backoff returns the wait before the next attempt: the receiver's
@@ -292,7 +445,7 @@ func (d *Dispatcher) backoff(attempt int, err error) time.Duration {
 		b *= 2
 	}
 	b = min(b, d.MaxBackoff)
-	jitter := 0.8 + 0.4*rand.Float64()
+	jitter := 0.8 + 0.4*mrand.Float64()
 	return time.Duration(float64(b) * jitter)
 }
 
@@ -308,7 +461,7 @@ func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 			return total, err
 		}
 		d.mu.Lock()
-		for len(d.inflight) > 0 {
+		for d.inflight > 0 {
 			d.idle.Wait()
 		}
 		d.mu.Unlock()
@@ -318,33 +471,47 @@ func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 	}
 }
 
-// nextDue returns when the earliest pending row not in flight is due.
-func (d *Dispatcher) nextDue(ctx context.Context) (time.Time, bool, error) {
-	var at sql.NullInt64
-	err := d.store.Read().QueryRowContext(ctx,
-		`SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'`).Scan(&at)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("next outbox row: %w", err)
+// NextDue returns when the earliest head not in flight falls due (a claim
+// that runs out counts: its row is due again then).
+func (d *Dispatcher) NextDue(ctx context.Context) (time.Time, bool, error) {
+	d.mu.Lock()
+	names := slices.Clone(d.names)
+	d.mu.Unlock()
+	var earliest int64
+	found := false
+	for _, name := range names {
+		for prio := range 2 {
+			var at sql.NullInt64
+			err := d.store.Read().QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM outbox
+				WHERE consumer = ? AND priority = ? AND state = 'pending' AND head = 1`, name, prio).Scan(&at)
+			if err != nil {
+				return time.Time{}, false, fmt.Errorf("next outbox row of %s: %w", name, err)
+			}
+			if at.Valid && (!found || at.Int64 < earliest) {
+				earliest, found = at.Int64, true
+			}
+		}
 	}
-	if !at.Valid {
+	if !found {
 		return time.Time{}, false, nil
 	}
-	return time.UnixMilli(at.Int64), true, nil
+	return time.UnixMilli(earliest), true, nil
 }
 
-// Run delivers until ctx ends. Deliveries in flight when ctx ends are
-// abandoned; their rows stay pending and go out after the restart.
+// Run delivers until ctx ends, then waits for the deliveries in flight:
+// they are told to stop, and what they finished is recorded.
 func (d *Dispatcher) Run(ctx context.Context) {
+	defer d.running.Wait()
 	for {
 		if _, err := d.startDue(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("outbox dispatch", "err", err)
 		}
 		wait := time.Minute
-		if at, ok, err := d.nextDue(ctx); err != nil {
+		if at, ok, err := d.NextDue(ctx); err != nil {
 			wait = time.Second
 		} else if ok {
-			// Rows in flight or queued behind one look due; the wake at
-			// the end of each delivery covers them, the poll is a floor.
+			// Heads of consumers at their cap look due; the wake at the
+			// end of each delivery covers them, the poll is a floor.
 			wait = at.Sub(d.clock.Now())
 			if wait <= 0 {
 				wait = time.Second

@@ -137,17 +137,22 @@ func (p *Publisher) Publish(tx *store.Tx, e Event) error {
 // insert writes e's row for consumer. Publishing the same event twice (a
 // retried command) is a no-op, which is what the idempotency key promises;
 // only that conflict is absorbed, so any other constraint failure is an
-// error rather than an event that quietly never exists.
+// error rather than an event that quietly never exists. The row heads its
+// ordering key when no other row of the key is pending (an empty key
+// orders nothing: every such row is a head); see the Dispatcher.
 func (p *Publisher) insert(tx *store.Tx, consumer string, e Event) error {
 	payload := e.Payload
 	if payload == nil {
 		payload = []byte{} // a nil would be NULL, and the column is NOT NULL
 	}
 	now := p.clock.Now().UnixMilli()
-	_, err := tx.Exec(`INSERT INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at, priority)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.Exec(`INSERT INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at, priority, head)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, (? = '' OR NOT EXISTS (
+			SELECT 1 FROM outbox WHERE consumer = ? AND ordering_key = ? AND state = 'pending'))
+		WHERE true
 		ON CONFLICT (consumer, idempotency_key) DO NOTHING`,
-		consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, payload, now, now, e.priority())
+		consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, payload, now, now, e.priority(),
+		e.OrderingKey, consumer, e.OrderingKey)
 	if err != nil {
 		return fmt.Errorf("enqueue %s for %s: %w", e.Kind, consumer, err)
 	}
@@ -174,8 +179,8 @@ type Consumer interface {
 
 // BatchConsumer is a Consumer that can deliver several waiting messages of
 // one ordering key at once (several pages to one phone as one SMS). The
-// dispatcher hands it every due message of the key, oldest first; the
-// result applies to all of them.
+// dispatcher hands it the due messages of the key, oldest first, up to
+// Dispatcher.MaxBatch; the result applies to all of them.
 type BatchConsumer interface {
 	Consumer
 	DeliverBatch(ctx context.Context, ms []Message) error

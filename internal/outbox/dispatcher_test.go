@@ -1,0 +1,312 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oncallbot/bot/internal/clock"
+	"github.com/oncallbot/bot/internal/store"
+)
+
+func quietDispatcher(s *store.Store, c clock.Clock) *Dispatcher {
+	return NewDispatcher(s, c, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+}
+
+// counter counts deliveries per idempotency key and says when every key
+// it waits for has been delivered at least once.
+type counter struct {
+	mu    sync.Mutex
+	got   map[string]int
+	want  int
+	done  chan struct{}
+	order map[string][]string // ordering key -> idempotency keys, as delivered
+}
+
+func newCounter(want int) *counter {
+	return &counter{got: map[string]int{}, want: want, done: make(chan struct{}), order: map[string][]string{}}
+}
+
+func (c *counter) Deliver(_ context.Context, m Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got[m.IdempotencyKey]++
+	// The tests publish each event with its ordering key as its kind.
+	c.order[m.Kind] = append(c.order[m.Kind], m.IdempotencyKey)
+	if c.got[m.IdempotencyKey] == 1 && len(c.got) == c.want {
+		close(c.done)
+	}
+	return nil
+}
+
+// The production loop delivers every message exactly once when nothing
+// crashes. The dispatcher before claims read due rows from a snapshot
+// taken before a delivery's mark committed and started them again (the
+// same page twice, tens of milliseconds apart).
+func TestRunDeliversEveryMessageExactlyOnce(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	d := quietDispatcher(s, fc)
+	const keys, perKey = 300, 3
+	c := newCounter(keys * perKey)
+	d.Register("pages", c)
+	p := NewPublisher([]Subscription{{Consumer: "pages"}}, fc, d.Wake)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	// Published while the loop runs, ten per transaction, as a storm's
+	// requests arrive.
+	var batch []Event
+	for i := range keys {
+		for j := range perKey {
+			ok := fmt.Sprintf("person/%d", i)
+			batch = append(batch, Event{Kind: ok, OrderingKey: ok, IdempotencyKey: fmt.Sprintf("%d/%d", i, j)})
+			if len(batch) == 10 {
+				publish(t, s, p, batch...)
+				batch = nil
+			}
+		}
+	}
+	publish(t, s, p, batch...)
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second): // a bound on a hang, not a wait for a timer
+		t.Fatalf("only %d of %d messages delivered", len(c.got), keys*perKey)
+	}
+	cancel()
+	<-done
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, n := range c.got {
+		if n != 1 {
+			t.Errorf("message %s delivered %d times", k, n)
+		}
+	}
+	for i := range keys {
+		key := fmt.Sprintf("person/%d", i)
+		want := []string{key[7:] + "/0", key[7:] + "/1", key[7:] + "/2"}
+		if !slices.Equal(c.order[key], want) {
+			t.Errorf("key %s delivered in order %v, want %v", key, c.order[key], want)
+		}
+	}
+	var pending int
+	if err := s.Read().QueryRow(`SELECT count(*) FROM outbox WHERE state != 'delivered'`).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 0 {
+		t.Errorf("%d rows not recorded delivered", pending)
+	}
+}
+
+// blocker holds every delivery until released.
+type blocker struct {
+	mu      sync.Mutex
+	got     []string
+	release chan struct{}
+}
+
+func (b *blocker) Deliver(ctx context.Context, m Message) error {
+	b.mu.Lock()
+	b.got = append(b.got, m.IdempotencyKey)
+	b.mu.Unlock()
+	<-b.release
+	return nil
+}
+
+func (b *blocker) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.got)
+}
+
+func waitIdle(d *Dispatcher) {
+	d.mu.Lock()
+	for d.inflight > 0 {
+		d.idle.Wait()
+	}
+	d.mu.Unlock()
+}
+
+// A claimed row is invisible to every other dispatcher of the database
+// until its lease runs out (its holder died, say); then another takes it.
+func TestClaimHoldsAcrossDispatchersUntilTheLeaseEnds(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	ctx := context.Background()
+	first := &blocker{release: make(chan struct{})}
+	d1 := quietDispatcher(s, fc)
+	d1.Register("sms", first)
+	second := newCounter(1)
+	d2 := quietDispatcher(s, fc)
+	d2.Register("sms", second)
+	publish(t, s, NewPublisher([]Subscription{{Consumer: "sms"}}, fc, nil),
+		Event{Kind: "page", OrderingKey: "person/bob", IdempotencyKey: "k"})
+
+	if n, err := d1.startDue(ctx); err != nil || n != 1 {
+		t.Fatalf("first dispatcher started %d (%v), want 1", n, err)
+	}
+	if n, err := d2.Drain(ctx); err != nil || n != 0 {
+		t.Fatalf("second dispatcher started %d (%v) of a claimed row, want 0", n, err)
+	}
+	fc.Advance(d1.Timeout + time.Minute)
+	if n, err := d2.Drain(ctx); err != nil || n != 1 {
+		t.Fatalf("after the lease ran out the second dispatcher started %d (%v), want 1", n, err)
+	}
+	close(first.release)
+	waitIdle(d1)
+	if r := rowOf(t, s, "k"); r.state != "delivered" {
+		t.Errorf("row %+v, want delivered", r)
+	}
+}
+
+// After a restart the sole dispatcher of a database does not wait out the
+// leases of the process before it: their rows go out at once.
+func TestSoleDispatcherTakesOverTheLeasesOfTheProcessBefore(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	ctx := context.Background()
+	dead := &blocker{release: make(chan struct{})}
+	d1 := quietDispatcher(s, fc)
+	d1.Register("sms", dead)
+	publish(t, s, NewPublisher([]Subscription{{Consumer: "sms"}}, fc, nil),
+		Event{Kind: "page", OrderingKey: "person/bob", IdempotencyKey: "k"})
+	if n, err := d1.startDue(ctx); err != nil || n != 1 {
+		t.Fatalf("started %d (%v), want 1", n, err)
+	}
+	d2 := quietDispatcher(s, fc)
+	d2.Sole = true
+	after := newCounter(1)
+	d2.Register("sms", after)
+	if n, err := d2.Drain(ctx); err != nil || n != 1 {
+		t.Fatalf("the new sole dispatcher started %d (%v), want 1", n, err)
+	}
+	close(dead.release)
+	waitIdle(d1)
+}
+
+// batcher records each batch it is handed.
+type batcher struct {
+	mu      sync.Mutex
+	batches [][]string
+}
+
+func (b *batcher) Deliver(ctx context.Context, m Message) error {
+	return b.DeliverBatch(ctx, []Message{m})
+}
+
+func (b *batcher) DeliverBatch(_ context.Context, ms []Message) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var keys []string
+	for _, m := range ms {
+		keys = append(keys, m.IdempotencyKey)
+	}
+	b.batches = append(b.batches, keys)
+	return nil
+}
+
+func TestBatchConsumerGetsItsKeysQueueInOrderUpToMaxBatch(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	d := quietDispatcher(s, fc)
+	d.MaxBatch = 3
+	b := &batcher{}
+	d.Register("sms", b)
+	var events []Event
+	for i := 1; i <= 5; i++ {
+		events = append(events, Event{Kind: "page", OrderingKey: "person/bob", IdempotencyKey: fmt.Sprint("bob", i)})
+	}
+	events = append(events, Event{Kind: "page", OrderingKey: "person/carol", IdempotencyKey: "carol1"})
+	publish(t, s, NewPublisher([]Subscription{{Consumer: "sms"}}, fc, nil), events...)
+	if _, err := d.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(b.batches, func(x, y []string) int {
+		if x[0] < y[0] {
+			return -1
+		}
+		return 1
+	})
+	want := [][]string{{"bob1", "bob2", "bob3"}, {"bob4", "bob5"}, {"carol1"}}
+	if fmt.Sprint(b.batches) != fmt.Sprint(want) {
+		t.Errorf("batches %v, want %v", b.batches, want)
+	}
+}
+
+// Unordered events (no ordering key) do not wait for each other.
+func TestEventsWithoutAKeyGoOutTogether(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	ctx := context.Background()
+	b := &blocker{release: make(chan struct{})}
+	d := quietDispatcher(s, fc)
+	d.Register("hook", b)
+	publish(t, s, NewPublisher([]Subscription{{Consumer: "hook"}}, fc, nil),
+		Event{Kind: "a", IdempotencyKey: "1"}, Event{Kind: "b", IdempotencyKey: "2"})
+	if n, err := d.startDue(ctx); err != nil || n != 2 {
+		t.Fatalf("started %d (%v), want both at once", n, err)
+	}
+	close(b.release)
+	waitIdle(d)
+}
+
+// fill writes n pending rows for the consumer "room", spread over n/10
+// ordering keys (ten events per incident, as a storm's room messages
+// are), all due, straight into the table.
+func fill(b *testing.B, s *store.Store, n int) {
+	b.Helper()
+	const perTx = 5000
+	for start := 0; start < n; start += perTx {
+		err := s.Write(context.Background(), func(tx *store.Tx) error {
+			for i := start; i < min(start+perTx, n); i++ {
+				key := fmt.Sprintf("incident/%d", i/10)
+				if _, err := tx.Exec(`INSERT INTO outbox (consumer, kind, ordering_key, idempotency_key, payload, created_at, next_attempt_at, priority, head)
+					VALUES ('room', 'alert.firing', ?, ?, x'7b7d', ?, ?, 0, ?)`,
+					key, fmt.Sprint("timeline/", i), t0.UnixMilli(), t0.UnixMilli(), i%10 == 0); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDispatchBacklog is the cost of one delivery (claim, deliver to
+// a consumer that does nothing, record, advance the key) with a backlog
+// of due rows pending, every one of them new and due: the storm case.
+// Compare ns/op across sizes: it should not grow with the backlog.
+func BenchmarkDispatchBacklog(b *testing.B) {
+	for _, pending := range []int{1_000, 500_000} {
+		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
+			s, err := store.Open(context.Background(), b.TempDir()+"/bot.db", store.Options{
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			fill(b, s, pending+b.N)
+			d := quietDispatcher(s, clock.NewFake(t0))
+			d.Register("room", ConsumerFunc(func(context.Context, Message) error { return nil }))
+			ctx := context.Background()
+			b.ResetTimer()
+			delivered := 0
+			for delivered < b.N {
+				n, err := d.startDue(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				waitIdle(d)
+				delivered += n
+			}
+		})
+	}
+}
