@@ -44,11 +44,12 @@ default_route: {team: ops, group_by: [group]}
 var servingAddr = regexp.MustCompile(`msg="bot serving" addr=(\S+)`)
 
 // startBot runs the bot as a child process and returns it with its address
-// once it logs that it is serving.
-func startBot(t *testing.T, cfgPath, dbPath string) (*exec.Cmd, string) {
+// once it logs that it is serving. env adds NAME=value pairs to its
+// environment.
+func startBot(t *testing.T, cfgPath, dbPath string, env ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--config", cfgPath)
-	cmd.Env = append(os.Environ(), "BOT_TEST_MAIN=1", "BOT_DB="+dbPath)
+	cmd.Env = append(append(os.Environ(), "BOT_TEST_MAIN=1", "BOT_DB="+dbPath), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -133,14 +133,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	a, err := app.New(ctx, cfg, app.Options{Logger: log})
-	if err != nil {
-		return err
-	}
+	// Listen before the app is built: the links it hands out (calendar
+	// feeds, links in messages, Twilio callbacks) must name the address
+	// actually bound, port 0 included, when base_url is not set.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		a.Close()
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	cfg.SetServingAddr(ln.Addr().String())
+	if cfg.BaseURLDerived() {
+		log.Info("base_url not set; links point at the listen address", "base_url", cfg.BaseURL)
+	}
+	a, err := app.New(ctx, cfg, app.Options{Logger: log})
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           a.Handler(),

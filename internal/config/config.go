@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -25,7 +27,10 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Database is the SQLite file (BOT_DB overrides it).
 	Database string `yaml:"database"`
-	// BaseURL is how the outside world reaches the bot, for links.
+	// BaseURL is how the outside world reaches the bot, for links (calendar
+	// feeds, links in messages, Twilio callbacks). Without base_url it is
+	// DefaultBaseURL of the address the bot listens on, and follows that
+	// address through BOT_LISTEN and SetServingAddr.
 	BaseURL string `yaml:"base_url"`
 	// ReopenWindow: an alert of a resolved incident that fires again within
 	// this window reopens the incident; later it opens a new one.
@@ -57,6 +62,44 @@ type Config struct {
 	Telegram *Telegram `yaml:"telegram"`
 	// Discord, when set, opens a private thread per incident.
 	Discord *Discord `yaml:"discord"`
+
+	// derivedBaseURL is the BaseURL that was derived from the listen
+	// address, "" when base_url was configured. A BaseURL that no longer
+	// equals it was set by hand and is left alone.
+	derivedBaseURL string
+}
+
+// DefaultBaseURL is the base URL of a bot that listens on addr and has no
+// base_url: "http://" and addr, with a host that means every interface
+// ("", "0.0.0.0", "::") replaced by 127.0.0.1, since no client can reach
+// the bot at 0.0.0.0. A bot that other machines reach by another name needs
+// base_url.
+func DefaultBaseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return (&url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}).String()
+}
+
+// BaseURLDerived reports whether BaseURL was derived from the listen
+// address rather than configured.
+func (c *Config) BaseURLDerived() bool {
+	return c.BaseURL == "" || c.BaseURL == c.derivedBaseURL
+}
+
+// SetServingAddr records addr as the address the bot serves on (after
+// BOT_LISTEN, with port 0 resolved to the bound port) and points a derived
+// BaseURL at it. A configured base_url is left alone.
+func (c *Config) SetServingAddr(addr string) {
+	if !c.BaseURLDerived() {
+		return
+	}
+	c.BaseURL = DefaultBaseURL(addr)
+	c.derivedBaseURL = c.BaseURL
 }
 
 // Telegram is the Telegram bot's credentials. Teams name their forum
@@ -344,7 +387,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
 // Load reads and checks the file at path, then applies the BOT_LISTEN and
-// BOT_DB environment overrides.
+// BOT_DB environment overrides. A BaseURL derived from listen follows
+// BOT_LISTEN.
 func Load(path string) (*Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -356,6 +400,7 @@ func Load(path string) (*Config, error) {
 	}
 	if v := os.Getenv("BOT_LISTEN"); v != "" {
 		c.Listen = v
+		c.SetServingAddr(v)
 	}
 	if v := os.Getenv("BOT_DB"); v != "" {
 		c.Database = v
@@ -434,7 +479,7 @@ func (c *Config) check() error {
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	if c.BaseURL == "" {
-		c.BaseURL = "http://" + c.Listen
+		c.SetServingAddr(c.Listen)
 	}
 	for i, t := range c.APITokens {
 		if t.Name == "" || t.Token == "" {

@@ -54,6 +54,79 @@ func TestEnvironmentOverrides(t *testing.T) {
 	}
 }
 
+func TestDefaultBaseURL(t *testing.T) {
+	cases := []struct{ addr, want string }{
+		{"127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"localhost:9000", "http://localhost:9000"},
+		{"bot.internal:80", "http://bot.internal:80"},
+		{":8080", "http://127.0.0.1:8080"},
+		{"0.0.0.0:8080", "http://127.0.0.1:8080"},
+		{"[::]:8080", "http://127.0.0.1:8080"},
+		{"[::1]:8080", "http://[::1]:8080"},
+		{"10.1.2.3:443", "http://10.1.2.3:443"},
+		{"no-port", "http://no-port"},
+	}
+	for _, c := range cases {
+		if got := DefaultBaseURL(c.addr); got != c.want {
+			t.Errorf("DefaultBaseURL(%q) = %q, want %q", c.addr, got, c.want)
+		}
+	}
+}
+
+// The links the bot hands out must name the address it serves on: the
+// file's listen, BOT_LISTEN over it, then the port actually bound; a
+// configured base_url wins over all of them.
+func TestBaseURLFollowsTheServingAddress(t *testing.T) {
+	cases := []struct {
+		name, file, env, serving, want string
+	}{
+		{"file listen", "listen: 127.0.0.1:7000\n", "", "", "http://127.0.0.1:7000"},
+		{"file listen on all interfaces", "listen: ':7000'\n", "", "", "http://127.0.0.1:7000"},
+		{"BOT_LISTEN over the file", "listen: 127.0.0.1:7000\n", "127.0.0.1:9999", "", "http://127.0.0.1:9999"},
+		{"BOT_LISTEN on all interfaces", "listen: 127.0.0.1:7000\n", "0.0.0.0:9999", "", "http://127.0.0.1:9999"},
+		{"BOT_LISTEN without a file listen", "", "127.0.0.2:9999", "", "http://127.0.0.2:9999"},
+		{"port 0 bound", "", "127.0.0.1:0", "127.0.0.1:41234", "http://127.0.0.1:41234"},
+		{"all interfaces, port 0 bound", "listen: ':0'\n", "", "[::]:41234", "http://127.0.0.1:41234"},
+		{"base_url wins over BOT_LISTEN", "listen: 127.0.0.1:7000\nbase_url: https://oncall.example.com\n", "127.0.0.1:9999", "127.0.0.1:9999", "https://oncall.example.com"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(p, []byte(c.file+"default_route: {team: ops}\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("BOT_LISTEN", c.env)
+			cfg, err := Load(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.serving != "" {
+				cfg.SetServingAddr(c.serving)
+			}
+			if cfg.BaseURL != c.want {
+				t.Errorf("BaseURL = %q, want %q", cfg.BaseURL, c.want)
+			}
+			if derived := !strings.Contains(c.file, "base_url"); cfg.BaseURLDerived() != derived {
+				t.Errorf("BaseURLDerived() = %v, want %v", cfg.BaseURLDerived(), derived)
+			}
+		})
+	}
+}
+
+// A BaseURL set by hand after Parse, as the scenario harness does, is not
+// taken for a derived one.
+func TestSetServingAddrKeepsABaseURLSetByHand(t *testing.T) {
+	c, err := Parse([]byte("default_route: {team: ops}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.BaseURL = "http://127.0.0.1:5555"
+	c.SetServingAddr("127.0.0.1:6666")
+	if c.BaseURL != "http://127.0.0.1:5555" || c.BaseURLDerived() {
+		t.Errorf("BaseURL = %q (derived %v), want the one set by hand", c.BaseURL, c.BaseURLDerived())
+	}
+}
+
 func TestParseDefaultsAndSecrets(t *testing.T) {
 	t.Setenv("AM_TOKEN", "s3cret")
 	c, err := Parse([]byte(`
