@@ -10,8 +10,8 @@ import (
 
 // sendGuard is what guardedConsumer needs of the escalation engine.
 type sendGuard interface {
-	BeginSend(ctx context.Context, key string) (bool, error)
-	AbortSend(ctx context.Context, key string) error
+	BeginSend(ctx context.Context, keys []string) ([]bool, error)
+	AbortSend(ctx context.Context, keys []string) error
 	NotificationSent(ctx context.Context, keys []string, providerID string) error
 }
 
@@ -61,26 +61,26 @@ func (g guardedConsumer) Deliver(ctx context.Context, m outbox.Message) error {
 }
 
 func (g guardedConsumer) deliver(ctx context.Context, ms []outbox.Message) error {
+	all := make([]string, len(ms))
+	for i, m := range ms {
+		all[i] = pageKey(m)
+	}
+	// One write marks them all, or none: a failure leaves nothing to undo.
+	proceed, err := g.guard.BeginSend(ctx, all)
+	if err != nil {
+		return err
+	}
 	var send []outbox.Message
 	var keys []string
-	for _, m := range ms {
-		key := pageKey(m)
-		ok, err := g.guard.BeginSend(ctx, key)
-		if err != nil {
-			for _, k := range keys {
-				_ = g.guard.AbortSend(ctx, k)
-			}
-			return err
-		}
-		if ok {
+	for i, m := range ms {
+		if proceed[i] {
 			send = append(send, m)
-			keys = append(keys, key)
+			keys = append(keys, all[i])
 		}
 	}
 	if len(send) == 0 {
 		return nil
 	}
-	var err error
 	receipt := ""
 	if bc, ok := g.next.(outbox.BatchConsumer); ok && len(send) > 1 {
 		err = bc.DeliverBatch(ctx, send)
@@ -90,10 +90,7 @@ func (g guardedConsumer) deliver(ctx context.Context, ms []outbox.Message) error
 		err = g.next.Deliver(ctx, send[0]) // one message: see guard
 	}
 	if err != nil {
-		for _, k := range keys {
-			err = errors.Join(err, g.guard.AbortSend(ctx, k))
-		}
-		return err
+		return errors.Join(err, g.guard.AbortSend(ctx, keys))
 	}
 	// Consumers that know their provider's id (Twilio's SID) have
 	// recorded it; the rest are marked sent here, with the receipt of a

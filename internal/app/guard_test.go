@@ -17,17 +17,27 @@ type fakeGuard struct {
 	calls    []string
 }
 
-func (g *fakeGuard) BeginSend(_ context.Context, key string) (bool, error) {
-	g.calls = append(g.calls, "begin "+key)
-	if err := g.beginErr[key]; err != nil {
-		return false, err
+func (g *fakeGuard) BeginSend(_ context.Context, keys []string) ([]bool, error) {
+	proceed := make([]bool, len(keys))
+	var failed error
+	for i, key := range keys {
+		g.calls = append(g.calls, "begin "+key)
+		if err := g.beginErr[key]; err != nil {
+			failed = err
+		}
+		ok, set := g.begin[key]
+		proceed[i] = ok || !set
 	}
-	ok, set := g.begin[key]
-	return ok || !set, nil
+	if failed != nil {
+		return nil, failed // one write: none of the keys is marked
+	}
+	return proceed, nil
 }
 
-func (g *fakeGuard) AbortSend(_ context.Context, key string) error {
-	g.calls = append(g.calls, "abort "+key)
+func (g *fakeGuard) AbortSend(_ context.Context, keys []string) error {
+	for _, key := range keys {
+		g.calls = append(g.calls, "abort "+key)
+	}
 	return nil
 }
 
@@ -93,10 +103,10 @@ func TestGuardedConsumerMarksBeforeSendingAndNeverRepeats(t *testing.T) {
 		{name: "a failed send clears the marks for the retry",
 			sender: fakeSender{err: boom}, pages: []string{"k1"}, wantErr: true, wantSent: []string{"k1"},
 			wantCalls: []string{"begin k1", "abort k1"}},
-		{name: "a failed mark sends nothing and clears the marks made",
+		{name: "a failed mark sends nothing (the marks are one write: nothing to clear)",
 			guard:  fakeGuard{beginErr: map[string]error{"k2": boom}},
 			sender: fakeSender{batch: true}, pages: []string{"k1", "k2"}, wantErr: true, wantSent: nil,
-			wantCalls: []string{"begin k1", "begin k2", "abort k1"}},
+			wantCalls: []string{"begin k1", "begin k2"}},
 		{name: "a batch goes out in one call",
 			sender: fakeSender{batch: true}, pages: []string{"k1", "k2"}, wantSent: []string{"[k1 k2]"},
 			wantCalls: []string{"begin k1", "begin k2", "sent [k1 k2]"}},

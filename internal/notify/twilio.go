@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oncallbot/bot/internal/oncall"
 	"github.com/oncallbot/bot/internal/outbox"
@@ -221,16 +222,7 @@ func (c *SMSConsumer) DeliverBatch(ctx context.Context, ms []outbox.Message) err
 	if wait > 0 {
 		return &outbox.RetryAfterError{After: wait, Err: fmt.Errorf("rate limit: one SMS a minute to %s", pages[0].Person.Name)}
 	}
-	body := pages[0].Text
-	if len(pages) > 1 {
-		var b strings.Builder
-		fmt.Fprintf(&b, "%d pages:", len(pages))
-		for _, p := range pages {
-			b.WriteString("\n")
-			b.WriteString(p.Text)
-		}
-		body = b.String()
-	}
+	body := smsBody(pages)
 	sid, err := c.twilio.SendSMS(ctx, to, body)
 	if err != nil {
 		return err
@@ -241,6 +233,38 @@ func (c *SMSConsumer) DeliverBatch(ctx context.Context, ms []outbox.Message) err
 	// Sent is sent: failing to note the SID must not send it again.
 	_ = c.rec.NotificationSent(ctx, pageKeys(pages), sid)
 	return nil
+}
+
+// maxSMS is the longest body Twilio takes (1,600 characters).
+const maxSMS = 1600
+
+// smsBody is the text of one SMS carrying pages: one page as it is,
+// several as a list, as many as fit, then how many more there are.
+func smsBody(pages []oncall.Page) string {
+	if len(pages) == 1 {
+		return pages[0].Text
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d pages:", len(pages))
+	n := utf8.RuneCountInString(b.String())
+	for i, p := range pages {
+		line := utf8.RuneCountInString(p.Text) + 1
+		left := len(pages) - i - 1
+		// Room for this page, and for the "+N more" line after it if
+		// more pages will not fit.
+		reserve := 0
+		if left > 0 {
+			reserve = len(fmt.Sprintf("\n+%d more", left))
+		}
+		if n+line+reserve > maxSMS {
+			fmt.Fprintf(&b, "\n+%d more", left+1)
+			break
+		}
+		b.WriteString("\n")
+		b.WriteString(p.Text)
+		n += line
+	}
+	return b.String()
 }
 
 // VoiceConsumer delivers pages by phone call: the call reads the page and

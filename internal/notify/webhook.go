@@ -8,6 +8,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,18 +57,22 @@ func Sign(secret []byte, ts int64, body []byte) string {
 
 // Deliver POSTs one message.
 func (w *Webhook) Deliver(ctx context.Context, m outbox.Message) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(m.Payload))
+	return w.post(ctx, m.Kind, m.IdempotencyKey, m.Payload)
+}
+
+func (w *Webhook) post(ctx context.Context, kind, key string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
 		return outbox.Permanent(fmt.Errorf("build webhook request: %w", err))
 	}
 	ts := w.now().Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "oncall-bot")
-	req.Header.Set("X-Bot-Event", m.Kind)
-	req.Header.Set("Idempotency-Key", m.IdempotencyKey)
+	req.Header.Set("X-Bot-Event", kind)
+	req.Header.Set("Idempotency-Key", key)
 	req.Header.Set("X-Bot-Timestamp", strconv.FormatInt(ts, 10))
 	if len(w.secret) > 0 {
-		req.Header.Set("X-Bot-Signature", Sign(w.secret, ts, m.Payload))
+		req.Header.Set("X-Bot-Signature", Sign(w.secret, ts, body))
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
@@ -105,9 +110,24 @@ func RetryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // PersonWebhook delivers a person's pages to the webhook URL in their
 // contact details (method webhook), as JSON, with the headers of Webhook.
+//
+// Pages waiting together for one person (a storm) go as one POST, so the
+// next page never queues behind a thousand others: its body is a
+// PageBundle, its X-Bot-Event "notify.pages", and each page in it keeps
+// its own key for the receiver to drop repeats by.
 type PersonWebhook struct {
 	client *http.Client
 	now    func() time.Time
+}
+
+// EventPages is the X-Bot-Event of a PageBundle.
+const EventPages = "notify.pages"
+
+// PageBundle is the body of a POST carrying several pages to one person.
+type PageBundle struct {
+	Kind  string            `json:"kind"`
+	Count int               `json:"count"`
+	Pages []json.RawMessage `json:"pages"`
 }
 
 // NewPersonWebhook returns the notify:webhook consumer.
@@ -117,12 +137,34 @@ func NewPersonWebhook(client *http.Client, now func() time.Time) *PersonWebhook 
 
 // Deliver posts one page to its person's URL.
 func (p *PersonWebhook) Deliver(ctx context.Context, m outbox.Message) error {
-	page, err := decodePage(m)
+	return p.DeliverBatch(ctx, []outbox.Message{m})
+}
+
+// DeliverBatch posts the pages waiting for one person: one page as itself,
+// several as a PageBundle.
+func (p *PersonWebhook) DeliverBatch(ctx context.Context, ms []outbox.Message) error {
+	page, err := decodePage(ms[0])
 	if err != nil {
 		return err
 	}
 	if page.Person.Webhook == "" {
 		return outbox.Permanent(fmt.Errorf("%s has no webhook URL", page.Person.Name))
 	}
-	return NewWebhook(page.Person.Webhook, "", p.client, p.now).Deliver(ctx, m)
+	hook := NewWebhook(page.Person.Webhook, "", p.client, p.now)
+	if len(ms) == 1 {
+		return hook.Deliver(ctx, ms[0])
+	}
+	b := PageBundle{Kind: EventPages, Count: len(ms)}
+	for _, m := range ms {
+		b.Pages = append(b.Pages, json.RawMessage(m.Payload))
+	}
+	body, err := json.Marshal(b)
+	if err != nil {
+		return outbox.Permanent(fmt.Errorf("encode page bundle: %w", err))
+	}
+	// The same pages make the same key, on every retry of the bundle.
+	key := fmt.Sprintf("pages/%s/%d/%s", ms[0].IdempotencyKey, len(ms), ms[len(ms)-1].IdempotencyKey)
+	return hook.post(ctx, EventPages, key, body)
 }
+
+var _ outbox.BatchConsumer = (*PersonWebhook)(nil)

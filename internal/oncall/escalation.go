@@ -531,69 +531,83 @@ func (e *Engine) workingMethod(person string, except ...string) string {
 	return ""
 }
 
-// BeginSend marks a notification as being handed to its provider, before
-// the provider is called. It answers false when the page already went out
-// (a repeated delivery: it is never sent twice), and when an earlier
-// attempt had marked it and never finished (the process died mid-send):
-// the page may have gone out, so it is not sent again, and the timeline
-// says so; the escalation goes on regardless. Keys the engine does not log
-// (a lead being told, a gap warning) always proceed.
-func (e *Engine) BeginSend(ctx context.Context, key string) (bool, error) {
-	proceed := true
+// BeginSend marks notifications as being handed to their provider, before
+// the provider is called, all in one write; it answers, per key, whether
+// to send. It answers false when the page already went out (a repeated
+// delivery: it is never sent twice), and when an earlier attempt had
+// marked it and never finished (the process died mid-send): the page may
+// have gone out, so it is not sent again, and the timeline says so; the
+// escalation goes on regardless. A page whose incident is no longer
+// triggered is dropped, and said so. Keys the engine does not log (a lead
+// being told, a gap warning) always proceed.
+func (e *Engine) BeginSend(ctx context.Context, keys []string) ([]bool, error) {
+	proceed := make([]bool, len(keys))
 	err := e.store.Write(ctx, func(tx *store.Tx) error {
-		proceed = true
-		var id int64
-		var person, method, state string
-		var since sql.NullInt64
-		err := tx.QueryRow(`SELECT incident_id, person, method, state, sending_since FROM notifications WHERE idempotency_key = ?`, key).
-			Scan(&id, &person, &method, &state, &since)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("begin send: %w", err)
-		}
-		if state != "queued" {
-			// Sent, delivered, failed or undeliverable: decided already.
-			proceed = false
-			return nil
-		}
-		// A page that waited (a provider down, a rate limit) is for an
-		// incident that may have been acknowledged or resolved since: it
-		// would wake someone for nothing, with a stale card.
-		inc, err := e.incidents.Load(tx, id)
-		if err != nil {
-			return err
-		}
-		if inc.Status != incident.StatusTriggered {
-			proceed = false
-			if _, err := tx.Exec(`UPDATE notifications SET state = 'failed', detail = ? WHERE idempotency_key = ?`,
-				"not sent: the incident was "+string(inc.Status)+" first", key); err != nil {
+		now := e.clock.Now().UnixMilli()
+		for i, key := range keys {
+			ok, err := e.beginSend(tx, key, now)
+			if err != nil {
 				return err
 			}
-			return e.incidents.Record(tx, id, KindNotifySkipped, "bot",
-				fmt.Sprintf("%s to %s: not sent, the incident was %s before it could go out", method, person, inc.Status))
+			proceed[i] = ok
 		}
-		if since.Valid {
-			proceed = false
-			if _, err := tx.Exec(`UPDATE notifications SET sending_since = NULL, state = 'sent', detail = 'interrupted; not sent again' WHERE idempotency_key = ?`, key); err != nil {
-				return err
-			}
-			return e.incidents.Record(tx, id, KindNotifySkipped, "bot",
-				fmt.Sprintf("%s to %s: an earlier attempt was cut off mid-send (restart); not sent again to avoid a double page", method, person))
-		}
-		_, err = tx.Exec(`UPDATE notifications SET sending_since = ? WHERE idempotency_key = ?`, e.clock.Now().UnixMilli(), key)
-		return err
+		return nil
 	})
 	return proceed, err
 }
 
-// AbortSend clears the mark of a send that failed cleanly (the provider
+func (e *Engine) beginSend(tx *store.Tx, key string, now int64) (bool, error) {
+	var id int64
+	var person, method, state string
+	var since sql.NullInt64
+	err := tx.QueryRow(`SELECT incident_id, person, method, state, sending_since FROM notifications WHERE idempotency_key = ?`, key).
+		Scan(&id, &person, &method, &state, &since)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("begin send: %w", err)
+	}
+	if state != "queued" {
+		// Sent, delivered, failed or undeliverable: decided already.
+		return false, nil
+	}
+	// A page that waited (a provider down, a rate limit) is for an
+	// incident that may have been acknowledged or resolved since: it
+	// would wake someone for nothing, with a stale card.
+	inc, err := e.incidents.Load(tx, id)
+	if err != nil {
+		return false, err
+	}
+	if inc.Status != incident.StatusTriggered {
+		if _, err := tx.Exec(`UPDATE notifications SET state = 'failed', detail = ? WHERE idempotency_key = ?`,
+			"not sent: the incident was "+string(inc.Status)+" first", key); err != nil {
+			return false, err
+		}
+		return false, e.incidents.Record(tx, id, KindNotifySkipped, "bot",
+			fmt.Sprintf("%s to %s: not sent, the incident was %s before it could go out", method, person, inc.Status))
+	}
+	if since.Valid {
+		if _, err := tx.Exec(`UPDATE notifications SET sending_since = NULL, state = 'sent', detail = 'interrupted; not sent again' WHERE idempotency_key = ?`, key); err != nil {
+			return false, err
+		}
+		return false, e.incidents.Record(tx, id, KindNotifySkipped, "bot",
+			fmt.Sprintf("%s to %s: an earlier attempt was cut off mid-send (restart); not sent again to avoid a double page", method, person))
+	}
+	_, err = tx.Exec(`UPDATE notifications SET sending_since = ? WHERE idempotency_key = ?`, now, key)
+	return err == nil, err
+}
+
+// AbortSend clears the marks of sends that failed cleanly (the provider
 // said no, or could not be reached), so the retry sends.
-func (e *Engine) AbortSend(ctx context.Context, key string) error {
+func (e *Engine) AbortSend(ctx context.Context, keys []string) error {
 	return e.store.Write(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(`UPDATE notifications SET sending_since = NULL WHERE idempotency_key = ?`, key)
-		return err
+		for _, key := range keys {
+			if _, err := tx.Exec(`UPDATE notifications SET sending_since = NULL WHERE idempotency_key = ?`, key); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

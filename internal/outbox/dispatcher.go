@@ -95,7 +95,7 @@ func NewDispatcher(s *store.Store, c clock.Clock, log *slog.Logger, reg promethe
 		MaxBackoff:  10 * time.Minute,
 		MaxAge:      48 * time.Hour,
 		PerConsumer: 128,
-		MaxBatch:    100,
+		MaxBatch:    500,
 		Timeout:     15 * time.Second,
 		wake:        make(chan struct{}, 1),
 		busy:        map[string]int{},
