@@ -197,14 +197,35 @@ func (d *Deliverer) accounts(ctx context.Context, names ...[]string) ([]Member, 
 	return out, nil
 }
 
-// Deliver shows one incident event. Each step is recorded as it is done,
-// so a retry after a failure resumes where it stopped.
+// Deliver shows one incident event.
 func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
-	var ev incident.EventPayload
-	if err := json.Unmarshal(m.Payload, &ev); err != nil {
-		return outbox.Permanent(fmt.Errorf("decode event %d: %w", m.ID, err))
+	return d.DeliverBatch(ctx, []outbox.Message{m})
+}
+
+// DeliverBatch shows a run of one incident's events, oldest first, as one
+// update: the room opened if it is new, the card edited once to the
+// latest state, and the run's lines told in one message (a storm's
+// thousands of alerts joining an incident are a few lines and a count,
+// not thousands of messages). Each step is recorded as it is done, so a
+// retry after a failure resumes where it stopped.
+func (d *Deliverer) DeliverBatch(ctx context.Context, ms []outbox.Message) error {
+	evs := make([]incident.EventPayload, 0, len(ms))
+	for _, m := range ms {
+		var ev incident.EventPayload
+		if err := json.Unmarshal(m.Payload, &ev); err != nil {
+			if len(ms) == 1 {
+				return outbox.Permanent(fmt.Errorf("decode event %d: %w", m.ID, err))
+			}
+			continue // one bad row must not hold back the run; it is lost alone
+		}
+		evs = append(evs, ev)
 	}
-	inc := ev.Incident
+	if len(evs) == 0 {
+		return outbox.Permanent(fmt.Errorf("decode events %d to %d", ms[0].ID, ms[len(ms)-1].ID))
+	}
+	// Every event carries a snapshot of the incident; the last is the
+	// state to show.
+	inc := evs[len(evs)-1].Incident
 	r, ok, err := d.loadRef(ctx, inc.ID)
 	if err != nil {
 		return fmt.Errorf("load chat ref: %w", err)
@@ -274,11 +295,11 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 	}
 	// A closed room (a resolved incident's) hears nothing more; its card
 	// still shows the state.
-	if line := timelineLine(ev); line != "" && ev.Event != incident.KindTriggered && !r.closed {
+	if text, paging := runText(evs); text != "" && !r.closed {
 		if err := d.pace(r.room); err != nil {
 			return err
 		}
-		if err := d.say(ctx, r.room, line, ev.Paging); err != nil {
+		if err := d.say(ctx, r.room, text, paging); err != nil {
 			return fmt.Errorf("post to incident %d's room: %w", inc.ID, err)
 		}
 	}
@@ -291,6 +312,8 @@ func (d *Deliverer) Deliver(ctx context.Context, m outbox.Message) error {
 	}
 	return nil
 }
+
+var _ outbox.BatchConsumer = (*Deliverer)(nil)
 
 // updateDirectCards edits the cards of the incident's private pages on
 // this platform, found in the receipts the notification log keeps. A

@@ -1,6 +1,11 @@
 package chat
 
 import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/oncall"
 )
@@ -45,4 +50,85 @@ func timelineLine(ev incident.EventPayload) string {
 		line += ": " + ev.Detail
 	}
 	return line
+}
+
+// Limits of one message that tells a run of events: every platform takes
+// this much (Discord's 2,000 characters are the tightest).
+const (
+	maxRunLines = 12
+	maxRunChars = 1800
+)
+
+// alertKinds are the events a storm repeats by the thousand; past the
+// first few they are counted, not listed. Everything else (a state
+// change, an escalation step, a note) is always its own line.
+var alertKinds = map[string]bool{
+	incident.KindAlertAdded:    true,
+	incident.KindAlertResolved: true,
+	incident.KindAlertRefired:  true,
+}
+
+// runText is what a room is told of a run of events, in one message: a
+// line per event, alert events past the first few counted ("+2,997
+// alerts"), within maxRunLines and maxRunChars, and everyone the run
+// pages, to call in. A new incident's triggered event says nothing: its
+// card is its first word.
+func runText(evs []incident.EventPayload) (string, []string) {
+	var lines []string
+	var paging []string
+	alerts, hidden := 0, 0
+	budget := maxRunLines
+	for _, ev := range evs {
+		for _, p := range ev.Paging {
+			if !slices.Contains(paging, p) {
+				paging = append(paging, p)
+			}
+		}
+		if ev.Event == incident.KindTriggered {
+			continue
+		}
+		line := timelineLine(ev)
+		if line == "" {
+			continue
+		}
+		if alertKinds[ev.Event] {
+			alerts++
+			if alerts > 3 {
+				hidden++
+				continue
+			}
+		}
+		lines = append(lines, line)
+	}
+	if hidden > 0 {
+		budget-- // room for the count
+	}
+	var b strings.Builder
+	shown := 0
+	for _, l := range lines {
+		if shown == budget || b.Len()+len(l)+1 > maxRunChars-40 {
+			break
+		}
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(l)
+		shown++
+	}
+	if rest := len(lines) - shown; rest > 0 {
+		fmt.Fprintf(&b, "\n+%d more", rest)
+	}
+	if hidden > 0 {
+		fmt.Fprintf(&b, "\n+%s alerts", thousands(hidden))
+	}
+	return b.String(), paging
+}
+
+// thousands writes n with commas: 2,997.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -1,6 +1,9 @@
 package chat
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/oncallbot/bot/internal/incident"
@@ -25,5 +28,62 @@ func TestTimelineLine(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s by %q (%q) = %q, want %q", c.kind, c.actor, c.detail, got, c.want)
 		}
+	}
+}
+
+func TestRunText(t *testing.T) {
+	alerts := func(n int) []incident.EventPayload {
+		var out []incident.EventPayload
+		for i := range n {
+			out = append(out, incident.EventPayload{Event: incident.KindAlertAdded, Actor: "bot", Detail: fmt.Sprintf("disk full on db%d", i)})
+		}
+		return out
+	}
+	cases := []struct {
+		name       string
+		evs        []incident.EventPayload
+		want       string
+		wantPaging []string
+	}{
+		{"one event is its line",
+			[]incident.EventPayload{{Event: incident.KindAcknowledged, Actor: "slack:bob"}}, "Acknowledged by slack:bob", nil},
+		{"a new incident's first event says nothing",
+			[]incident.EventPayload{{Event: incident.KindTriggered, Actor: "bot"}}, "", nil},
+		{"a few events are a line each, in order",
+			append(alerts(2), incident.EventPayload{Event: oncall.KindStep, Detail: "step 1/2: alice", Paging: []string{"alice"}}),
+			"Alert added: disk full on db0\nAlert added: disk full on db1\nEscalation: step 1/2: alice", []string{"alice"}},
+		{"a storm of alerts is three lines and a count",
+			alerts(3000), "Alert added: disk full on db0\nAlert added: disk full on db1\nAlert added: disk full on db2\n+2,997 alerts", nil},
+		{"state changes are never counted away",
+			append(append(alerts(5), incident.EventPayload{Event: incident.KindAcknowledged, Actor: "web:alice"}), alerts(1)...),
+			"Alert added: disk full on db0\nAlert added: disk full on db1\nAlert added: disk full on db2\nAcknowledged by web:alice\n+3 alerts", nil},
+		{"everyone paged in the run is called, once",
+			[]incident.EventPayload{{Event: oncall.KindStep, Detail: "step 1", Paging: []string{"alice", "bob"}}, {Event: oncall.KindStep, Detail: "step 2", Paging: []string{"bob", "carol"}}},
+			"Escalation: step 1\nEscalation: step 2", []string{"alice", "bob", "carol"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, paging := runText(c.evs)
+			if got != c.want {
+				t.Errorf("text = %q, want %q", got, c.want)
+			}
+			if !slices.Equal(paging, c.wantPaging) {
+				t.Errorf("paging = %v, want %v", paging, c.wantPaging)
+			}
+		})
+	}
+}
+
+func TestRunTextStaysWithinOneMessage(t *testing.T) {
+	var evs []incident.EventPayload
+	for i := range 100 {
+		evs = append(evs, incident.EventPayload{Event: incident.KindNote, Actor: "web:alice", Detail: strings.Repeat("x", 300) + fmt.Sprint(i)})
+	}
+	got, _ := runText(evs)
+	if len(got) > maxRunChars || strings.Count(got, "\n")+1 > maxRunLines {
+		t.Fatalf("%d characters in %d lines, want within %d and %d", len(got), strings.Count(got, "\n")+1, maxRunChars, maxRunLines)
+	}
+	if !strings.HasSuffix(got, " more") {
+		t.Errorf("the notes left out are not counted: ...%q", got[len(got)-40:])
 	}
 }
