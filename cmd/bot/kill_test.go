@@ -48,6 +48,15 @@ var servingAddr = regexp.MustCompile(`msg="bot serving" addr=(\S+)`)
 // environment.
 func startBot(t *testing.T, cfgPath, dbPath string, env ...string) (*exec.Cmd, string) {
 	t.Helper()
+	cmd, addr, _ := startBotLogged(t, cfgPath, dbPath, env...)
+	return cmd, addr
+}
+
+// startBotLogged is startBot that also returns the bot's log after the
+// "bot serving" line. The log is complete once its done channel is closed,
+// which happens when the bot exits; call cmd.Wait only after that.
+func startBotLogged(t *testing.T, cfgPath, dbPath string, env ...string) (*exec.Cmd, string, *botLog) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--config", cfgPath)
 	cmd.Env = append(append(os.Environ(), "BOT_TEST_MAIN=1", "BOT_DB="+dbPath), env...)
 	stderr, err := cmd.StderrPipe()
@@ -60,15 +69,38 @@ func startBot(t *testing.T, cfgPath, dbPath string, env ...string) (*exec.Cmd, s
 	lines := bufio.NewScanner(stderr)
 	for lines.Scan() {
 		if m := servingAddr.FindStringSubmatch(lines.Text()); m != nil {
-			go io.Copy(io.Discard, stderr) // keep the pipe drained
-			return cmd, m[1]
+			log := &botLog{done: make(chan struct{})}
+			go func() { // keep the pipe drained
+				defer close(log.done)
+				io.Copy(log, stderr)
+			}()
+			return cmd, m[1], log
 		}
 		t.Log("bot:", lines.Text())
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
 	t.Fatal("bot exited before serving")
-	return nil, ""
+	return nil, "", nil
+}
+
+// botLog collects a child bot's log.
+type botLog struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	done chan struct{} // closed when the bot's stderr is at its end
+}
+
+func (l *botLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *botLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // acked is an alert the bot answered 202 for, with the incidents that

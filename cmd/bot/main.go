@@ -30,6 +30,7 @@ import (
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/oncall"
+	"github.com/oncallbot/bot/internal/shutdown"
 )
 
 func main() {
@@ -157,6 +158,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
 	}
+	// Shutdown waits for requests in flight but never interrupts one:
+	// long-lived requests (the console's event streams) are told to end.
+	shutdown.Attach(srv)
 	if *debugListen != "" {
 		go serveDebug(*debugListen, log)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/oncall"
+	"github.com/oncallbot/bot/internal/shutdown"
 )
 
 //go:embed templates/*.html
@@ -393,8 +394,11 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	// The stream ends with its session: at its expiry, or when its person
 	// signs out. The broker tells the person's streams of a sign-out, and
 	// each event is checked against the session before it is sent, in
-	// case that notice was dropped.
+	// case that notice was dropped. It ends too when the server begins to
+	// shut down, which would otherwise wait for it until its deadline; the
+	// browser reconnects by itself, to whichever bot serves next.
 	s := sessionOf(r)
+	closing := shutdown.Started(r.Context())
 	end := c.clock.NewTimer(s.issued.Add(c.ttl).Sub(c.clock.Now()))
 	defer end.Stop()
 	ch := c.platform.broker.subscribe(s.person)
@@ -406,6 +410,8 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-closing:
 			return
 		case <-end.C():
 			return

@@ -26,6 +26,7 @@ import (
 	"github.com/oncallbot/bot/internal/ingest"
 	"github.com/oncallbot/bot/internal/oncall"
 	"github.com/oncallbot/bot/internal/outbox"
+	"github.com/oncallbot/bot/internal/shutdown"
 	"github.com/oncallbot/bot/internal/store"
 )
 
@@ -824,6 +825,72 @@ func TestEventStreamEndsWithItsSession(t *testing.T) {
 				t.Fatalf("subscribers after the stream ended = %d, want 0", n)
 			}
 		})
+	}
+}
+
+// A stream ends as soon as its server begins to shut down: Shutdown waits
+// for requests in flight, and an open console tab would otherwise hold the
+// process until Shutdown's deadline (Kubernetes then sends SIGKILL).
+func TestEventStreamEndsWhenTheServerShutsDown(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewUnstartedServer(f.handler)
+	shutdown.Attach(srv.Config)
+	srv.Start()
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(srv.URL)
+	jar.SetCookies(u, []*http.Cookie{f.signIn("alice-token")})
+	client := &http.Client{Jar: jar}
+
+	var streams []*bufio.Reader
+	for range 2 { // two tabs
+		resp, err := client.Get(srv.URL + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		lines := bufio.NewReader(resp.Body)
+		if l, _ := lines.ReadString('\n'); l != ": connected\n" {
+			t.Fatalf("stream opens with %q", l)
+		}
+		streams = append(streams, lines)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // a guard, not a wait
+	defer cancel()
+	began := time.Now()
+	if err := srv.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with open streams: %v after %v", err, time.Since(began))
+	}
+	for i, lines := range streams {
+		if rest, err := io.ReadAll(lines); err != nil || string(rest) != "\n" {
+			t.Errorf("stream %d after shutdown: %q, %v; want its end", i, rest, err)
+		}
+	}
+	if n := f.platform.subscribers(); n != 0 {
+		t.Fatalf("subscribers after shutdown = %d, want 0", n)
+	}
+}
+
+// A stream that arrives while the server is shutting down ends at once.
+func TestEventStreamOpenedDuringShutdownEnds(t *testing.T) {
+	f := newFixture(t)
+	closing := make(chan struct{})
+	close(closing)
+	req := httptest.NewRequestWithContext(shutdown.NewContext(context.Background(), closing), "GET", "/events", nil)
+	req.AddCookie(f.signIn("alice-token"))
+	w := newStreamWriter()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.handler.ServeHTTP(w, req)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second): // a guard against a hang, not a wait
+		t.Fatal("a stream opened during shutdown did not end")
+	}
+	if n := f.platform.subscribers(); n != 0 {
+		t.Fatalf("subscribers = %d, want 0", n)
 	}
 }
 
