@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -85,19 +86,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-// serveDebug serves net/http/pprof on its own listener, so profiles are
-// never reachable through the public port.
-func serveDebug(addr string, log *slog.Logger) {
+// debugServer serves net/http/pprof, on a listener of its own so profiles
+// are never reachable through the public port.
+func debugServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("debug server (pprof) listening", "addr", addr)
-	if err := srv.ListenAndServe(); err != nil {
-		log.Error("debug server stopped", "err", err)
-	}
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
+
+// shutdownGrace bounds how long requests in flight may take to finish on
+// SIGTERM. The Kubernetes manifest gives the pod 40 s, so the loops and the
+// database still close before SIGKILL.
+const shutdownGrace = 30 * time.Second
 
 func version() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
@@ -145,9 +147,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.BaseURLDerived() {
 		log.Info("base_url not set; links point at the listen address", "base_url", cfg.BaseURL)
 	}
+	var dbgLn net.Listener
+	if *debugListen != "" {
+		if dbgLn, err = net.Listen("tcp", *debugListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("--debug-listen %s: %w", *debugListen, err)
+		}
+	}
 	a, err := app.New(ctx, cfg, app.Options{Logger: log})
 	if err != nil {
 		ln.Close()
+		if dbgLn != nil {
+			dbgLn.Close()
+		}
 		return err
 	}
 	srv := &http.Server{
@@ -161,28 +173,62 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// Shutdown waits for requests in flight but never interrupts one:
 	// long-lived requests (the console's event streams) are told to end.
 	shutdown.Attach(srv)
-	if *debugListen != "" {
-		go serveDebug(*debugListen, log)
-	}
 	a.Start(context.WithoutCancel(ctx))
+
+	// Every goroutine started here is waited for before serve returns.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	served := make(chan error, 1)
+	wg.Add(1)
+	go func() { defer wg.Done(); served <- srv.Serve(ln) }()
+	var dbg *http.Server
+	if dbgLn != nil {
+		dbg = debugServer()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := dbg.Serve(dbgLn); !errors.Is(err, http.ErrServerClosed) {
+				log.Error("debug server stopped", "err", err)
+			}
+		}()
+		log.Info("debug server (pprof) listening", "addr", dbgLn.Addr().String())
+	}
 	log.Info("bot serving", "addr", ln.Addr().String(), "database", cfg.Database, "version", version())
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		a.Close()
-		return fmt.Errorf("http server: %w", err)
+	case err := <-served:
+		serveErr = fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
+		stop() // a second SIGTERM or ^C ends the process at once
+		log.Info("shutting down: finishing requests in flight")
 	}
-	log.Info("shutting down: finishing requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// The HTTP server stops first, so every 202 it sent is committed and
+	// no request is left waiting on a closed store; then the app's loops
+	// stop and the database closes; the debug server goes last, so a
+	// shutdown that hangs can still be profiled.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	// Requests in flight finish first, so every 202 we send is committed;
-	// then the loops stop and the database closes.
-	shutdownErr := srv.Shutdown(shutdownCtx)
-	closeErr := a.Close()
-	if err := errors.Join(shutdownErr, closeErr); err != nil {
+	var errs []error
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		// Past the grace period: cut what is left rather than keep the
+		// loops and the database waiting on it.
+		srv.Close()
+		errs = append(errs, fmt.Errorf("http server: %w", err))
+	}
+	if serveErr == nil {
+		<-served // http.ErrServerClosed, once Shutdown has begun
+	}
+	if err := a.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the app: %w", err))
+	}
+	if dbg != nil {
+		dbg.Close()
+	}
+	if serveErr != nil {
+		return errors.Join(append([]error{serveErr}, errs...)...)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -158,4 +161,68 @@ func TestSIGTERMWithOpenConsoleStreamsExitsCleanly(t *testing.T) {
 		t.Fatalf("log after SIGTERM does not show a clean stop:\n%s", l)
 	}
 	ended.Wait() // the streams saw their end
+}
+
+var debugAddr = regexp.MustCompile(`msg="debug server \(pprof\) listening" addr=(\S+)`)
+
+// TestServeLeavesNothingRunning runs serve in this process with the debug
+// server on and ends it as a signal would: when serve returns, neither the
+// public nor the debug server may still be listening.
+func TestServeLeavesNothingRunning(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "bot.yaml")
+	if err := os.WriteFile(cfg, []byte(killConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BOT_DB", filepath.Join(dir, "bot.db"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	returned := make(chan error, 1)
+	go func() {
+		err := serve(ctx, []string{"--config", cfg, "--debug-listen", "127.0.0.1:0"}, pw)
+		pw.CloseWithError(io.EOF)
+		returned <- err
+	}()
+	var public, debug string
+	lines := bufio.NewScanner(pr)
+	for (public == "" || debug == "") && lines.Scan() {
+		if m := debugAddr.FindStringSubmatch(lines.Text()); m != nil {
+			debug = m[1]
+		}
+		if m := servingAddr.FindStringSubmatch(lines.Text()); m != nil {
+			public = m[1]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if public == "" || debug == "" {
+		t.Fatalf("serve did not log both addresses: public %q, debug %q", public, debug)
+	}
+	// Both answer while serving; an idle keep-alive connection to each
+	// must not hold the shutdown up.
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, u := range []string{"http://" + public + "/healthz", "http://" + debug + "/debug/pprof/"} {
+		resp, err := client.Get(u)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+
+	cancel() // as SIGTERM does
+	select {
+	case err := <-returned:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second): // a guard against a hang, not a wait
+		t.Fatal("serve did not return")
+	}
+	for name, addr := range map[string]string{"public": public, "debug": debug} {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Errorf("the %s server still accepts connections on %s after serve returned", name, addr)
+		}
+	}
 }
