@@ -3,6 +3,7 @@ package chat
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,7 +53,7 @@ func NewCard(inc incident.Incident, loc *time.Location) Card {
 			{"Status", statusLine(inc, loc)},
 			{"Severity", inc.Severity.String()},
 			{"Team", inc.Team},
-			{"Alerts", fmt.Sprintf("%d firing of %d", inc.FiringCount, inc.AlertCount)},
+			countField(inc),
 			{"Opened", inc.CreatedAt.In(loc).Format("Mon 2 Jan 15:04 MST")},
 		},
 	}
@@ -73,6 +74,88 @@ func NewCard(inc incident.Incident, loc *time.Location) Card {
 		c.Buttons = append(c.Buttons, Button{"Reopen", "reopen #" + id, false})
 	}
 	return c
+}
+
+// AckAll is the command of a digest's button: acknowledge every
+// triggered incident paging the one who runs it.
+const AckAll = "ack all"
+
+// digestListed is how many incidents a digest card lists: Slack's
+// section block takes at most ten fields, so ten, or nine and a count of
+// the rest.
+const digestListed = 10
+
+// digestTitleRunes bounds an incident's title on a digest card, so ten
+// of them fit every platform's message (Discord's 2,000 characters are
+// the tightest).
+const digestTitleRunes = 80
+
+// digestFirst orders a digest's incidents: the most severe first, then
+// the oldest (the lowest number).
+func digestFirst(a, b incident.Incident) int {
+	if a.Severity != b.Severity {
+		return int(b.Severity) - int(a.Severity)
+	}
+	switch {
+	case a.ID < b.ID:
+		return -1
+	case a.ID > b.ID:
+		return 1
+	}
+	return 0
+}
+
+// NewDigestCard renders the pages waiting for one person as one card,
+// about no single incident (IncidentID is 0): titled with how many
+// incidents page them (total, at least the distinct incidents listed),
+// listing the most severe and oldest of listed ("#id title" and the
+// severity), up to ten, or nine and "+N more", with one button,
+// Acknowledge all, whose command is AckAll.
+func NewDigestCard(total int, listed []incident.Incident) Card {
+	incs := make([]incident.Incident, 0, len(listed))
+	for _, inc := range listed {
+		if !slices.ContainsFunc(incs, func(x incident.Incident) bool { return x.ID == inc.ID }) {
+			incs = append(incs, inc)
+		}
+	}
+	slices.SortStableFunc(incs, digestFirst)
+	total = max(total, len(incs))
+	c := Card{
+		Status:  incident.StatusTriggered,
+		Buttons: []Button{{Label: "Acknowledge all", Value: AckAll}},
+	}
+	if total == 1 {
+		c.Title = "1 incident is paging you"
+	} else {
+		c.Title = fmt.Sprintf("%d incidents are paging you", total)
+	}
+	if len(incs) > 0 {
+		c.Severity = incs[0].Severity.String()
+	}
+	shown := min(len(incs), digestListed)
+	if total > digestListed {
+		shown = min(len(incs), digestListed-1)
+	}
+	for _, inc := range incs[:shown] {
+		title := inc.Title
+		if r := []rune(title); len(r) > digestTitleRunes {
+			title = string(r[:digestTitleRunes-1]) + "…"
+		}
+		c.Fields = append(c.Fields, Field{fmt.Sprintf("#%d %s", inc.ID, title), inc.Severity.String()})
+	}
+	if rest := total - shown; rest > 0 {
+		c.Fields = append(c.Fields, Field{"More", fmt.Sprintf("+%d more", rest)})
+	}
+	return c
+}
+
+// countField is what a card counts: a storm's incidents, else the
+// incident's alerts.
+func countField(inc incident.Incident) Field {
+	if inc.Children > 0 {
+		return Field{"Incidents", fmt.Sprintf("%s in this storm, %s open", thousands(inc.Children), thousands(inc.OpenChildren))}
+	}
+	return Field{"Alerts", fmt.Sprintf("%d firing of %d", inc.FiringCount, inc.AlertCount)}
 }
 
 func statusLine(inc incident.Incident, loc *time.Location) string {

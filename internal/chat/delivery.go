@@ -226,6 +226,10 @@ func (d *Deliverer) DeliverBatch(ctx context.Context, ms []outbox.Message) error
 	// Every event carries a snapshot of the incident; the last is the
 	// state to show.
 	inc := evs[len(evs)-1].Incident
+	if inc.ParentID != 0 {
+		// In a storm: the storm's room and card show this incident.
+		return nil
+	}
 	r, ok, err := d.loadRef(ctx, inc.ID)
 	if err != nil {
 		return fmt.Errorf("load chat ref: %w", err)

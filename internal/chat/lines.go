@@ -25,6 +25,8 @@ var phrases = map[string]string{
 	incident.KindSeverityRaised: "Severity raised",
 	incident.KindPaging:         "Paging started",
 	incident.KindNotPaged:       "Not paged",
+	incident.KindStormJoined:    "Joined the storm",
+	incident.KindJoinedStorm:    "Joined a storm",
 	oncall.KindStep:             "Escalation",
 	oncall.KindStepSkipped:      "Escalation step skipped",
 	oncall.KindRepeat:           "Escalation repeats",
@@ -59,25 +61,28 @@ const (
 	maxRunChars = 1800
 )
 
-// alertKinds are the events a storm repeats by the thousand; past the
-// first few they are counted, not listed. Everything else (a state
-// change, an escalation step, a note) is always its own line.
-var alertKinds = map[string]bool{
-	incident.KindAlertAdded:    true,
-	incident.KindAlertResolved: true,
-	incident.KindAlertRefired:  true,
+// countedKinds are the events a storm repeats by the thousand, with the
+// word that counts them: past the first few they are counted, not listed.
+// Everything else (a state change, an escalation step, a note) is always
+// its own line.
+var countedKinds = map[string]string{
+	incident.KindAlertAdded:    "alerts",
+	incident.KindAlertResolved: "alerts",
+	incident.KindAlertRefired:  "alerts",
+	incident.KindStormJoined:   "incidents joined",
 }
 
 // runText is what a room is told of a run of events, in one message: a
-// line per event, alert events past the first few counted ("+2,997
-// alerts"), within maxRunLines and maxRunChars, and everyone the run
-// pages, to call in. A new incident's triggered event says nothing: its
-// card is its first word.
+// line per event, counted events past the first few of their word
+// ("+2,997 alerts"), within maxRunLines and maxRunChars, and everyone the
+// run pages, to call in. A new incident's triggered event says nothing:
+// its card is its first word.
 func runText(evs []incident.EventPayload) (string, []string) {
 	var lines []string
 	var paging []string
-	alerts, hidden := 0, 0
-	budget := maxRunLines
+	seen := map[string]int{}   // word -> events of it listed
+	hidden := map[string]int{} // word -> events of it counted
+	var words []string         // in the order first hidden
 	for _, ev := range evs {
 		for _, p := range ev.Paging {
 			if !slices.Contains(paging, p) {
@@ -91,22 +96,22 @@ func runText(evs []incident.EventPayload) (string, []string) {
 		if line == "" {
 			continue
 		}
-		if alertKinds[ev.Event] {
-			alerts++
-			if alerts > 3 {
-				hidden++
+		if word, ok := countedKinds[ev.Event]; ok {
+			if seen[word]++; seen[word] > 3 {
+				if hidden[word] == 0 {
+					words = append(words, word)
+				}
+				hidden[word]++
 				continue
 			}
 		}
 		lines = append(lines, line)
 	}
-	if hidden > 0 {
-		budget-- // room for the count
-	}
+	budget := maxRunLines - len(words) // room for the counts
 	var b strings.Builder
 	shown := 0
 	for _, l := range lines {
-		if shown == budget || b.Len()+len(l)+1 > maxRunChars-40 {
+		if shown == budget || b.Len()+len(l)+1 > maxRunChars-40*(len(words)+1) {
 			break
 		}
 		if b.Len() > 0 {
@@ -118,8 +123,8 @@ func runText(evs []incident.EventPayload) (string, []string) {
 	if rest := len(lines) - shown; rest > 0 {
 		fmt.Fprintf(&b, "\n+%d more", rest)
 	}
-	if hidden > 0 {
-		fmt.Fprintf(&b, "\n+%s alerts", thousands(hidden))
+	for _, w := range words {
+		fmt.Fprintf(&b, "\n+%s %s", thousands(hidden[w]), w)
 	}
 	return b.String(), paging
 }

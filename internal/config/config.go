@@ -212,6 +212,19 @@ type Route struct {
 	// SeverityMax caps the severity of the route's alerts (a staging route
 	// that never pages at critical, say).
 	SeverityMax *ingest.Severity `yaml:"severity_max"`
+	// Storm, when set, turns on storm mode: past a number of new
+	// incidents of the route's team in a while, further new incidents
+	// join one storm incident (one room, one page) instead of each
+	// opening a room and paging. Off by default.
+	Storm *Storm `yaml:"storm"`
+}
+
+// Storm is a route's storm mode: once After new incidents of its team
+// opened within Within, the next ones join the route's storm incident
+// until it is resolved.
+type Storm struct {
+	After  int      `yaml:"after"`
+	Within Duration `yaml:"within"`
 }
 
 // Person is someone who can be paged.
@@ -648,6 +661,17 @@ func (c *Config) check() error {
 		}
 		if len(r.GroupBy) == 0 {
 			r.GroupBy = []string{"alertname"}
+		}
+		if st := r.Storm; st != nil {
+			if st.After == 0 {
+				st.After = 20
+			}
+			if st.Within == 0 {
+				st.Within = Duration(5 * time.Minute)
+			}
+			if st.After < 2 {
+				fail("%s: storm.after must be at least 2 incidents, not %d", where, st.After)
+			}
 		}
 	}
 	for i := range c.Routes {

@@ -148,8 +148,21 @@ default_route: {team: ops}
 		r.EscalationPolicy != "default" || len(r.GroupBy) != 1 || r.GroupBy[0] != "alertname" {
 		t.Errorf("route = %+v", r)
 	}
+	if r.Storm != nil {
+		t.Errorf("storm mode is on without being asked for: %+v", r.Storm)
+	}
 	if c.ReopenWindow.Std() != 5*time.Minute || c.DefaultRoute.Name != "default" || c.BaseURL != "http://127.0.0.1:8080" {
 		t.Errorf("defaults: reopen=%v default=%s base=%s", c.ReopenWindow, c.DefaultRoute.Name, c.BaseURL)
+	}
+}
+
+func TestStormModeDefaults(t *testing.T) {
+	c, err := Parse([]byte("default_route: {team: ops, storm: {}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := c.DefaultRoute.Storm; st == nil || st.After != 20 || st.Within.Std() != 5*time.Minute {
+		t.Errorf("storm = %+v, want 20 incidents within 5m", st)
 	}
 }
 
@@ -172,6 +185,8 @@ func TestParseRejects(t *testing.T) {
 		{"target with two kinds", "people: [{name: a}]\nteams: [{name: ops}]\nescalation_policies: [{name: p, steps: [{targets: [{user: a, team: ops}]}]}]\ndefault_route: {team: ops, escalation_policy: p}\n", "exactly one"},
 		{"unknown policy on route", "teams: [{name: ops}]\nescalation_policies: [{name: p, steps: [{targets: [{team: ops}]}]}]\ndefault_route: {team: ops, escalation_policy: q}\n", `escalation_policy "q"`},
 		{"bad notify method", "people: [{name: a, notify: [{method: pigeon}]}]\ndefault_route: {team: ops}\n", "pigeon"},
+		{"storm of one", "default_route: {team: ops, storm: {after: 1}}\n", "storm.after must be at least 2"},
+		{"storm gone before it began", "default_route: {team: ops, storm: {after: 5, within: -1m}}\n", "negative"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -23,6 +23,11 @@ type incidentSummary struct {
 	AcknowledgedAt *string `json:"acknowledged_at"`
 	ResolvedAt     *string `json:"resolved_at"`
 	Assignee       string  `json:"assignee,omitempty"`
+	// ParentID names the storm an incident joined; Children and
+	// OpenChildren count a storm's incidents.
+	ParentID     int64 `json:"parent_id,omitempty"`
+	Children     int   `json:"children,omitempty"`
+	OpenChildren int   `json:"open_children,omitempty"`
 }
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
@@ -32,6 +37,7 @@ func summarize(inc incident.Incident) incidentSummary {
 		ID: inc.ID, Status: string(inc.Status), Title: inc.Title, Team: inc.Team,
 		Severity: inc.Severity.String(), AlertCount: inc.AlertCount,
 		CreatedAt: inc.CreatedAt.Format(timeFormat), Assignee: inc.Assignee,
+		ParentID: inc.ParentID, Children: inc.Children, OpenChildren: inc.OpenChildren,
 	}
 	if inc.AcknowledgedAt != nil {
 		v := inc.AcknowledgedAt.Format(timeFormat)
@@ -54,6 +60,14 @@ func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.Status = st
+	}
+	if v := q.Get("parent"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "parent must be an incident number", "parent")
+			return
+		}
+		f.Parent = n
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -54,6 +54,13 @@ type Incident struct {
 	ResolvedBy     string          `json:"resolved_by,omitempty"`
 	// Assignee is who the incident is assigned to, "" when nobody.
 	Assignee string `json:"assignee,omitempty"`
+	// ParentID is the storm incident this one joined (storm mode), 0 when
+	// none: the storm has the room and does the paging.
+	ParentID int64 `json:"parent_id,omitempty"`
+	// Children counts the incidents of a storm incident, OpenChildren
+	// those not resolved.
+	Children     int `json:"children,omitempty"`
+	OpenChildren int `json:"open_children,omitempty"`
 }
 
 // Alert is an alert as stored with its incident.
@@ -105,6 +112,11 @@ const (
 	KindPaging         = "incident.paging"
 	KindAssigned       = "incident.assigned"
 	KindNotPaged       = "incident.not_paged"
+	// KindStormJoined, on a storm incident's timeline, names an incident
+	// that joined it; KindJoinedStorm, on the incident's own, names the
+	// storm.
+	KindStormJoined = "incident.storm_joined"
+	KindJoinedStorm = "incident.joined_storm"
 )
 
 // TimerPage is the timer kind that starts paging once alert_delay has

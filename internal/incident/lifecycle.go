@@ -29,7 +29,13 @@ func (s *Service) Acknowledge(ctx context.Context, id int64, actor string) (Inci
 		if _, err := timer.Cancel(tx, id); err != nil {
 			return err
 		}
-		return s.record(tx, now, id, KindAcknowledged, actor, nil, "")
+		if err := s.record(tx, now, id, KindAcknowledged, actor, nil, ""); err != nil {
+			return err
+		}
+		if inc.Children > 0 {
+			return s.ackStorm(tx, now, id, actor)
+		}
+		return nil
 	})
 }
 
@@ -78,7 +84,18 @@ func (s *Service) Resolve(ctx context.Context, id int64, actor string) (Incident
 		if closed > 0 {
 			detail = fmt.Sprintf("%d firing alert(s) marked resolved", closed)
 		}
-		return s.record(tx, now, id, KindResolved, actor, nil, detail)
+		if err := s.record(tx, now, id, KindResolved, actor, nil, detail); err != nil {
+			return err
+		}
+		if inc.Children > 0 {
+			if err := s.resolveStorm(tx, now, id, actor); err != nil {
+				return err
+			}
+		}
+		if inc.ParentID != 0 {
+			return s.childClosed(tx, now, inc.ParentID)
+		}
+		return nil
 	})
 }
 

@@ -13,7 +13,8 @@ import (
 )
 
 const incidentColumns = `id, status, title, team, severity, alert_count, firing_count, route, policy, group_key,
-	created_at, updated_at, page_at, acknowledged_at, COALESCE(acknowledged_by, ''), resolved_at, COALESCE(resolved_by, ''), assignee`
+	created_at, updated_at, page_at, acknowledged_at, COALESCE(acknowledged_by, ''), resolved_at, COALESCE(resolved_by, ''), assignee,
+	COALESCE(parent_id, 0), children, open_children`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -25,7 +26,8 @@ func scanIncident(r scanner) (Incident, error) {
 	)
 	err := r.Scan(&inc.ID, &inc.Status, &inc.Title, &inc.Team, &inc.Severity, &inc.AlertCount, &inc.FiringCount,
 		&inc.Route, &inc.Policy, &inc.GroupKey, &created, &updated, &pageAt,
-		&acknowledgedAt, &inc.AcknowledgedBy, &resolvedAt, &inc.ResolvedBy, &inc.Assignee)
+		&acknowledgedAt, &inc.AcknowledgedBy, &resolvedAt, &inc.ResolvedBy, &inc.Assignee,
+		&inc.ParentID, &inc.Children, &inc.OpenChildren)
 	if err != nil {
 		return Incident{}, err
 	}
@@ -49,6 +51,8 @@ func nullTime(v sql.NullInt64) *time.Time {
 type Filter struct {
 	Status Status
 	Team   string
+	// Parent, when set, selects the incidents of one storm.
+	Parent int64
 	// Limit is the page size (1..500; 0 means 50).
 	Limit int
 	// Cursor continues a previous page; "" starts from the newest.
@@ -92,6 +96,10 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Incident, string, error
 		}
 		q += ` AND id < ?`
 		args = append(args, before)
+	}
+	if f.Parent != 0 {
+		q += ` AND parent_id = ?`
+		args = append(args, f.Parent)
 	}
 	if f.Status != "" {
 		q += ` AND status = ?`

@@ -90,6 +90,15 @@ type Route struct {
 	groupByAll  bool
 	AlertDelay  time.Duration
 	SeverityMax ingest.Severity
+	// Storm is the route's storm mode, nil when off.
+	Storm *StormMode
+}
+
+// StormMode: once After new incidents of the route's team opened within
+// Within, further new ones join the route's storm incident.
+type StormMode struct {
+	After  int
+	Within time.Duration
 }
 
 // Matches reports whether every matcher of r holds for labels.
@@ -155,6 +164,9 @@ func compileRoute(rc config.Route) (*Route, error) {
 	}
 	if rc.SeverityMax != nil {
 		rt.SeverityMax = *rc.SeverityMax
+	}
+	if st := rc.Storm; st != nil {
+		rt.Storm = &StormMode{After: st.After, Within: st.Within.Std()}
 	}
 	for _, s := range rc.Match {
 		m, err := ParseMatcher(s)

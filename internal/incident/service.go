@@ -234,8 +234,17 @@ func (s *Service) ingestOne(tx *store.Tx, now time.Time, integration string, p *
 			return err
 		}
 	}
+	var storm int64
 	if target == 0 {
-		if target, err = s.open(tx, now, p); err != nil {
+		if storm, err = s.stormOf(tx, now, p); err != nil {
+			return err
+		}
+		if storm != 0 {
+			target, err = s.joinStorm(tx, now, p, storm)
+		} else {
+			target, err = s.open(tx, now, p)
+		}
+		if err != nil {
 			return err
 		}
 		opened = true
@@ -248,7 +257,13 @@ func (s *Service) ingestOne(tx *store.Tx, now time.Time, integration string, p *
 		return s.updateOpen(tx, now, integration, p, res, alertID, alertStatus, incID, sev)
 	}
 	res.New++
-	return s.attach(tx, now, integration, p, target, sev, opened)
+	if err := s.attach(tx, now, integration, p, target, sev, opened); err != nil {
+		return err
+	}
+	if storm != 0 {
+		return s.recordJoin(tx, now, target, storm, p.Summary)
+	}
+	return nil
 }
 
 // updateOpen handles a known alert whose incident is still open.
@@ -437,7 +452,20 @@ func (s *Service) autoResolve(tx *store.Tx, now time.Time, incID int64, actor st
 	if err := s.stopPaging(tx, now, incID, actor); err != nil {
 		return err
 	}
-	return s.record(tx, now, incID, KindResolved, actor, nil, "all alerts resolved")
+	if err := s.record(tx, now, incID, KindResolved, actor, nil, "all alerts resolved"); err != nil {
+		return err
+	}
+	return s.closedInStorm(tx, now, incID)
+}
+
+// closedInStorm counts a resolved incident out of its storm, if it is in
+// one.
+func (s *Service) closedInStorm(tx *store.Tx, now time.Time, incID int64) error {
+	storm, err := parentOf(tx, incID)
+	if err != nil || storm == 0 {
+		return err
+	}
+	return s.childClosed(tx, now, storm)
 }
 
 // stopPaging cancels an incident's timers, and notes when the incident
@@ -464,8 +492,20 @@ func (s *Service) reopen(tx *store.Tx, now time.Time, id int64, actor string, pa
 		pageAt.UnixMilli(), ms, id); err != nil {
 		return fmt.Errorf("reopen incident %d: %w", id, err)
 	}
-	if err := s.armPage(tx, now, id, pageAt); err != nil {
+	// An incident of a storm that is still open comes back into it,
+	// paged through it; one of a storm already over pages on its own.
+	inStorm := false
+	if storm, err := parentOf(tx, id); err != nil {
 		return err
+	} else if storm != 0 {
+		if inStorm, err = s.childReopened(tx, now, id, storm); err != nil {
+			return err
+		}
+	}
+	if !inStorm {
+		if err := s.armPage(tx, now, id, pageAt); err != nil {
+			return err
+		}
 	}
 	return s.record(tx, now, id, KindReopened, actor, nil, detail)
 }
