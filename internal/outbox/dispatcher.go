@@ -207,6 +207,32 @@ func (d *Dispatcher) begin(ctx context.Context) error {
 	return nil
 }
 
+// claimQuery claims up to a number of a consumer's due heads of one
+// priority, in the order given (next_attempt_at, id ASC or DESC).
+func claimQuery(order string) string {
+	return `UPDATE outbox SET next_attempt_at = ?, lease_owner = ?
+		WHERE id IN (SELECT id FROM outbox
+			WHERE consumer = ? AND priority = ? AND state = 'pending' AND head = 1 AND next_attempt_at <= ?
+			ORDER BY ` + order + ` LIMIT ?)
+		RETURNING ` + claimColumns
+}
+
+// claimOrder is the order in which a consumer's free delivery slots are
+// filled. Urgent heads (a new incident's room, a page) come first, and of
+// them the newest take half the slots: behind a storm's thousands of
+// urgent rows, the incident that just opened still goes out at once. The
+// oldest take the other half, so no urgent row starves while new ones keep
+// coming. Routine rows (updates) go oldest first.
+var claimOrder = []struct {
+	priority int
+	share    bool // take half of the free slots, not all
+	query    string
+}{
+	{1, true, claimQuery("next_attempt_at DESC, id DESC")},
+	{1, false, claimQuery("next_attempt_at, id")},
+	{0, false, claimQuery("next_attempt_at, id")},
+}
+
 // startDue claims and starts the due heads of every consumer with room
 // for more deliveries. It returns how many deliveries it started.
 func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
@@ -232,13 +258,15 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 		claimed = claimed[:0]
 		for _, name := range names {
 			free := room[name]
-			for prio := 1; prio >= 0 && free > 0; prio-- {
-				// Urgent heads first; within a priority the longest due.
-				rows, err := tx.Query(`UPDATE outbox SET next_attempt_at = ?, lease_owner = ?
-					WHERE id IN (SELECT id FROM outbox
-						WHERE consumer = ? AND priority = ? AND state = 'pending' AND head = 1 AND next_attempt_at <= ?
-						ORDER BY next_attempt_at, id LIMIT ?)
-					RETURNING `+claimColumns, lease, d.owner, name, prio, now.UnixMilli(), free)
+			for _, pass := range claimOrder {
+				if free == 0 {
+					break
+				}
+				n := free
+				if pass.share {
+					n = (free + 1) / 2
+				}
+				rows, err := tx.Query(pass.query, lease, d.owner, name, pass.priority, now.UnixMilli(), n)
 				if err != nil {
 					return fmt.Errorf("claim due outbox rows of %s: %w", name, err)
 				}

@@ -310,3 +310,34 @@ func BenchmarkDispatchBacklog(b *testing.B) {
 		})
 	}
 }
+
+// Behind a backlog of urgent rows (a storm's new rooms), the newest
+// urgent row is started at once, and so is the oldest: half the slots go
+// to each end, so nothing starves and nothing new waits for the backlog.
+func TestNewestAndOldestUrgentRowsGoFirst(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	ctx := context.Background()
+	b := &blocker{release: make(chan struct{})}
+	d := quietDispatcher(s, fc)
+	d.PerConsumer = 4
+	d.Register("room", b)
+	p := NewPublisher([]Subscription{{Consumer: "room"}}, fc, nil)
+	for i := range 100 {
+		publish(t, s, p, Event{Kind: "incident.triggered", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint(i), Urgent: true})
+		fc.Advance(time.Millisecond)
+	}
+	publish(t, s, p, Event{Kind: "alert.added", OrderingKey: "incident/x", IdempotencyKey: "routine"})
+	if n, err := d.startDue(ctx); err != nil || n != 4 {
+		t.Fatalf("started %d (%v), want 4", n, err)
+	}
+	close(b.release)
+	waitIdle(d)
+	b.mu.Lock()
+	got := slices.Clone(b.got)
+	b.mu.Unlock()
+	slices.Sort(got)
+	if want := []string{"0", "1", "98", "99"}; !slices.Equal(got, want) {
+		t.Errorf("started %v, want the two oldest and the two newest urgent rows %v", got, want)
+	}
+}
