@@ -352,6 +352,14 @@ func (e *Engine) armRule(tx *store.Tx, inc incident.Incident, cycle, step int, p
 		}
 		b, _ := json.Marshal(notifyPayload{Cycle: cycle, Step: step, Person: pw.person, Method: r.Method, Why: pw.why,
 			Rule: i, Important: inc.Severity >= e.importantAt && len(p.NotifyImportant) > 0})
+		if r.After <= 0 {
+			// At once: in this transaction, not a timer and a write of its
+			// own later (in a storm, half the escalation's writes).
+			if err := e.handleNotify(tx, timer.Timer{Kind: TimerNotify, IncidentID: inc.ID, Due: now, Payload: string(b)}); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := e.arm(tx, TimerNotify, inc.ID, now.Add(r.After.Std()), string(b), now); err != nil {
 			return err
 		}
