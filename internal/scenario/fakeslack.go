@@ -280,6 +280,19 @@ func (f *FakeSlack) Channel(name string) *SlackChannel {
 	return nil
 }
 
+// channelsNamed returns the ids of the channels whose name contains part.
+func (f *FakeSlack) channelsNamed(part string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for id, c := range f.channels {
+		if strings.Contains(c.Name, part) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // Messages returns copies of a channel's messages, in order.
 func (f *FakeSlack) Messages(channel string) []SlackMessage {
 	f.mu.Lock()
