@@ -45,6 +45,9 @@ type Command struct {
 	// Incident is the incident named (#42 or 42), or 0 when the room
 	// implies it.
 	Incident int64
+	// All is "ack all": every triggered incident that paged the asker,
+	// wherever it is typed (a digest's button runs it).
+	All bool
 	// Duration is snooze's length, cover's, or schedule's days.
 	Duration time.Duration
 	// Team is who's and schedule's team, when named.
@@ -73,7 +76,7 @@ func (e *ParseError) Error() string {
 }
 
 var usages = map[Verb]string{
-	VerbAck:      "ack [#incident]",
+	VerbAck:      "ack [#incident] | ack all   (all: every triggered incident paging you)",
 	VerbUnack:    "unack [#incident]",
 	VerbResolve:  "resolve [#incident]",
 	VerbReopen:   "reopen [#incident]",
@@ -171,6 +174,10 @@ func Parse(line string) (Command, error) {
 		switch len(args) {
 		case 0:
 		case 1:
+			if verb == VerbAck && strings.EqualFold(args[0], "all") {
+				c.All = true
+				break
+			}
 			if c.Incident, ok = incidentArg(args[0]); !ok {
 				return bad("%q is not an incident number", args[0])
 			}

@@ -18,6 +18,10 @@ func TestParse(t *testing.T) {
 		{"ACK 42", Command{Verb: VerbAck, Incident: 42}},
 		{"/ack 7", Command{Verb: VerbAck, Incident: 7}},
 		{"unacknowledge", Command{Verb: VerbUnack}},
+		{"ack all", Command{Verb: VerbAck, All: true}},
+		{"/oncall@pagerbot ACK All", Command{Verb: VerbAck, All: true}},
+		{"acknowledge all", Command{Verb: VerbAck, All: true}},
+		{"/ack all", Command{Verb: VerbAck, All: true}},
 		{"resolve #3", Command{Verb: VerbResolve, Incident: 3}},
 		{"esc", Command{Verb: VerbEscalate}},
 		{"snooze 30m", Command{Verb: VerbSnooze, Duration: 30 * time.Minute}},
@@ -62,6 +66,11 @@ func TestParseRefusesWithUsage(t *testing.T) {
 		{"frobnicate", "unknown command"},
 		{"ack banana", "not an incident number"},
 		{"ack 1 2", "too many"},
+		{"ack all #3", "too many"},
+		{"ack all please", "too many"},
+		{"resolve all", "not an incident number"},
+		{"unack all", "not an incident number"},
+		{"escalate all", "not an incident number"},
 		{"snooze", "for how long"},
 		{"snooze soon", "not a duration"},
 		{"note", "needs some text"},
@@ -91,7 +100,7 @@ func TestParseRefusesWithUsage(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"/oncall ack #42", "snooze 1d2h", "rotation order a,b", "note #1 x", "/x@y"} {
+	for _, s := range []string{"/oncall ack #42", "ack all", "snooze 1d2h", "rotation order a,b", "note #1 x", "/x@y"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -102,5 +111,14 @@ func FuzzParse(f *testing.F) {
 		if err == nil && c.Incident < 0 {
 			t.Fatalf("negative incident from %q", s)
 		}
+		if err == nil && c.All && (c.Verb != VerbAck || c.Incident != 0) {
+			t.Fatalf("Parse(%q) = %+v: all is only ack's, and names no incident", s, c)
+		}
 	})
+}
+
+func TestHelpTellsOfAckAll(t *testing.T) {
+	if !strings.Contains(Help(), "/oncall ack [#incident] | ack all") {
+		t.Fatalf("help says nothing of ack all:\n%s", Help())
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oncallbot/bot/internal/config"
@@ -35,6 +36,12 @@ type Escalator interface {
 // them, for a hand-over (not for someone taking it themselves).
 type Assigner interface {
 	Assign(ctx context.Context, id int64, actor, person string, page bool) (incident.Incident, error)
+}
+
+// Paged lists the triggered incidents that paged a person, oldest first:
+// what "ack all" acknowledges.
+type Paged interface {
+	PagedTriggered(ctx context.Context, person string) ([]int64, error)
 }
 
 // Request is one command as an adapter hands it over, already verified.
@@ -72,6 +79,8 @@ type Executor struct {
 	Clock     interface{ Now() time.Time }
 	// Links resolves and makes /oncall link links; nil disables linking.
 	Links *Linker
+	// Paged lists what "ack all" acknowledges; nil refuses it.
+	Paged Paged
 }
 
 func (e *Executor) team(name string) (config.Team, bool) {
@@ -123,6 +132,9 @@ func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
 	actor := req.Platform + ":" + req.User
 	switch c.Verb {
 	case VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote, VerbAssign:
+		if c.All {
+			return e.ackAll(ctx, req, actor)
+		}
 		return e.incidentCommand(ctx, req, c, actor)
 	case VerbRotation, VerbOverride:
 		return e.leadCommand(ctx, req, c, actor)
@@ -188,8 +200,7 @@ func (e *Executor) incidentCommand(ctx context.Context, req Request, c Command, 
 	if err != nil {
 		return private("Incident #%d: %s.", id, refusal(err))
 	}
-	t, _ := e.team(d.Team)
-	if !slices.Contains(t.Members, req.User) && !slices.Contains(t.Leads, req.User) {
+	if !e.inTeam(d.Team, req.User) {
 		return private("Only members of team %s may %s incident #%d; you are not one.", d.Team, c.Verb, id)
 	}
 	var assignee string
@@ -230,6 +241,101 @@ func (e *Executor) incidentCommand(ctx context.Context, req Request, c Command, 
 		text = fmt.Sprintf("Incident #%d assigned to %s by %s.", id, assignee, req.User)
 	}
 	return Reply{Text: text, Incident: id}
+}
+
+// inTeam reports whether user may act on the incidents of team: a member
+// or a lead.
+func (e *Executor) inTeam(team, user string) bool {
+	t, _ := e.team(team)
+	return slices.Contains(t.Members, user) || slices.Contains(t.Leads, user)
+}
+
+// ackAllWorkers bounds the acknowledgements ack all runs at once. They
+// share the store's group commits, so a storm's hundreds are done within
+// the few seconds a platform gives a button press for its answer.
+const ackAllWorkers = 16
+
+// ackAllListed bounds the incident numbers a reply to ack all lists per
+// line; the rest are counted (Telegram shows a button's answer in 200
+// characters).
+const ackAllListed = 10
+
+// ackAll acknowledges every triggered incident that paged the asker, each
+// under the rules of a single ack (members and leads of its team only),
+// and answers with the count and the refusals, grouped by reason.
+func (e *Executor) ackAll(ctx context.Context, req Request, actor string) Reply {
+	if e.Paged == nil {
+		return private("ack all is not available here; name the incident: /oncall ack #42.")
+	}
+	ids, err := e.Paged.PagedTriggered(ctx, req.User)
+	if err != nil {
+		return private("Could not find the incidents paging you: %s.", refusal(err))
+	}
+	if len(ids) == 0 {
+		return private("No triggered incident is paging you: nothing to acknowledge.")
+	}
+	// why[i] is "" when ids[i] was acknowledged, else the refusal.
+	why := make([]string, len(ids))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, ackAllWorkers)
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d, err := e.Incidents.Get(ctx, id)
+			switch {
+			case err != nil:
+				why[i] = refusal(err)
+			case !e.inTeam(d.Team, req.User):
+				why[i] = fmt.Sprintf("only members of team %s may", d.Team)
+			default:
+				if _, err := e.Incidents.Acknowledge(ctx, id, actor); err != nil {
+					why[i] = refusal(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var acked []int64
+	var reasons []string
+	refused := map[string][]int64{}
+	for i, id := range ids {
+		if why[i] == "" {
+			acked = append(acked, id)
+			continue
+		}
+		if refused[why[i]] == nil {
+			reasons = append(reasons, why[i])
+		}
+		refused[why[i]] = append(refused[why[i]], id)
+	}
+	var b strings.Builder
+	switch len(acked) {
+	case 0:
+		b.WriteString("Acknowledged none of the incidents paging you.")
+	case 1:
+		fmt.Fprintf(&b, "Acknowledged 1 incident: %s.", idList(acked))
+	default:
+		fmt.Fprintf(&b, "Acknowledged %d incidents: %s.", len(acked), idList(acked))
+	}
+	for _, r := range reasons {
+		fmt.Fprintf(&b, "\nNot acknowledged, %s: %s.", r, idList(refused[r]))
+	}
+	return private("%s", b.String())
+}
+
+// idList writes incident numbers as "#3, #4 and 5 more".
+func idList(ids []int64) string {
+	var parts []string
+	for _, id := range ids[:min(len(ids), ackAllListed)] {
+		parts = append(parts, "#"+strconv.FormatInt(id, 10))
+	}
+	s := strings.Join(parts, ", ")
+	if rest := len(ids) - ackAllListed; rest > 0 {
+		s += fmt.Sprintf(" and %d more", rest)
+	}
+	return s
 }
 
 // mention matches a platform's mention of a user: Slack's <@U123> or

@@ -320,6 +320,17 @@ func (h *Inbound) command(ctx context.Context, m *models.Message) {
 	}
 }
 
+// maxAnswer is the most a callback query's answer shows, in characters.
+const maxAnswer = 200
+
+// answerText fits a reply into a callback query's answer.
+func answerText(s string) string {
+	if r := []rune(s); len(r) > maxAnswer {
+		return string(r[:maxAnswer-1]) + "…"
+	}
+	return s
+}
+
 func (h *Inbound) press(ctx context.Context, q *models.CallbackQuery) {
 	var chatID int64
 	var topic int
@@ -328,8 +339,9 @@ func (h *Inbound) press(ctx context.Context, q *models.CallbackQuery) {
 	}
 	reply := h.exec.Run(ctx, h.request(ctx, &q.From, chatID, topic), q.Data)
 	// The card changes through the outbox; the presser sees a toast, an
-	// alert when refused.
-	_, err := h.platform.bot.AnswerCallbackQuery(ctx, &tg.AnswerCallbackQueryParams{CallbackQueryID: q.ID, Text: reply.Text, ShowAlert: reply.Private})
+	// alert when refused, in the 200 characters Telegram shows (an
+	// answer over it is refused, and the presser would see nothing).
+	_, err := h.platform.bot.AnswerCallbackQuery(ctx, &tg.AnswerCallbackQueryParams{CallbackQueryID: q.ID, Text: answerText(reply.Text), ShowAlert: reply.Private})
 	if err != nil {
 		h.log.Warn("answer a telegram button", "err", err)
 	}
