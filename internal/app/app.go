@@ -176,7 +176,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	register(oncall.NotifyConsumer("webhook"), notify.NewPersonWebhook(opts.HTTPClient, opts.Clock.Now))
 	if len(opts.Platforms) > 0 {
-		register(oncall.NotifyConsumer("chat"), chat.NewDirectPager(opts.Platforms, st))
+		register(oncall.NotifyConsumer("chat"), chat.NewDirectPager(opts.Platforms, st, opts.Clock.Now))
 		a.Outbox.Register(oncall.RoomConsumer, chat.NewRoomPager(opts.Platforms, cfg.Teams))
 	}
 	if m := cfg.SMTP; m != nil {

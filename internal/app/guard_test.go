@@ -176,3 +176,57 @@ func TestGuardKeepsTheReceipt(t *testing.T) {
 		t.Fatalf("guard heard %v, want %v", g.calls, want)
 	}
 }
+
+// receiptBatchSender is a batch consumer that gives receipts for single
+// pages, as the chat pager does.
+type receiptBatchSender struct{ receiptSender }
+
+func (s *receiptBatchSender) DeliverBatch(_ context.Context, ms []outbox.Message) error {
+	var keys []string
+	for _, m := range ms {
+		keys = append(keys, pageKey(m))
+	}
+	s.got = append(s.got, fmt.Sprint(keys))
+	return s.err
+}
+
+// Only a single page's delivery has a receipt: a digest of several pages
+// (one chat message for all) is never kept as any page's receipt, so the
+// deliverer, which edits a page's card to its incident's, never
+// overwrites a digest with one incident's card.
+func TestGuardKeepsReceiptsOfSinglePagesOnly(t *testing.T) {
+	cases := []struct {
+		name      string
+		guard     fakeGuard
+		pages     []string
+		wantSent  []string
+		wantCalls []string
+	}{
+		{name: "a batch goes out as one, with no receipt", pages: []string{"k1", "k2"},
+			wantSent: []string{"[k1 k2]"}, wantCalls: []string{"begin k1", "begin k2", "sent [k1 k2]"}},
+		{name: "a batch down to one page goes as that page, with its receipt", guard: fakeGuard{begin: map[string]bool{"k1": false}},
+			pages: []string{"k1", "k2"}, wantSent: []string{"k2"}, wantCalls: []string{"begin k1", "begin k2", "sent [k2] as dm-of-k2"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &receiptBatchSender{}
+			g, ok := guard(s, &c.guard).(outbox.BatchConsumer)
+			if !ok {
+				t.Fatal("a batch consumer lost its batches")
+			}
+			var ms []outbox.Message
+			for _, k := range c.pages {
+				ms = append(ms, page(k))
+			}
+			if err := g.DeliverBatch(context.Background(), ms); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(s.got, c.wantSent) {
+				t.Errorf("sent %v, want %v", s.got, c.wantSent)
+			}
+			if !slices.Equal(c.guard.calls, c.wantCalls) {
+				t.Errorf("guard heard %v, want %v", c.guard.calls, c.wantCalls)
+			}
+		})
+	}
+}

@@ -130,12 +130,13 @@ func (p *Platform) find(ctx context.Context, name string) (string, error) {
 }
 
 // Blocks renders a card in Block Kit: the title, the fields, and the
-// buttons, whose values are the commands they run.
+// buttons, whose values are the commands they run. Labels are escaped as
+// values are: a digest's labels are incidents' titles.
 func Blocks(c chat.Card) []slack.Block {
 	title := slack.NewTextBlockObject(slack.MarkdownType, "*"+escape(c.Title)+"*", false, false)
 	var fields []*slack.TextBlockObject
 	for _, f := range c.Fields {
-		fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType, "*"+f.Label+"*\n"+escape(f.Value), false, false))
+		fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType, "*"+escape(f.Label)+"*\n"+escape(f.Value), false, false))
 	}
 	blocks := []slack.Block{slack.NewSectionBlock(title, nil, nil), slack.NewSectionBlock(nil, fields, nil)}
 	var buttons []slack.BlockElement
@@ -149,7 +150,11 @@ func Blocks(c chat.Card) []slack.Block {
 		buttons = append(buttons, btn)
 	}
 	if len(buttons) > 0 {
-		blocks = append(blocks, slack.NewActionBlock(fmt.Sprintf("incident-%d", c.IncidentID), buttons...))
+		id := "digest" // a card about no one incident
+		if c.IncidentID != 0 {
+			id = fmt.Sprintf("incident-%d", c.IncidentID)
+		}
+		blocks = append(blocks, slack.NewActionBlock(id, buttons...))
 	}
 	return blocks
 }

@@ -72,9 +72,15 @@ func (p *Platform) ReopenRoom(_ context.Context, room chat.Room) error {
 	return nil
 }
 
-// Direct shows a page to the person on every console page they have open.
+// Direct shows a page to the person on every console page they have open,
+// linking to the incident's room; a digest of several incidents, which
+// has no room, links to the list of incidents.
 func (p *Platform) Direct(_ context.Context, to chat.Member, text string, card chat.Card) error {
-	p.broker.publish(event{Kind: "page", Person: to.PlatformID, Room: roomOf(card.IncidentID).ID, Text: text})
+	room := ""
+	if card.IncidentID != 0 {
+		room = roomOf(card.IncidentID).ID
+	}
+	p.broker.publish(event{Kind: "page", Person: to.PlatformID, Room: room, Text: text})
 	return nil
 }
 

@@ -137,3 +137,17 @@ func TestPlatformName(t *testing.T) {
 		t.Fatalf("console identity of alice = %q, want her name (Direct matches pages by it)", got)
 	}
 }
+
+// A digest of several incidents has no room: its banner links to none.
+func TestDirectOfADigestNamesNoRoom(t *testing.T) {
+	p := NewPlatform()
+	alice := p.broker.subscribe("alice")
+	card := chat.NewDigestCard(2, []incident.Incident{{ID: 1}, {ID: 2}})
+	if err := p.Direct(context.Background(), chat.Member{Name: "alice", PlatformID: "alice"}, card.Title, card); err != nil {
+		t.Fatal(err)
+	}
+	want := event{Kind: "page", Person: "alice", Text: "2 incidents are paging you"}
+	if got := received(alice); len(got) != 1 || got[0] != want {
+		t.Fatalf("alice heard %+v, want [%+v]", got, want)
+	}
+}

@@ -10,7 +10,8 @@
       box.setAttribute("role", "alert");
       box.innerHTML = "";
       var a = document.createElement("a");
-      a.href = "/incidents/" + e.room.replace("incident-", "");
+      // A digest of several incidents has no room: the list shows them.
+      a.href = e.room ? "/incidents/" + e.room.replace("incident-", "") : "/";
       a.textContent = e.text;
       box.appendChild(a);
       return;
