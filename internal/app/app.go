@@ -406,5 +406,6 @@ func (a *App) Close() error {
 		cancel()
 	}
 	a.wg.Wait()
+	a.Engine.Close() // calendar refreshes in flight
 	return a.Store.Close()
 }

@@ -80,7 +80,11 @@ type Engine struct {
 	// importantAt is the severity from which a person's important rule
 	// applies.
 	importantAt ingest.Severity
-	background  sync.WaitGroup
+	// background counts the work timers start off their transaction
+	// (calendar refreshes); stop ends it, on Close.
+	background sync.WaitGroup
+	stop       context.Context
+	cancel     context.CancelFunc
 }
 
 // EngineOptions wire an Engine.
@@ -99,6 +103,7 @@ func NewEngine(dir *Service, cfg *config.Config, inc Incidents, sender Sender, c
 		store: opts.Store, dir: dir, policies: map[string]config.EscalationPolicy{}, incidents: inc, sender: sender, clock: c,
 		configured: map[string]bool{}, timerArmed: opts.TimerArmed, importantAt: ingest.SeverityCritical,
 	}
+	e.stop, e.cancel = context.WithCancel(context.Background())
 	for _, p := range cfg.EscalationPolicies {
 		e.policies[p.Name] = p
 	}

@@ -31,6 +31,13 @@ const EventGap = "schedule.gap"
 // deterministic.
 func (e *Engine) WaitBackground() { e.background.Wait() }
 
+// Close ends the work timers started off their transaction and waits for
+// it, so nothing touches the store after it is closed.
+func (e *Engine) Close() {
+	e.cancel()
+	e.background.Wait()
+}
+
 // TimerICalRefresh reads URL-imported calendars again.
 const TimerICalRefresh = "ical_refresh"
 
@@ -72,7 +79,7 @@ func (e *Engine) refreshCalendars(tx *store.Tx, _ timer.Timer) error {
 		e.background.Add(1)
 		go func() {
 			defer e.background.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := context.WithTimeout(e.stop, time.Minute)
 			defer cancel()
 			if err := e.dir.RefreshImports(ctx); err != nil {
 				slog.Warn("calendar refresh failed; keeping the shifts read before", "err", err)
