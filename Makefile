@@ -30,6 +30,7 @@ fmt:
 # decoders, the store, webhook-to-first-Slack-call latency).
 bench:
 	$(GO) run ./cmd/ingestbench
+	$(GO) run ./cmd/stormbench
 	$(GO) run ./cmd/oncallbench
 	$(GO) test -run='^$$' -bench=. -benchmem -count=3 ./internal/...
 

@@ -10,14 +10,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/oncallbot/bot/internal/benchutil"
 )
 
 func main() {
@@ -75,22 +73,14 @@ func run(clients int, duration, warmup time.Duration, runs int, batchList string
 	}
 	defer os.RemoveAll(tmp)
 	if botBin == "" {
-		botBin = filepath.Join(tmp, "bot")
-		build := exec.Command("go", "build", "-o", botBin, "./cmd/bot")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build bot: %w", err)
+		if botBin, err = benchutil.BuildBot(tmp); err != nil {
+			return err
 		}
 	}
 	if amBin == "none" {
 		amBin = ""
 	} else if amBin == "" {
-		for _, name := range []string{"prometheus-alertmanager", "alertmanager"} {
-			if p, err := exec.LookPath(name); err == nil {
-				amBin = p
-				break
-			}
-		}
+		amBin = benchutil.LookAlertmanager()
 	}
 	var sizes []int
 	for _, s := range strings.Split(batchList, ",") {
@@ -258,84 +248,8 @@ func newWorkload(distinct, size int) *workload {
 	return w
 }
 
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitReady(url string, proc *os.Process) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond) // polling another process, not a timer of ours
-	}
-	proc.Kill()
-	return fmt.Errorf("%s not ready after 30s", url)
-}
-
-// cpuTime returns a process's user plus system CPU time so far.
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses and may hold
-	// spaces: utime and stime are the 12th and 13th of them, in ticks.
-	rest := b[bytes.LastIndexByte(b, ')')+2:]
-	f := strings.Fields(string(rest))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / ticksPerSecond
-}
-
-// machineTicks returns the machine's busy and total CPU ticks so far.
-func machineTicks() (busy, total int64) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)[1:] // user nice system idle iowait irq softirq steal ...
-	for i, v := range f {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		total += n
-		if i != 3 && i != 4 {
-			busy += n
-		}
-	}
-	return busy, total
-}
-
-func peakRSS(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
 func benchBot(tmp, bin string, i int, w *workload, clients int, warmup, duration time.Duration) (result, error) {
-	addr, err := freePort()
+	addr, err := benchutil.FreePort()
 	if err != nil {
 		return result{}, err
 	}
@@ -355,7 +269,7 @@ default_route: {team: ops, group_by: [alertname, namespace]}
 	args := []string{"serve", "--config", cfg, "--log-level", "warn"}
 	var debugAddr string
 	if profileDir != "" {
-		if debugAddr, err = freePort(); err != nil {
+		if debugAddr, err = benchutil.FreePort(); err != nil {
 			return result{}, err
 		}
 		args = append(args, "--debug-listen", debugAddr)
@@ -366,14 +280,14 @@ default_route: {team: ops, group_by: [alertname, namespace]}
 		return result{}, fmt.Errorf("start bot: %w", err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if err := waitReady("http://"+addr+"/readyz", cmd.Process); err != nil {
+	if err := benchutil.WaitReady("http://"+addr+"/readyz", cmd.Process, 30*time.Second); err != nil {
 		return result{}, err
 	}
 	if debugAddr != "" {
 		go saveProfile(debugAddr, warmup, duration, filepath.Join(profileDir, fmt.Sprintf("bot-%d-%d.pprof", w.size, i)))
 	}
 	r := load(cmd.Process.Pid, "http://"+addr+"/hooks/alertmanager", "Bearer bench", w.botBodies, w.size, clients, warmup, duration, http.StatusAccepted)
-	r.peakRSSKiB = peakRSS(cmd.Process.Pid)
+	r.peakRSSKiB = benchutil.PeakRSS(cmd.Process.Pid)
 	return r, nil
 }
 
@@ -399,7 +313,7 @@ func saveProfile(addr string, warmup, duration time.Duration, path string) {
 }
 
 func benchAlertmanager(tmp, bin string, i int, w *workload, clients int, warmup, duration time.Duration) (result, error) {
-	addr, err := freePort()
+	addr, err := benchutil.FreePort()
 	if err != nil {
 		return result{}, err
 	}
@@ -419,11 +333,11 @@ func benchAlertmanager(tmp, bin string, i int, w *workload, clients int, warmup,
 		return result{}, fmt.Errorf("start alertmanager: %w", err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if err := waitReady("http://"+addr+"/-/ready", cmd.Process); err != nil {
+	if err := benchutil.WaitReady("http://"+addr+"/-/ready", cmd.Process, 30*time.Second); err != nil {
 		return result{}, err
 	}
 	r := load(cmd.Process.Pid, "http://"+addr+"/api/v2/alerts", "", w.amBodies, w.size, clients, warmup, duration, http.StatusOK)
-	r.peakRSSKiB = peakRSS(cmd.Process.Pid)
+	r.peakRSSKiB = benchutil.PeakRSS(cmd.Process.Pid)
 	return r, nil
 }
 
@@ -434,17 +348,10 @@ func benchAlertmanager(tmp, bin string, i int, w *workload, clients int, warmup,
 // which shares the machine's cores with the server, spends little CPU: the
 // figures measure the server, not the client.
 func load(pid int, url, auth string, bodies [][]byte, perRequest, clients int, warmup, duration time.Duration, wantCode int) result {
-	host, path := splitURL(url)
+	host, path := benchutil.SplitURL(url)
 	reqs := make([][]byte, len(bodies))
 	for i, b := range bodies {
-		var h bytes.Buffer
-		fmt.Fprintf(&h, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", path, host, len(b))
-		if auth != "" {
-			fmt.Fprintf(&h, "Authorization: %s\r\n", auth)
-		}
-		h.WriteString("\r\n")
-		h.Write(b)
-		reqs[i] = h.Bytes()
+		reqs[i] = benchutil.AppendRequest(nil, host, path, auth, b)
 	}
 	var (
 		next      atomic.Int64
@@ -460,10 +367,10 @@ func load(pid int, url, auth string, bodies [][]byte, perRequest, clients int, w
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 1<<16)
-			var conn *rawConn
+			var conn *benchutil.RawConn
 			for !stop.Load() {
 				if conn == nil {
-					c, err := dialRaw(host)
+					c, err := benchutil.DialRaw(host)
 					if err != nil {
 						errs.Add(1)
 						time.Sleep(10 * time.Millisecond)
@@ -473,7 +380,7 @@ func load(pid int, url, auth string, bodies [][]byte, perRequest, clients int, w
 				}
 				req := reqs[int(next.Add(1))%len(reqs)]
 				t0 := time.Now()
-				code, err := conn.roundTrip(req)
+				code, err := conn.RoundTrip(req)
 				if err != nil {
 					conn.Close()
 					conn = nil
@@ -501,12 +408,12 @@ func load(pid int, url, auth string, bodies [][]byte, perRequest, clients int, w
 	}
 	time.Sleep(warmup)
 	measuring.Store(true)
-	t0, cpu0 := time.Now(), cpuTime(pid)
-	busy0, total0 := machineTicks()
+	t0, cpu0 := time.Now(), benchutil.CPUTime(pid)
+	busy0, total0 := benchutil.MachineTicks()
 	time.Sleep(duration)
 	measuring.Store(false)
-	elapsed, cpu := time.Since(t0), cpuTime(pid)-cpu0
-	busy1, total1 := machineTicks()
+	elapsed, cpu := time.Since(t0), benchutil.CPUTime(pid)-cpu0
+	busy1, total1 := benchutil.MachineTicks()
 	stop.Store(true)
 	wg.Wait()
 	slices.Sort(latencies)
@@ -521,86 +428,4 @@ func load(pid int, url, auth string, bodies [][]byte, perRequest, clients int, w
 		r.p99 = latencies[n*99/100]
 	}
 	return r
-}
-
-func splitURL(u string) (host, path string) {
-	rest := strings.TrimPrefix(u, "http://")
-	i := strings.IndexByte(rest, '/')
-	return rest[:i], rest[i:]
-}
-
-// rawConn is a kept-alive HTTP/1.1 connection that sends prebuilt requests.
-type rawConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func dialRaw(host string) (*rawConn, error) {
-	c, err := net.Dial("tcp", host)
-	if err != nil {
-		return nil, err
-	}
-	return &rawConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10)}, nil
-}
-
-// roundTrip writes one request and reads its answer, returning the status.
-func (c *rawConn) roundTrip(req []byte) (int, error) {
-	if _, err := c.Write(req); err != nil {
-		return 0, err
-	}
-	line, err := c.r.ReadSlice('\n')
-	if err != nil {
-		return 0, err
-	}
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
-		return 0, fmt.Errorf("bad status line %q", line)
-	}
-	code, err := strconv.Atoi(string(line[9:12]))
-	if err != nil {
-		return 0, fmt.Errorf("bad status line %q", line)
-	}
-	length, chunked := -1, false
-	for {
-		h, err := c.r.ReadSlice('\n')
-		if err != nil {
-			return 0, err
-		}
-		h = bytes.TrimRight(h, "\r\n")
-		if len(h) == 0 {
-			break
-		}
-		name, value, _ := bytes.Cut(h, []byte(":"))
-		value = bytes.TrimSpace(value)
-		switch {
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			length, _ = strconv.Atoi(string(value))
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			chunked = bytes.EqualFold(value, []byte("chunked"))
-		case bytes.EqualFold(name, []byte("Connection")) && bytes.EqualFold(value, []byte("close")):
-			defer c.Close()
-		}
-	}
-	switch {
-	case chunked:
-		for {
-			sz, err := c.r.ReadSlice('\n')
-			if err != nil {
-				return 0, err
-			}
-			n, err := strconv.ParseInt(string(bytes.TrimSpace(sz)), 16, 64)
-			if err != nil {
-				return 0, fmt.Errorf("bad chunk size %q", sz)
-			}
-			if _, err := c.r.Discard(int(n) + 2); err != nil {
-				return 0, err
-			}
-			if n == 0 {
-				return code, nil
-			}
-		}
-	case length >= 0:
-		_, err = c.r.Discard(length)
-		return code, err
-	}
-	return 0, errors.New("answer has neither Content-Length nor chunked encoding")
 }
