@@ -98,7 +98,7 @@ func TestDiscordInteractionsAreVerified(t *testing.T) {
 
 func TestDiscordRateLimitIsWaitedOut(t *testing.T) {
 	h := New(t, WithConfig(discordConfig))
-	h.Discord.FailNext(1, 429, "15")
+	h.Discord.FailNextOn("/threads", 1, 429, "15")
 	h.OnlyIncident(h.PostAlerts(Firing("alertname=Busy")))
 	if h.Discord.Thread("#1 Busy") != nil {
 		t.Fatal("thread created through a 429")

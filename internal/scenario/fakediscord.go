@@ -115,12 +115,28 @@ func NewFakeDiscord(t testing.TB) *FakeDiscord {
 func (f *FakeDiscord) URL() string { return f.srv.URL }
 
 // FailNext makes the next n calls fail with code.
-func (f *FakeDiscord) FailNext(n, code int, retryAfter string) {
+func (f *FakeDiscord) FailNext(n, code int, retryAfter string) { f.FailNextOn("", n, code, retryAfter) }
+
+// FailNextOn makes the next n calls whose path ends in path fail with
+// code, whichever other calls come first (a page's DM racing a thread's
+// creation, say).
+func (f *FakeDiscord) FailNextOn(path string, n, code int, retryAfter string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for range n {
-		f.failures = append(f.failures, failure{code, retryAfter})
+		f.failures = append(f.failures, failure{code: code, retryAfter: retryAfter, path: path})
 	}
+}
+
+// takeFailure removes and returns the first failure meant for path.
+func (f *FakeDiscord) takeFailure(path string) (failure, bool) {
+	for i, fl := range f.failures {
+		if fl.path == "" || strings.HasSuffix(path, fl.path) {
+			f.failures = append(f.failures[:i], f.failures[i+1:]...)
+			return fl, true
+		}
+	}
+	return failure{}, false
 }
 
 // FailMemberAdds makes the next n thread-member additions fail with 500.
@@ -172,9 +188,7 @@ func (f *FakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 	json.NewDecoder(r.Body).Decode(&body)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.failures) > 0 {
-		fl := f.failures[0]
-		f.failures = f.failures[1:]
+	if fl, ok := f.takeFailure(path); ok {
 		if fl.code == 429 {
 			w.Header().Set("Retry-After", fl.retryAfter)
 			w.Header().Set("X-RateLimit-Scope", "user")

@@ -44,6 +44,8 @@ type FakeWebhook struct {
 type failure struct {
 	code       int
 	retryAfter string
+	// path, when set, limits the failure to calls whose path ends so.
+	path string
 }
 
 // NewFakeWebhook starts a receiver on loopback.
@@ -63,7 +65,7 @@ func (f *FakeWebhook) FailNext(n, code int, retryAfter string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for range n {
-		f.failures = append(f.failures, failure{code, retryAfter})
+		f.failures = append(f.failures, failure{code: code, retryAfter: retryAfter})
 	}
 }
 

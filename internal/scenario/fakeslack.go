@@ -76,7 +76,7 @@ func (f *FakeSlack) FailNext(n, code int, retryAfter string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for range n {
-		f.failures = append(f.failures, failure{code, retryAfter})
+		f.failures = append(f.failures, failure{code: code, retryAfter: retryAfter})
 	}
 }
 

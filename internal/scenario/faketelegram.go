@@ -114,7 +114,7 @@ func (f *FakeTelegram) FailNext(n, code int, retryAfter string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for range n {
-		f.failures = append(f.failures, failure{code, retryAfter})
+		f.failures = append(f.failures, failure{code: code, retryAfter: retryAfter})
 	}
 }
 
@@ -195,7 +195,7 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 		if wait := f.overGroupLimit(chatID); wait > 0 {
 			f.throttled++
 			secs := int((wait + time.Second - 1) / time.Second)
-			tgFailure(w, failure{429, strconv.Itoa(secs)})
+			tgFailure(w, failure{code: 429, retryAfter: strconv.Itoa(secs)})
 			return
 		}
 		f.seq++
@@ -411,7 +411,7 @@ func (f *FakeTelegram) FailPolls(n, code int, retryAfter string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for range n {
-		f.pollFailures = append(f.pollFailures, failure{code, retryAfter})
+		f.pollFailures = append(f.pollFailures, failure{code: code, retryAfter: retryAfter})
 	}
 	f.changedLocked()
 }

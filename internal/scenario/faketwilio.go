@@ -66,7 +66,7 @@ func (f *FakeTwilio) FailNext(n, code int, retryAfter string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for range n {
-		f.failures = append(f.failures, failure{code, retryAfter})
+		f.failures = append(f.failures, failure{code: code, retryAfter: retryAfter})
 	}
 }
 
