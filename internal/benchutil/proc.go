@@ -70,13 +70,11 @@ func WaitReady(url string, proc *os.Process, timeout time.Duration) error {
 	return fmt.Errorf("%s not ready after %s", url, timeout)
 }
 
-// Start starts cmd so that it dies with the benchmark (the kernel sends it
-// SIGKILL when the parent thread exits), even if the benchmark is killed.
+// Start starts cmd so that, on Linux, it dies with the benchmark (the
+// kernel sends it SIGKILL when the parent thread exits), even if the
+// benchmark is killed.
 func Start(cmd *exec.Cmd) error {
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	dieWithParent(cmd)
 	return cmd.Start()
 }
 
