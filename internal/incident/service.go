@@ -235,6 +235,7 @@ func (s *Service) ingestOne(tx *store.Tx, now time.Time, integration string, p *
 		}
 	}
 	var storm int64
+	pageNow := false
 	if target == 0 {
 		if storm, err = s.stormOf(tx, now, p); err != nil {
 			return err
@@ -242,7 +243,7 @@ func (s *Service) ingestOne(tx *store.Tx, now time.Time, integration string, p *
 		if storm != 0 {
 			target, err = s.joinStorm(tx, now, p, storm)
 		} else {
-			target, err = s.open(tx, now, p)
+			target, pageNow, err = s.open(tx, now, p)
 		}
 		if err != nil {
 			return err
@@ -262,6 +263,11 @@ func (s *Service) ingestOne(tx *store.Tx, now time.Time, integration string, p *
 	}
 	if storm != 0 {
 		return s.recordJoin(tx, now, target, storm, p.Summary)
+	}
+	if pageNow {
+		// In the transaction that opened it: behind a storm's thousands of
+		// due timers, a new incident's page would wait its turn.
+		return s.startPaging(tx, now, target)
 	}
 	return nil
 }
@@ -385,20 +391,26 @@ func pageTime(now, startsAt time.Time, delay time.Duration) time.Time {
 	return t
 }
 
-func (s *Service) open(tx *store.Tx, now time.Time, p *prepared) (int64, error) {
+// open opens p's incident and says whether its paging starts now (no
+// alert_delay left to wait): then the caller starts it, once the alert is
+// attached, in the same transaction. Later paging waits on a timer.
+func (s *Service) open(tx *store.Tx, now time.Time, p *prepared) (int64, bool, error) {
 	ms := now.UnixMilli()
 	pageAt := pageTime(now, p.StartsAt, p.route.AlertDelay)
 	res, err := tx.Exec(`INSERT INTO incidents (group_key, route, team, policy, title, severity, status, created_at, updated_at, page_at)
 		VALUES (?, ?, ?, ?, ?, ?, 'triggered', ?, ?, ?)`,
 		p.groupKey, p.route.Name, p.route.Team, p.route.Policy, p.Summary, p.Severity, ms, ms, pageAt.UnixMilli())
 	if err != nil {
-		return 0, fmt.Errorf("open incident: %w", err)
+		return 0, false, fmt.Errorf("open incident: %w", err)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
-		return 0, fmt.Errorf("open incident: %w", err)
+		return 0, false, fmt.Errorf("open incident: %w", err)
 	}
-	return id, s.armPage(tx, now, id, pageAt)
+	if !pageAt.After(now) {
+		return id, true, nil
+	}
+	return id, false, s.armPage(tx, now, id, pageAt)
 }
 
 func (s *Service) armPage(tx *store.Tx, now time.Time, id int64, at time.Time) error {

@@ -57,12 +57,20 @@ func (s *Service) stormOf(tx *store.Tx, now time.Time, p *prepared) (int64, erro
 	if id, err = res.LastInsertId(); err != nil {
 		return 0, fmt.Errorf("open storm incident: %w", err)
 	}
-	if err := s.armPage(tx, now, id, pageAt); err != nil {
+	if pageAt.After(now) {
+		if err := s.armPage(tx, now, id, pageAt); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.record(tx, now, id, KindTriggered, "bot", nil,
+		fmt.Sprintf("route %s passed %d new incidents within %s: the next ones join this incident, its room and its paging",
+			p.route.Name, st.After, st.Within)); err != nil {
 		return 0, err
 	}
-	return id, s.record(tx, now, id, KindTriggered, "bot", nil,
-		fmt.Sprintf("route %s passed %d new incidents within %s: the next ones join this incident, its room and its paging",
-			p.route.Name, st.After, st.Within))
+	if !pageAt.After(now) {
+		return id, s.startPaging(tx, now, id)
+	}
+	return id, nil
 }
 
 // joinStorm opens the incident of p as one of storm's: no room and no

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/oncallbot/bot/internal/store"
 	"github.com/oncallbot/bot/internal/timer"
@@ -13,21 +14,26 @@ import (
 // incident is still triggered it records that paging starts and publishes
 // an incident.paging event for the escalation engine and every surface.
 func (s *Service) HandlePageTimer(tx *store.Tx, t timer.Timer) error {
+	return s.startPaging(tx, s.clock.Now(), t.IncidentID)
+}
+
+// startPaging starts an incident's escalation if it is still triggered.
+func (s *Service) startPaging(tx *store.Tx, now time.Time, id int64) error {
 	var status Status
 	var policy string
-	if err := tx.QueryRow(`SELECT status, policy FROM incidents WHERE id = ?`, t.IncidentID).Scan(&status, &policy); err != nil {
-		return fmt.Errorf("load incident %d for paging: %w", t.IncidentID, err)
+	if err := tx.QueryRow(`SELECT status, policy FROM incidents WHERE id = ?`, id).Scan(&status, &policy); err != nil {
+		return fmt.Errorf("load incident %d for paging: %w", id, err)
 	}
 	if status != StatusTriggered {
 		return nil
 	}
-	if err := s.record(tx, s.clock.Now(), t.IncidentID, KindPaging, "bot", nil, "escalation policy "+policy); err != nil {
+	if err := s.record(tx, now, id, KindPaging, "bot", nil, "escalation policy "+policy); err != nil {
 		return err
 	}
 	if s.opts.PagingStarted == nil {
 		return nil
 	}
-	inc, err := s.Load(tx, t.IncidentID)
+	inc, err := s.Load(tx, id)
 	if err != nil {
 		return err
 	}

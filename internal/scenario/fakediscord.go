@@ -128,16 +128,6 @@ func (f *FakeDiscord) FailNextOn(path string, n, code int, retryAfter string) {
 	}
 }
 
-// takeFailure removes and returns the first failure meant for path.
-func (f *FakeDiscord) takeFailure(path string) (failure, bool) {
-	for i, fl := range f.failures {
-		if fl.path == "" || strings.HasSuffix(path, fl.path) {
-			f.failures = append(f.failures[:i], f.failures[i+1:]...)
-			return fl, true
-		}
-	}
-	return failure{}, false
-}
 
 // FailMemberAdds makes the next n thread-member additions fail with 500.
 func (f *FakeDiscord) FailMemberAdds(n int) {
@@ -188,7 +178,7 @@ func (f *FakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 	json.NewDecoder(r.Body).Decode(&body)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fl, ok := f.takeFailure(path); ok {
+	if fl, ok := takeFailure(&f.failures, path); ok {
 		if fl.code == 429 {
 			w.Header().Set("Retry-After", fl.retryAfter)
 			w.Header().Set("X-RateLimit-Scope", "user")

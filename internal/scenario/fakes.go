@@ -48,6 +48,18 @@ type failure struct {
 	path string
 }
 
+// takeFailure removes and returns the first failure of list meant for a
+// call to path.
+func takeFailure(list *[]failure, path string) (failure, bool) {
+	for i, fl := range *list {
+		if fl.path == "" || strings.HasSuffix(path, fl.path) {
+			*list = append((*list)[:i], (*list)[i+1:]...)
+			return fl, true
+		}
+	}
+	return failure{}, false
+}
+
 // NewFakeWebhook starts a receiver on loopback.
 func NewFakeWebhook(t testing.TB) *FakeWebhook {
 	f := &FakeWebhook{t: t}

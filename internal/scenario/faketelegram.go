@@ -110,11 +110,15 @@ func (f *FakeTelegram) URL() string { return f.srv.URL }
 
 // FailNext makes the next n calls other than getUpdates fail (see
 // FailPolls): 429 answers carry retry_after.
-func (f *FakeTelegram) FailNext(n, code int, retryAfter string) {
+func (f *FakeTelegram) FailNext(n, code int, retryAfter string) { f.FailNextOn("", n, code, retryAfter) }
+
+// FailNextOn makes the next n calls of one method (createForumTopic, say)
+// fail, whichever other calls come first.
+func (f *FakeTelegram) FailNextOn(method string, n, code int, retryAfter string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for range n {
-		f.failures = append(f.failures, failure{code: code, retryAfter: retryAfter})
+		f.failures = append(f.failures, failure{code: code, retryAfter: retryAfter, path: method})
 	}
 }
 
@@ -142,11 +146,11 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer f.changedLocked()
-	if len(f.failures) > 0 && rest != "getUpdates" {
-		fl := f.failures[0]
-		f.failures = f.failures[1:]
-		tgFailure(w, fl)
-		return
+	if rest != "getUpdates" {
+		if fl, ok := takeFailure(&f.failures, rest); ok {
+			tgFailure(w, fl)
+			return
+		}
 	}
 	chatID, _ := strconv.ParseInt(v("chat_id"), 10, 64)
 	topic, _ := strconv.Atoi(v("message_thread_id"))

@@ -98,7 +98,7 @@ func TestTelegramWebhookSecretIsRequired(t *testing.T) {
 
 func TestTelegramRateLimitedIsRetriedAfterItsWait(t *testing.T) {
 	h := New(t, WithConfig(telegramConfig))
-	h.Telegram.FailNext(1, 429, "20")
+	h.Telegram.FailNextOn("createForumTopic", 1, 429, "20")
 	h.OnlyIncident(h.PostAlerts(Firing("alertname=Flood")))
 	if h.Telegram.Topic("#1 Flood") != nil {
 		t.Fatal("topic created through a 429")
