@@ -128,7 +128,6 @@ func (f *FakeDiscord) FailNextOn(path string, n, code int, retryAfter string) {
 	}
 }
 
-
 // FailMemberAdds makes the next n thread-member additions fail with 500.
 func (f *FakeDiscord) FailMemberAdds(n int) {
 	f.mu.Lock()

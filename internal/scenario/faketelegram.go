@@ -110,7 +110,9 @@ func (f *FakeTelegram) URL() string { return f.srv.URL }
 
 // FailNext makes the next n calls other than getUpdates fail (see
 // FailPolls): 429 answers carry retry_after.
-func (f *FakeTelegram) FailNext(n, code int, retryAfter string) { f.FailNextOn("", n, code, retryAfter) }
+func (f *FakeTelegram) FailNext(n, code int, retryAfter string) {
+	f.FailNextOn("", n, code, retryAfter)
+}
 
 // FailNextOn makes the next n calls of one method (createForumTopic, say)
 // fail, whichever other calls come first.
