@@ -154,7 +154,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("--debug-listen %s: %w", *debugListen, err)
 		}
 	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: log})
+	a, err := app.New(ctx, cfg, app.Options{Logger: log, RoomGather: 250 * time.Millisecond})
 	if err != nil {
 		ln.Close()
 		if dbgLn != nil {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -44,6 +45,10 @@ type Options struct {
 	// Platforms are chat platforms to show incidents on, beside those the
 	// config sets up.
 	Platforms []chat.Platform
+	// RoomGather holds a room's routine updates this long, so a burst of
+	// them (a storm's alerts joining an incident) is one card edit and one
+	// message; zero sends each at once (tests that drive the clock).
+	RoomGather time.Duration
 }
 
 // App is a running bot.
@@ -208,7 +213,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	for _, p := range opts.Platforms {
 		name := chat.ConsumerName(p.Name())
 		a.Outbox.Register(name, chat.NewDeliverer(p, st, cfg, opts.Clock.Now))
-		pub.Subscribe(outbox.Subscription{Consumer: name, Kinds: []string{"incident.*", "alert.*", "escalation.*", "notify.*"}})
+		pub.Subscribe(outbox.Subscription{Consumer: name, Kinds: []string{"incident.*", "alert.*", "escalation.*", "notify.*"},
+			Gather: opts.RoomGather})
 	}
 	rawSubs, rawConsumers := rawSubscriptions(cfg, consumers)
 	for name, c := range rawConsumers {

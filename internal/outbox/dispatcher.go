@@ -310,10 +310,11 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 }
 
 // claimFollowers claims the rows queued behind a claimed head of a batch
-// consumer, in key order, stopping at the first not yet due so none is
-// delivered ahead of one before it.
+// consumer, in key order: those due, and those never tried that wait only
+// to be gathered (see Subscription.Gather). It stops at the first in a
+// backoff, so none is delivered ahead of one before it.
 func (d *Dispatcher) claimFollowers(tx *store.Tx, head delivery, now time.Time, lease int64) ([]Message, error) {
-	rows, err := tx.Query(`SELECT id, next_attempt_at FROM outbox
+	rows, err := tx.Query(`SELECT id, next_attempt_at, attempts FROM outbox
 		WHERE consumer = ? AND ordering_key = ? AND state = 'pending' AND id > ?
 		ORDER BY id LIMIT ?`, head.consumer, head.orderingKey, head.msgs[0].ID, d.MaxBatch-1)
 	if err != nil {
@@ -322,11 +323,12 @@ func (d *Dispatcher) claimFollowers(tx *store.Tx, head delivery, now time.Time, 
 	var ids []int64
 	for rows.Next() {
 		var id, next int64
-		if err := rows.Scan(&id, &next); err != nil {
+		var attempts int
+		if err := rows.Scan(&id, &next, &attempts); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("find outbox batch: %w", err)
 		}
-		if next > now.UnixMilli() {
+		if next > now.UnixMilli() && attempts > 0 {
 			break
 		}
 		ids = append(ids, id)
@@ -531,11 +533,17 @@ func (d *Dispatcher) NextDue(ctx context.Context) (time.Time, bool, error) {
 func (d *Dispatcher) Run(ctx context.Context) {
 	defer d.running.Wait()
 	for {
-		if _, err := d.startDue(ctx); err != nil && ctx.Err() == nil {
+		started, err := d.startDue(ctx)
+		if err != nil && ctx.Err() == nil {
 			d.log.Error("outbox dispatch", "err", err)
 		}
 		wait := time.Minute
-		if at, ok, err := d.NextDue(ctx); err != nil {
+		if started > 0 {
+			// The end of each delivery started wakes the loop; looking up
+			// the next due time after every one would cost more than the
+			// deliveries in a storm. The poll is a floor.
+			wait = time.Second
+		} else if at, ok, err := d.NextDue(ctx); err != nil {
 			wait = time.Second
 		} else if ok {
 			// Heads of consumers at their cap look due; the wake at the

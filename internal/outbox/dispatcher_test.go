@@ -341,3 +341,37 @@ func TestNewestAndOldestUrgentRowsGoFirst(t *testing.T) {
 		t.Errorf("started %v, want the two oldest and the two newest urgent rows %v", got, want)
 	}
 }
+
+// A subscription that gathers holds routine events for a while, so a
+// burst reaches a batch consumer as one run; urgent events go at once.
+func TestGatheredEventsArriveAsOneRun(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	ctx := context.Background()
+	d := quietDispatcher(s, fc)
+	b := &batcher{}
+	d.Register("room", b)
+	p := NewPublisher([]Subscription{{Consumer: "room", Gather: time.Second}}, fc, nil)
+	publish(t, s, p, Event{Kind: "incident.triggered", OrderingKey: "incident/1", IdempotencyKey: "open", Urgent: true})
+	if _, err := d.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		publish(t, s, p, Event{Kind: "alert.added", OrderingKey: "incident/1", IdempotencyKey: fmt.Sprint("alert", i)})
+		fc.Advance(100 * time.Millisecond)
+		if _, err := d.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(b.batches) != "[[open]]" {
+		t.Fatalf("before the gathering time: %v, want only the urgent event", b.batches)
+	}
+	fc.Advance(600 * time.Millisecond)
+	if _, err := d.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := "[[open] [alert0 alert1 alert2 alert3 alert4]]"
+	if fmt.Sprint(b.batches) != want {
+		t.Errorf("batches %v, want %s", b.batches, want)
+	}
+}

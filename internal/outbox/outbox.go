@@ -51,6 +51,11 @@ type Subscription struct {
 	// matches every kind it prefixes ("incident.*").
 	Kinds []string
 	Teams []string
+	// Gather holds the consumer's routine (not urgent) events this long
+	// before they fall due, so a burst of them (a storm's alerts joining
+	// an incident) reaches a consumer that shows only the latest state, a
+	// chat room, as one run of its batch. Zero delivers at once.
+	Gather time.Duration
 }
 
 func kindMatches(kinds []string, kind string) bool {
@@ -104,7 +109,7 @@ func (p *Publisher) Send(tx *store.Tx, consumer string, e Event) error {
 	if e.Kind == "" || e.IdempotencyKey == "" {
 		return errors.New("outbox: event needs a kind and an idempotency key")
 	}
-	if err := p.insert(tx, consumer, e); err != nil {
+	if err := p.insert(tx, consumer, e, 0); err != nil {
 		return err
 	}
 	if p.onCommit != nil {
@@ -123,7 +128,11 @@ func (p *Publisher) Publish(tx *store.Tx, e Event) error {
 		if !s.wants(e) {
 			continue
 		}
-		if err := p.insert(tx, s.Consumer, e); err != nil {
+		var wait time.Duration
+		if !e.Urgent {
+			wait = s.Gather
+		}
+		if err := p.insert(tx, s.Consumer, e, wait); err != nil {
 			return err
 		}
 		n++
@@ -139,8 +148,9 @@ func (p *Publisher) Publish(tx *store.Tx, e Event) error {
 // only that conflict is absorbed, so any other constraint failure is an
 // error rather than an event that quietly never exists. The row heads its
 // ordering key when no other row of the key is pending (an empty key
-// orders nothing: every such row is a head); see the Dispatcher.
-func (p *Publisher) insert(tx *store.Tx, consumer string, e Event) error {
+// orders nothing: every such row is a head); see the Dispatcher. It falls
+// due after wait.
+func (p *Publisher) insert(tx *store.Tx, consumer string, e Event, wait time.Duration) error {
 	payload := e.Payload
 	if payload == nil {
 		payload = []byte{} // a nil would be NULL, and the column is NOT NULL
@@ -151,7 +161,7 @@ func (p *Publisher) insert(tx *store.Tx, consumer string, e Event) error {
 			SELECT 1 FROM outbox WHERE consumer = ? AND ordering_key = ? AND state = 'pending'))
 		WHERE true
 		ON CONFLICT (consumer, idempotency_key) DO NOTHING`,
-		consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, payload, now, now, e.priority(),
+		consumer, e.Kind, e.OrderingKey, e.IdempotencyKey, payload, now, now+wait.Milliseconds(), e.priority(),
 		e.OrderingKey, consumer, e.OrderingKey)
 	if err != nil {
 		return fmt.Errorf("enqueue %s for %s: %w", e.Kind, consumer, err)

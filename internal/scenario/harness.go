@@ -176,7 +176,11 @@ func (h *Harness) boot() {
 	if h.realClock {
 		clk = clock.Real{}
 	}
-	a, err := app.New(context.Background(), h.Config, app.Options{Clock: clk, Logger: h.log, Platforms: h.platforms})
+	opts := app.Options{Clock: clk, Logger: h.log, Platforms: h.platforms}
+	if h.realClock {
+		opts.RoomGather = 250 * time.Millisecond // as the binary runs
+	}
+	a, err := app.New(context.Background(), h.Config, opts)
 	if err != nil {
 		h.T.Fatalf("start bot: %v", err)
 	}
