@@ -111,6 +111,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		subs = append(subs, outbox.Subscription{Consumer: name, Kinds: w.Events, Teams: w.Teams})
 	}
 	pub := outbox.NewPublisher(subs, opts.Clock, a.Outbox.Wake)
+	pub.DueAt = a.Outbox.DueAt
 	if a.OnCall, err = oncall.NewService(ctx, st, opts.Clock, cfg); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("on-call schedules: %w", err)

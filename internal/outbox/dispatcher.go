@@ -77,6 +77,9 @@ type Dispatcher struct {
 	idle     *sync.Cond
 	// running counts delivery goroutines, for Run to wait on.
 	running sync.WaitGroup
+	// hint is the earliest due time heard of through DueAt and retries.
+	hint    time.Time
+	hintSet bool
 
 	deliveries *prometheus.CounterVec
 }
@@ -428,6 +431,9 @@ func (d *Dispatcher) record(ctx context.Context, dl delivery, derr error) error 
 			"messages", len(dl.msgs), "attempt", first.Attempt, "next_attempt", time.UnixMilli(next), "err", derr)
 	}
 	d.deliveries.WithLabelValues(dl.consumer, result).Add(float64(len(dl.msgs)))
+	if next != 0 {
+		d.DueAt(time.UnixMilli(next))
+	}
 	err := d.store.Write(ctx, func(tx *store.Tx) error {
 		for _, m := range dl.msgs {
 			var err error
@@ -528,31 +534,77 @@ func (d *Dispatcher) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return time.UnixMilli(earliest), true, nil
 }
 
+// DueAt tells the dispatcher a row falls due at t (one the publisher held
+// back to gather it, see Subscription.Gather), so the loop wakes then
+// without asking the database after every commit.
+func (d *Dispatcher) DueAt(t time.Time) {
+	d.mu.Lock()
+	if !d.hintSet || t.Before(d.hint) {
+		d.hint, d.hintSet = t, true
+	}
+	d.mu.Unlock()
+	d.Wake()
+}
+
+// nextHint returns the earliest due time heard of (DueAt, retries),
+// forgetting it once a dispatch that began at covered or after it ran.
+func (d *Dispatcher) nextHint(covered time.Time) (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.hintSet && !d.hint.After(covered) {
+		d.hintSet = false
+	}
+	return d.hint, d.hintSet
+}
+
 // Run delivers until ctx ends, then waits for the deliveries in flight:
 // they are told to stop, and what they finished is recorded.
 func (d *Dispatcher) Run(ctx context.Context) {
 	defer d.running.Wait()
+	// The database is asked for the next due time at most once a second
+	// (rows left by another process, or by this one before a restart);
+	// what this process writes, it hears of as it writes it.
+	var dbNext time.Time
+	var dbOK bool
+	var askedAt time.Time
 	for {
+		// Whatever fell due by began is claimed by this startDue; a time
+		// heard of later than began is still to come.
+		began := d.clock.Now()
 		started, err := d.startDue(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.log.Error("outbox dispatch", "err", err)
 		}
+		now := d.clock.Now()
 		wait := time.Minute
 		if started > 0 {
-			// The end of each delivery started wakes the loop; looking up
-			// the next due time after every one would cost more than the
-			// deliveries in a storm. The poll is a floor.
+			// The end of each delivery started wakes the loop. The poll is
+			// a floor.
 			wait = time.Second
-		} else if at, ok, err := d.NextDue(ctx); err != nil {
-			wait = time.Second
-		} else if ok {
-			// Heads of consumers at their cap look due; the wake at the
-			// end of each delivery covers them, the poll is a floor.
-			wait = at.Sub(d.clock.Now())
-			if wait <= 0 {
-				wait = time.Second
+		} else {
+			if askedAt.IsZero() || now.Sub(askedAt) >= time.Second || (dbOK && !dbNext.After(now)) {
+				askedAt = now
+				at, ok, err := d.NextDue(ctx)
+				if err != nil {
+					at, ok = now.Add(time.Second), true
+				}
+				dbNext, dbOK = at, ok
+			}
+			if dbOK {
+				// A head at its consumer's cap looks due; the wake at the
+				// end of each delivery covers it, and a second is the floor.
+				wait = max(dbNext.Sub(now), 0)
+				if wait == 0 {
+					wait = time.Second
+				}
+			}
+			if at, ok := d.nextHint(began); ok {
+				wait = min(wait, at.Sub(now))
 			}
 			wait = min(wait, time.Minute)
+		}
+		if wait <= 0 {
+			continue // fell due while this round ran
 		}
 		t := d.clock.NewTimer(wait)
 		select {

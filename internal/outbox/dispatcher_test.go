@@ -375,3 +375,36 @@ func TestGatheredEventsArriveAsOneRun(t *testing.T) {
 		t.Errorf("batches %v, want %s", b.batches, want)
 	}
 }
+
+// The production loop wakes for a gathered row when its time comes,
+// without a wake from anyone: the publisher told it when.
+func TestRunWakesWhenAGatheredRowFallsDue(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	d := quietDispatcher(s, fc)
+	c := newCounter(1)
+	d.Register("room", c)
+	p := NewPublisher([]Subscription{{Consumer: "room", Gather: time.Second}}, fc, d.Wake)
+	p.DueAt = d.DueAt
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	armed := fc.TimerCreated()
+	go func() { defer close(done); d.Run(ctx) }()
+	<-armed // the loop is asleep
+	armed = fc.TimerCreated()
+	publish(t, s, p, Event{Kind: "alert.added", OrderingKey: "incident/1", IdempotencyKey: "a"})
+	<-armed // woken by the commit, nothing due yet: asleep again
+	select {
+	case <-c.done:
+		t.Fatal("delivered before its gathering time")
+	default:
+	}
+	fc.Advance(time.Second)
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second): // a bound on a hang, not a wait for a timer
+		t.Fatal("not delivered once its gathering time passed")
+	}
+	cancel()
+	<-done
+}

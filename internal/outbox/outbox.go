@@ -81,6 +81,9 @@ type Publisher struct {
 	// onCommit wakes the dispatcher after the publishing transaction
 	// commits.
 	onCommit func()
+	// DueAt, if set, hears after the commit when a row held back to be
+	// gathered falls due (Dispatcher.DueAt).
+	DueAt func(time.Time)
 }
 
 // NewPublisher returns a publisher for the given subscriptions. wake, if
@@ -165,6 +168,10 @@ func (p *Publisher) insert(tx *store.Tx, consumer string, e Event, wait time.Dur
 		e.OrderingKey, consumer, e.OrderingKey)
 	if err != nil {
 		return fmt.Errorf("enqueue %s for %s: %w", e.Kind, consumer, err)
+	}
+	if wait > 0 && p.DueAt != nil {
+		due := time.UnixMilli(now + wait.Milliseconds())
+		tx.AfterCommit(func() { p.DueAt(due) })
 	}
 	return nil
 }
