@@ -25,14 +25,19 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 # Ingest throughput against the real HTTP server (and Alertmanager when
-# Debian's prometheus-alertmanager is installed), escalation-step lateness
-# with 100,000 pending timers, then the Go benchmarks (who is on call,
-# decoders, the store, webhook-to-first-Slack-call latency).
+# Debian's prometheus-alertmanager is installed), storms (time to page and
+# to room behind 5,000 and 50,000 new incidents, escalation lateness, new
+# alerts against Alertmanager), escalation-step lateness with 100,000
+# pending timers, then the Go benchmarks (who is on call, decoders, the
+# store, the outbox with 1,000 and 500,000 rows pending,
+# webhook-to-first-Slack-call latency, a storm-mode storm on Slack).
 bench:
 	$(GO) run ./cmd/ingestbench
 	$(GO) run ./cmd/stormbench
 	$(GO) run ./cmd/oncallbench
-	$(GO) test -run='^$$' -bench=. -benchmem -count=3 ./internal/...
+	$(GO) test -run='^$$' -bench=. -skip='DispatchBacklog|StormModeSlack' -benchmem -count=3 ./internal/...
+	$(GO) test -run='^$$' -bench=DispatchBacklog -benchtime=3000x -count=5 ./internal/outbox/
+	$(GO) test -run='^$$' -bench=StormModeSlack -benchtime=1x -count=3 ./internal/scenario/
 
 # The web console in a real browser (Debian's chromium, headless, driven by
 # chromedp): sign in, open a room, press Acknowledge, see it, screenshot to
