@@ -265,11 +265,22 @@ func (s *Service) ingestOne(tx *store.Tx, now time.Time, integration string, p *
 		return s.recordJoin(tx, now, target, storm, p.Summary)
 	}
 	if pageNow {
-		// In the transaction that opened it: behind a storm's thousands of
-		// due timers, a new incident's page would wait its turn.
-		return s.startPaging(tx, now, target)
+		return s.pageNow(tx, now, target)
 	}
 	return nil
+}
+
+// pageNow starts a new incident's paging in the transaction that opened
+// it: behind a storm's thousands of due timers, its first page would wait
+// its turn. If paging fails, the alert is still taken: its changes are
+// undone and a page timer retries them, as it would after alert_delay.
+func (s *Service) pageNow(tx *store.Tx, now time.Time, id int64) error {
+	err := tx.Try(func() error { return s.startPaging(tx, now, id) })
+	if err == nil {
+		return nil
+	}
+	s.opts.Logger.Warn("start paging of a new incident; a timer retries it", "incident", id, "err", err)
+	return s.armPage(tx, now, id, now)
 }
 
 // updateOpen handles a known alert whose incident is still open.

@@ -478,6 +478,28 @@ func (tx *Tx) Query(query string, args ...any) (*sql.Rows, error) {
 	return st.QueryContext(context.Background(), args...)
 }
 
+// Try runs fn inside a savepoint of the transaction: if fn fails, what it
+// changed is undone and its error returned, and the rest of the
+// transaction goes on (a step that may fail without failing its caller:
+// the first page of an incident opened by an alert, which a timer can
+// retry). Savepoints nest, so Try works whether or not the batch runs
+// with savepoints of its own.
+func (tx *Tx) Try(fn func() error) error {
+	if _, err := tx.Exec("SAVEPOINT try"); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	err := fn()
+	if err != nil {
+		if _, rerr := tx.Exec("ROLLBACK TO try"); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
+		}
+	}
+	if _, rerr := tx.Exec("RELEASE try"); rerr != nil {
+		return errors.Join(err, fmt.Errorf("release savepoint: %w", rerr))
+	}
+	return err
+}
+
 // AfterCommit registers f to run after the transaction commits, such as
 // waking a loop that reads what this transaction wrote. f does not run if
 // the work rolls back.

@@ -147,3 +147,35 @@ func BenchmarkWriteGroupCommit(b *testing.B) {
 		}
 	})
 }
+
+func TestTryUndoesOnlyWhatFailed(t *testing.T) {
+	s := openTemp(t)
+	boom := errors.New("boom")
+	err := s.Write(context.Background(), func(tx *Tx) error {
+		if _, err := tx.Exec("UPDATE health SET checks = 100 WHERE id = 1"); err != nil {
+			return err
+		}
+		if err := tx.Try(func() error {
+			if _, err := tx.Exec("UPDATE health SET checks = 200 WHERE id = 1"); err != nil {
+				return err
+			}
+			return boom
+		}); !errors.Is(err, boom) {
+			t.Errorf("Try = %v, want boom", err)
+		}
+		return tx.Try(func() error {
+			_, err := tx.Exec("UPDATE health SET checks = checks + 1 WHERE id = 1")
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.Read().QueryRow("SELECT checks FROM health WHERE id = 1").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 101 {
+		t.Errorf("checks = %d, want 101: the failed try undone, the rest kept", n)
+	}
+}
