@@ -92,7 +92,7 @@ func TestGuardedConsumerMarksBeforeSendingAndNeverRepeats(t *testing.T) {
 		{name: "a page is marked, sent, then recorded sent",
 			pages: []string{"k1"}, wantSent: []string{"k1"},
 			wantCalls: []string{"begin k1", "sent [k1]"}},
-		{name: "a page cut off before (the guard says no) is not sent again",
+		{name: "a page the guard refuses (already sent) is not sent again",
 			guard:  fakeGuard{begin: map[string]bool{"k1": false}},
 			sender: fakeSender{batch: true}, pages: []string{"k1", "k2"}, wantSent: []string{"k2"},
 			wantCalls: []string{"begin k1", "begin k2", "sent [k2]"}},

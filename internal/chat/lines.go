@@ -36,6 +36,7 @@ var phrases = map[string]string{
 	oncall.KindUndeliverable:    "Could not notify",
 	oncall.KindLeadsTold:        "Leads told",
 	oncall.KindNotifySkipped:    "Notification skipped",
+	oncall.KindNotifyRetried:    "Notification sent again",
 }
 
 // timelineLine is what a room's thread is told of an event: what

@@ -40,6 +40,7 @@ const (
 	KindUndeliverable = "notify.undeliverable"
 	KindLeadsTold     = "notify.leads_told"
 	KindNotifySkipped = "notify.skipped"
+	KindNotifyRetried = "notify.retried"
 )
 
 // EventPage is the outbox kind of a notification to a person.
@@ -547,12 +548,12 @@ func (e *Engine) workingMethod(person string, except ...string) string {
 // BeginSend marks notifications as being handed to their provider, before
 // the provider is called, all in one write; it answers, per key, whether
 // to send. It answers false when the page already went out (a repeated
-// delivery: it is never sent twice), and when an earlier attempt had
-// marked it and never finished (the process died mid-send): the page may
-// have gone out, so it is not sent again, and the timeline says so; the
-// escalation goes on regardless. A page whose incident is no longer
-// triggered is dropped, and said so. Keys the engine does not log (a lead
-// being told, a gap warning) always proceed.
+// delivery: it is never sent twice). A page an earlier attempt marked and
+// never finished (the process died mid-send) is sent again, and the
+// timeline says it may arrive twice: every page at least once, at most
+// one repeat per crash. A page whose incident is no longer triggered is
+// dropped, and said so. Keys the engine does not log (a lead being told,
+// a gap warning) always proceed.
 func (e *Engine) BeginSend(ctx context.Context, keys []string) ([]bool, error) {
 	proceed := make([]bool, len(keys))
 	err := e.store.Write(ctx, func(tx *store.Tx) error {
@@ -601,11 +602,14 @@ func (e *Engine) beginSend(tx *store.Tx, key string, now int64) (bool, error) {
 			fmt.Sprintf("%s to %s: not sent, the incident was %s before it could go out", method, person, inc.Status))
 	}
 	if since.Valid {
-		if _, err := tx.Exec(`UPDATE notifications SET sending_since = NULL, state = 'sent', detail = 'interrupted; not sent again' WHERE idempotency_key = ?`, key); err != nil {
+		// The process died between marking this page and recording it
+		// sent: it may have gone out, or not. A page must arrive at least
+		// once, so it goes again; a person may get it twice, once per
+		// crash, and the timeline says so.
+		if err := e.incidents.Record(tx, id, KindNotifyRetried, "bot",
+			fmt.Sprintf("%s to %s: an earlier attempt was cut off mid-send (restart); sent again, it may arrive twice", method, person)); err != nil {
 			return false, err
 		}
-		return false, e.incidents.Record(tx, id, KindNotifySkipped, "bot",
-			fmt.Sprintf("%s to %s: an earlier attempt was cut off mid-send (restart); not sent again to avoid a double page", method, person))
 	}
 	_, err = tx.Exec(`UPDATE notifications SET sending_since = ? WHERE idempotency_key = ?`, now, key)
 	return err == nil, err
