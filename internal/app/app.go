@@ -215,7 +215,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		name := chat.ConsumerName(p.Name())
 		a.Outbox.Register(name, chat.NewDeliverer(p, st, cfg, opts.Clock.Now))
 		pub.Subscribe(outbox.Subscription{Consumer: name, Kinds: []string{"incident.*", "alert.*", "escalation.*", "notify.*"},
-			Gather: opts.RoomGather})
+			Gather: opts.RoomGather, Latest: true})
 	}
 	rawSubs, rawConsumers := rawSubscriptions(cfg, consumers)
 	for name, c := range rawConsumers {

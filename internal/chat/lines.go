@@ -93,20 +93,31 @@ func runText(evs []incident.EventPayload) (string, []string) {
 		if ev.Event == incident.KindTriggered {
 			continue
 		}
-		line := timelineLine(ev)
-		if line == "" {
+		word, counted := countedKinds[ev.Event]
+		if !counted {
+			if line := timelineLine(ev); line != "" {
+				lines = append(lines, line)
+			}
 			continue
 		}
-		if word, ok := countedKinds[ev.Event]; ok {
-			if seen[word]++; seen[word] > 3 {
+		// An event may stand for a burst of like ones (Count), with the
+		// first few's details.
+		details, n := []string{ev.Detail}, 1
+		if ev.Count > 1 {
+			details, n = ev.Details, ev.Count
+		}
+		for i := range n {
+			if seen[word]++; seen[word] > 3 || i >= len(details) {
 				if hidden[word] == 0 {
 					words = append(words, word)
 				}
 				hidden[word]++
 				continue
 			}
+			one := ev
+			one.Detail = details[i]
+			lines = append(lines, timelineLine(one))
 		}
-		lines = append(lines, line)
 	}
 	budget := maxRunLines - len(words) // room for the counts
 	var b strings.Builder

@@ -87,3 +87,15 @@ func TestRunTextStaysWithinOneMessage(t *testing.T) {
 		t.Errorf("the notes left out are not counted: ...%q", got[len(got)-40:])
 	}
 }
+
+// An event that stands for a burst (Count) is told like the burst: its
+// first details, then the rest counted.
+func TestRunTextOfABurstEvent(t *testing.T) {
+	burst := incident.EventPayload{Event: incident.KindAlertAdded, Actor: "am", Count: 2500,
+		Details: []string{"db1 down", "db2 down", "db3 down"}}
+	got, _ := runText([]incident.EventPayload{burst, {Event: incident.KindAlertAdded, Actor: "am", Detail: "db9 down"}})
+	want := "Alert added by am: db1 down\nAlert added by am: db2 down\nAlert added by am: db3 down\n+2,498 alerts"
+	if got != want {
+		t.Errorf("text = %q, want %q", got, want)
+	}
+}

@@ -144,7 +144,13 @@ type EventPayload struct {
 	Detail string    `json:"detail,omitempty"`
 	// Paging names the people an escalation step pages, so chat rooms
 	// can call them in (invite, add, mention) where the team works.
-	Paging   []string `json:"paging,omitempty"`
+	Paging []string `json:"paging,omitempty"`
+	// Count, when more than one, says this event stands for that many
+	// like events of one transaction (a burst of alerts joining the
+	// incident), for consumers that show the latest state; Details are
+	// the first few's details.
+	Count    int      `json:"count,omitempty"`
+	Details  []string `json:"details,omitempty"`
 	Incident Incident `json:"incident"`
 }
 

@@ -19,9 +19,17 @@ import (
 
 // Publisher enqueues an event for delivery in the caller's transaction.
 type Publisher interface {
-	// Wants reports whether anyone may receive events of kind.
+	// Wants reports whether anyone may receive events of kind, WantsEach
+	// whether a consumer that takes every event (not only the latest
+	// state) may.
 	Wants(kind string) bool
+	WantsEach(kind string) bool
 	Publish(tx *store.Tx, e outbox.Event) error
+	// PublishEach and PublishLatest split a burst: each event to the
+	// consumers that take every one, one standing for the burst to those
+	// that show the latest state.
+	PublishEach(tx *store.Tx, e outbox.Event) error
+	PublishLatest(tx *store.Tx, e outbox.Event) error
 }
 
 // Options configure a Service.
@@ -165,6 +173,9 @@ func (s *Service) Ingest(ctx context.Context, integration string, alerts []inges
 			if err := s.ingestOne(tx, now, integration, p, &written); err != nil {
 				return fmt.Errorf("alert %s: %w", p.Fingerprint, err)
 			}
+		}
+		if err := s.announceBurst(tx, now, 0); err != nil {
+			return err
 		}
 		tx.AfterCommit(func() {
 			for i := range pending {
@@ -310,7 +321,7 @@ func (s *Service) updateOpen(tx *store.Tx, now time.Time, integration string, p 
 			ms, incID).Scan(&firing); err != nil {
 			return fmt.Errorf("count firing alerts: %w", err)
 		}
-		if err := s.record(tx, now, incID, KindAlertResolved, integration, &alertID, p.Summary); err != nil {
+		if err := s.recordAlert(tx, now, incID, KindAlertResolved, integration, alertID, p.Summary); err != nil {
 			return err
 		}
 		if firing > 0 {
@@ -327,7 +338,7 @@ func (s *Service) updateOpen(tx *store.Tx, now time.Time, integration string, p 
 		if _, err := tx.Exec(`UPDATE incidents SET firing_count = firing_count + 1, updated_at = ? WHERE id = ?`, ms, incID); err != nil {
 			return fmt.Errorf("count firing alerts: %w", err)
 		}
-		if err := s.record(tx, now, incID, KindAlertRefired, integration, &alertID, p.Summary); err != nil {
+		if err := s.recordAlert(tx, now, incID, KindAlertRefired, integration, alertID, p.Summary); err != nil {
 			return err
 		}
 		if p.Severity > incSeverity {
@@ -456,7 +467,7 @@ func (s *Service) attach(tx *store.Tx, now time.Time, integration string, p *pre
 	if opened {
 		return s.record(tx, now, incID, KindTriggered, integration, &alertID, p.Summary)
 	}
-	if err := s.record(tx, now, incID, KindAlertAdded, integration, &alertID, p.Summary); err != nil {
+	if err := s.recordAlert(tx, now, incID, KindAlertAdded, integration, alertID, p.Summary); err != nil {
 		return err
 	}
 	if p.Severity > sev {
@@ -553,6 +564,10 @@ func (s *Service) recordPaging(tx *store.Tx, now time.Time, incID int64, kind, a
 	}
 	if s.pub == nil || !s.pub.Wants(kind) {
 		return nil
+	}
+	// Alert events of this incident gathered so far go first, in order.
+	if err := s.announceBurst(tx, now, incID); err != nil {
+		return err
 	}
 	inc, err := scanIncident(tx.QueryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, incID))
 	if err != nil {

@@ -2,7 +2,9 @@ package incident
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/ingest"
+	"github.com/oncallbot/bot/internal/outbox"
 	"github.com/oncallbot/bot/internal/store"
 )
 
@@ -77,5 +80,75 @@ func TestAFailedFirstPageDoesNotLoseTheAlert(t *testing.T) {
 				t.Errorf("%d page timers, want %d", timers, tt.wantTimers)
 			}
 		})
+	}
+}
+
+// A burst of alerts joining an incident in one request reaches a consumer
+// that shows the latest state as one event counting them; a consumer that
+// takes every event gets one per alert. Every alert keeps its timeline
+// entry.
+func TestABurstOfAlertsIsOneEventForTheLatestState(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"), store.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	router, err := NewRouter(nil, config.Route{Name: "default", Team: "ops", EscalationPolicy: "p", GroupBy: []string{"alertname"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(t0)
+	pub := outbox.NewPublisher([]outbox.Subscription{
+		{Consumer: "room", Kinds: []string{"alert.*", "incident.*"}, Latest: true},
+		{Consumer: "hook", Kinds: []string{"alert.*"}},
+	}, clk, nil)
+	s := NewService(st, clk, router, pub, Options{Logger: log})
+	var alerts []ingest.Alert
+	for i := range 10 {
+		alerts = append(alerts, ingest.Alert{Fingerprint: fmt.Sprint("f", i), Status: ingest.StatusFiring, Severity: ingest.SeverityWarning,
+			Summary: fmt.Sprintf("node-%d down", i), Labels: map[string]string{"alertname": "NodeDown", "n": fmt.Sprint(i)}, StartsAt: t0})
+	}
+	res, err := s.Ingest(context.Background(), "am", alerts)
+	if err != nil || len(res.Incidents) != 1 {
+		t.Fatalf("ingest = %+v, %v", res, err)
+	}
+	rows := func(consumer, kind string) []EventPayload {
+		r, err := st.Read().Query(`SELECT payload FROM outbox WHERE consumer = ? AND kind = ? ORDER BY id`, consumer, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var out []EventPayload
+		for r.Next() {
+			var b []byte
+			r.Scan(&b)
+			var p EventPayload
+			json.Unmarshal(b, &p)
+			out = append(out, p)
+		}
+		return out
+	}
+	room := rows("room", KindAlertAdded)
+	if len(room) != 1 || room[0].Count != 9 || len(room[0].Details) != burstDetails || room[0].Details[0] != "node-1 down" ||
+		room[0].Incident.AlertCount != 10 {
+		t.Errorf("the room's alert events = %+v, want one counting 9 with the latest state", room)
+	}
+	if hook := rows("hook", KindAlertAdded); len(hook) != 9 {
+		t.Errorf("the webhook got %d alert events, want 9", len(hook))
+	}
+	d, err := s.Get(context.Background(), res.Incidents[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := 0
+	for _, e := range d.Timeline {
+		if e.Kind == KindAlertAdded {
+			added++
+		}
+	}
+	if added != 9 {
+		t.Errorf("%d alert.added entries on the timeline, want 9", added)
 	}
 }

@@ -56,6 +56,11 @@ type Subscription struct {
 	// an incident) reaches a consumer that shows only the latest state, a
 	// chat room, as one run of its batch. Zero delivers at once.
 	Gather time.Duration
+	// Latest says the consumer shows the latest state of things (a chat
+	// room's card and a few lines): a run of like events published in one
+	// transaction may reach it as one event that stands for them all (see
+	// PublishLatest). Other consumers (webhooks) get every event.
+	Latest bool
 }
 
 func kindMatches(kinds []string, kind string) bool {
@@ -122,13 +127,42 @@ func (p *Publisher) Send(tx *store.Tx, consumer string, e Event) error {
 }
 
 // Publish enqueues e for every subscription that wants it, inside tx.
-func (p *Publisher) Publish(tx *store.Tx, e Event) error {
+func (p *Publisher) Publish(tx *store.Tx, e Event) error { return p.publish(tx, e, allSubs) }
+
+// PublishEach enqueues e for the subscriptions that want every event (not
+// Latest); with PublishLatest it splits one event stream in two: each of
+// a burst's events to webhooks, one standing for them all to chat rooms.
+func (p *Publisher) PublishEach(tx *store.Tx, e Event) error { return p.publish(tx, e, eachSubs) }
+
+// PublishLatest enqueues e for the Latest subscriptions only.
+func (p *Publisher) PublishLatest(tx *store.Tx, e Event) error { return p.publish(tx, e, latestSubs) }
+
+// WantsEach reports whether a subscription that takes every event may
+// want events of kind: when none does, a publisher can skip building each
+// one's payload.
+func (p *Publisher) WantsEach(kind string) bool {
+	for _, s := range p.subs {
+		if !s.Latest && kindMatches(s.Kinds, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// Which subscriptions a publish is for.
+const (
+	allSubs = iota
+	eachSubs
+	latestSubs
+)
+
+func (p *Publisher) publish(tx *store.Tx, e Event, which int) error {
 	if e.Kind == "" || e.IdempotencyKey == "" {
 		return errors.New("outbox: event needs a kind and an idempotency key")
 	}
 	n := 0
 	for _, s := range p.subs {
-		if !s.wants(e) {
+		if !s.wants(e) || (which == eachSubs && s.Latest) || (which == latestSubs && !s.Latest) {
 			continue
 		}
 		var wait time.Duration

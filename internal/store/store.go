@@ -439,9 +439,27 @@ func (s *Store) stmt(query string) (*sql.Stmt, error) {
 // Tx is one caller's view of the shared write transaction. It is valid
 // only inside the function given to Write.
 type Tx struct {
-	ctx   context.Context
-	s     *Store
-	after []func()
+	ctx    context.Context
+	s      *Store
+	after  []func()
+	locals map[any]any
+}
+
+// Local returns the value a caller keeps under key for the rest of its
+// work in this transaction, made by mk the first time: state a domain
+// gathers while it writes and settles before it returns (a burst of
+// alerts to announce as one). Each run of the caller's function starts
+// without any.
+func (tx *Tx) Local(key any, mk func() any) any {
+	if v, ok := tx.locals[key]; ok {
+		return v
+	}
+	if tx.locals == nil {
+		tx.locals = map[any]any{}
+	}
+	v := mk()
+	tx.locals[key] = v
+	return v
 }
 
 // Context returns the caller's context.
