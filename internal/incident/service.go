@@ -235,9 +235,16 @@ func (s *Service) ingestOne(tx *store.Tx, now time.Time, integration string, p *
 
 	// A firing alert that belongs to no open incident: join its group's
 	// open incident, else reopen the group's recent one, else open one.
-	target, sev, err := s.openIncidentOf(tx, p.groupKey)
-	if err != nil {
-		return err
+	// The alerts of one request mostly share their groups: once found, a
+	// group's open incident is remembered for the rest of the transaction.
+	groups := openGroupsOf(tx)
+	g, known := groups[p.groupKey]
+	target, sev := g.id, g.severity
+	if !known {
+		var err error
+		if target, sev, err = s.openIncidentOf(tx, p.groupKey); err != nil {
+			return err
+		}
 	}
 	opened := false
 	if target == 0 {
@@ -272,6 +279,7 @@ func (s *Service) ingestOne(tx *store.Tx, now time.Time, integration string, p *
 	if err := s.attach(tx, now, integration, p, target, sev, opened); err != nil {
 		return err
 	}
+	groups[p.groupKey] = openGroup{id: target, severity: max(sev, p.Severity)}
 	if storm != 0 {
 		return s.recordJoin(tx, now, target, storm, p.Summary)
 	}
@@ -353,6 +361,7 @@ func (s *Service) updateOpen(tx *store.Tx, now time.Time, integration string, p 
 }
 
 func (s *Service) raiseSeverity(tx *store.Tx, now time.Time, actor string, incID int64, from, to ingest.Severity) error {
+	clear(openGroupsOf(tx)) // a remembered severity may be the old one
 	if _, err := tx.Exec(`UPDATE incidents SET severity = ?, updated_at = ? WHERE id = ?`, to, now.UnixMilli(), incID); err != nil {
 		return fmt.Errorf("raise severity: %w", err)
 	}
@@ -476,8 +485,23 @@ func (s *Service) attach(tx *store.Tx, now time.Time, integration string, p *pre
 	return nil
 }
 
+// openGroup is a group's open incident, as this transaction left it.
+type openGroup struct {
+	id       int64
+	severity ingest.Severity
+}
+
+type openGroupsSlot struct{}
+
+// openGroupsOf returns the groups whose open incident this transaction
+// found or made, by group key.
+func openGroupsOf(tx *store.Tx) map[string]openGroup {
+	return tx.Local(openGroupsSlot{}, func() any { return map[string]openGroup{} }).(map[string]openGroup)
+}
+
 // autoResolve resolves an incident whose last firing alert resolved.
 func (s *Service) autoResolve(tx *store.Tx, now time.Time, incID int64, actor string) error {
+	clear(openGroupsOf(tx)) // the group has no open incident now
 	ms := now.UnixMilli()
 	if _, err := tx.Exec(`UPDATE incidents SET status = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?`,
 		ms, actor, ms, incID); err != nil {
