@@ -73,50 +73,55 @@ var countedKinds = map[string]string{
 	incident.KindStormJoined:   "incidents joined",
 }
 
-// runText is what a room is told of a run of events, in one message: a
-// line per event, counted events past the first few of their word
-// ("+2,997 alerts"), within maxRunLines and maxRunChars, and everyone the
-// run pages, to call in. A new incident's triggered event says nothing:
-// its card is its first word.
+// runText is what a room is told of a run of updates, in one message: a
+// line per event (an update may stand for several, see
+// incident.EventPayload.Lines), counted events past the first few of
+// their word ("+2,997 alerts"), within maxRunLines and maxRunChars, and
+// everyone the run pages, to call in. A new incident's triggered event
+// says nothing: its card is its first word.
 func runText(evs []incident.EventPayload) (string, []string) {
 	var lines []string
 	var paging []string
 	seen := map[string]int{}   // word -> events of it listed
 	hidden := map[string]int{} // word -> events of it counted
 	var words []string         // in the order first hidden
+	count := func(word string, n int) {
+		if n == 0 {
+			return
+		}
+		if hidden[word] == 0 {
+			words = append(words, word)
+		}
+		hidden[word] += n
+	}
 	for _, ev := range evs {
-		for _, p := range ev.Paging {
-			if !slices.Contains(paging, p) {
-				paging = append(paging, p)
-			}
+		each := ev.Lines
+		if len(each) == 0 {
+			each = []incident.EventLine{{Event: ev.Event, Actor: ev.Actor, Detail: ev.Detail, Paging: ev.Paging}}
 		}
-		if ev.Event == incident.KindTriggered {
-			continue
-		}
-		word, counted := countedKinds[ev.Event]
-		if !counted {
-			if line := timelineLine(ev); line != "" {
-				lines = append(lines, line)
-			}
-			continue
-		}
-		// An event may stand for a burst of like ones (Count), with the
-		// first few's details.
-		details, n := []string{ev.Detail}, 1
-		if ev.Count > 1 {
-			details, n = ev.Details, ev.Count
-		}
-		for i := range n {
-			if seen[word]++; seen[word] > 3 || i >= len(details) {
-				if hidden[word] == 0 {
-					words = append(words, word)
+		for _, l := range each {
+			for _, p := range l.Paging {
+				if !slices.Contains(paging, p) {
+					paging = append(paging, p)
 				}
-				hidden[word]++
+			}
+			if l.Event == incident.KindTriggered {
 				continue
 			}
-			one := ev
-			one.Detail = details[i]
-			lines = append(lines, timelineLine(one))
+			word, counted := countedKinds[l.Event]
+			if counted && l.More > 0 {
+				count(word, l.More)
+				continue
+			}
+			if counted {
+				if seen[word]++; seen[word] > 3 {
+					count(word, 1)
+					continue
+				}
+			}
+			if line := timelineLine(incident.EventPayload{Event: l.Event, Actor: l.Actor, Detail: l.Detail}); line != "" {
+				lines = append(lines, line)
+			}
 		}
 	}
 	budget := maxRunLines - len(words) // room for the counts

@@ -88,14 +88,24 @@ func TestRunTextStaysWithinOneMessage(t *testing.T) {
 	}
 }
 
-// An event that stands for a burst (Count) is told like the burst: its
-// first details, then the rest counted.
-func TestRunTextOfABurstEvent(t *testing.T) {
-	burst := incident.EventPayload{Event: incident.KindAlertAdded, Actor: "am", Count: 2500,
-		Details: []string{"db1 down", "db2 down", "db3 down"}}
-	got, _ := runText([]incident.EventPayload{burst, {Event: incident.KindAlertAdded, Actor: "am", Detail: "db9 down"}})
-	want := "Alert added by am: db1 down\nAlert added by am: db2 down\nAlert added by am: db3 down\n+2,498 alerts"
+// An update that stands for several events (Lines) is told like them:
+// each line, a burst's alerts past the first few counted.
+func TestRunTextOfAnUpdateOfSeveralEvents(t *testing.T) {
+	update := incident.EventPayload{Event: incident.KindAlertAdded, Lines: []incident.EventLine{
+		{Event: incident.KindTriggered, Actor: "am", Detail: "db0 down"},
+		{Event: incident.KindPaging, Actor: "bot", Detail: "escalation policy p"},
+		{Event: oncall.KindStep, Actor: "bot", Detail: "step 1/1: pat", Paging: []string{"pat"}},
+		{Event: incident.KindAlertAdded, Actor: "am", Detail: "db1 down"},
+		{Event: incident.KindAlertAdded, Actor: "am", Detail: "db2 down"},
+		{Event: incident.KindAlertAdded, Actor: "am", Detail: "db3 down"},
+		{Event: incident.KindAlertAdded, More: 2496},
+	}}
+	got, paging := runText([]incident.EventPayload{update, {Event: incident.KindAlertAdded, Actor: "am", Detail: "db9 down"}})
+	want := "Paging started: escalation policy p\nEscalation: step 1/1: pat\nAlert added by am: db1 down\nAlert added by am: db2 down\nAlert added by am: db3 down\n+2,497 alerts"
 	if got != want {
 		t.Errorf("text = %q, want %q", got, want)
+	}
+	if !slices.Equal(paging, []string{"pat"}) {
+		t.Errorf("paging = %v, want [pat]", paging)
 	}
 }

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -9,119 +10,118 @@ import (
 	"github.com/oncallbot/bot/internal/store"
 )
 
-// A storm's alerts join their incidents by the thousand. Each keeps its
-// row and its timeline entry, and consumers that take every event
-// (outgoing webhooks) get one per alert; but a chat room shows the latest
-// state, so the alert events of one incident and kind in one transaction
-// reach it as one event that counts them, with the first few's details:
-// one outbox row, one snapshot of the incident, instead of one each.
+// A transaction can say many things about one incident: a new incident is
+// triggered, starts paging, pages its first step and notifies someone; a
+// storm's alerts join their incident by the thousand. Every event keeps
+// its timeline entry, and consumers that take every event (outgoing
+// webhooks) get each. But a chat room shows the latest state, so all of
+// an incident's events of one transaction reach it as one update: one
+// outbox row and one snapshot of the incident instead of one per event,
+// with the events as its lines, a burst's alerts past the first few
+// counted.
 
-// burstDetails is how many of a burst's details its event carries.
-const burstDetails = 3
+// shownPerKind is how many events of a counted kind an update lists.
+const shownPerKind = 3
 
-// burstKey names one incident's alert events of one kind.
-type burstKey struct {
-	incident int64
-	kind     string
+// countedKinds are the kinds a storm repeats by the thousand.
+var countedKinds = map[string]bool{
+	KindAlertAdded: true, KindAlertResolved: true, KindAlertRefired: true, KindStormJoined: true,
 }
 
-// alertRun is what a burst gathered for one key.
-type alertRun struct {
-	lastEvent int64 // its last timeline entry: the event's idempotency key
-	actor     string
-	count     int
-	details   []string
+// update is what one transaction says of one incident.
+type update struct {
+	lines     []EventLine
+	shown     map[string]int // counted kind -> lines listed
+	more      map[string]int // counted kind -> events left out
+	lastEvent int64          // its last timeline entry: the update's idempotency key
+	urgent    bool
 }
 
-// burst is one transaction's gathered alert events, in first-seen order.
-type burst struct {
-	order []burstKey
-	runs  map[burstKey]*alertRun
+// updates are one transaction's, by incident in first-seen order.
+type updates struct {
+	order []int64
+	by    map[int64]*update
 }
 
-type burstSlot struct{}
+type updatesSlot struct{}
 
-func burstOf(tx *store.Tx) *burst {
-	return tx.Local(burstSlot{}, func() any { return &burst{runs: map[burstKey]*alertRun{}} }).(*burst)
+// updatesOf returns the transaction's updates, arranging on first use for
+// them to be published before it commits.
+func (s *Service) updatesOf(tx *store.Tx) *updates {
+	return tx.Local(updatesSlot{}, func() any {
+		u := &updates{by: map[int64]*update{}}
+		tx.BeforeCommit(func() error { return s.announce(tx, u) })
+		return u
+	}).(*updates)
 }
 
-// recordAlert appends an alert event to the incident's timeline, publishes
-// it to the consumers that take every event, and gathers it for the rest
-// (announceBurst publishes the gathered).
-func (s *Service) recordAlert(tx *store.Tx, now time.Time, incID int64, kind, actor string, alertID int64, detail string) error {
-	res, err := tx.Exec(`INSERT INTO timeline (incident_id, at, kind, actor, alert_id, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-		incID, now.UnixMilli(), kind, actor, alertID, detail)
-	if err != nil {
-		return fmt.Errorf("append %s to timeline: %w", kind, err)
-	}
-	evID, err := res.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("append %s to timeline: %w", kind, err)
-	}
-	if s.pub == nil || !s.pub.Wants(kind) {
-		return nil
-	}
-	if s.pub.WantsEach(kind) {
-		inc, err := scanIncident(tx.QueryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, incID))
-		if err != nil {
-			return fmt.Errorf("snapshot incident %d: %w", incID, err)
-		}
-		payload := EventPayload{Event: kind, At: now.UTC(), Actor: actor, Detail: detail, Incident: inc}
-		if err := s.pub.PublishEach(tx, outbox.Event{Kind: kind, Team: inc.Team,
-			OrderingKey: "incident/" + strconv.FormatInt(incID, 10), IdempotencyKey: "timeline/" + strconv.FormatInt(evID, 10),
-			Payload: payload.marshal()}); err != nil {
-			return err
-		}
-	}
-	b := burstOf(tx)
-	k := burstKey{incID, kind}
-	run, ok := b.runs[k]
+// gather adds one event to its incident's update.
+func (s *Service) gather(tx *store.Tx, incID, evID int64, line EventLine, urgent bool) {
+	us := s.updatesOf(tx)
+	u, ok := us.by[incID]
 	if !ok {
-		run = &alertRun{actor: actor}
-		b.runs[k] = run
-		b.order = append(b.order, k)
+		u = &update{shown: map[string]int{}, more: map[string]int{}}
+		us.by[incID] = u
+		us.order = append(us.order, incID)
 	}
-	run.lastEvent = evID
-	run.count++
-	if len(run.details) < burstDetails {
-		run.details = append(run.details, detail)
+	u.lastEvent = evID
+	u.urgent = u.urgent || urgent
+	if countedKinds[line.Event] {
+		if u.shown[line.Event] >= shownPerKind {
+			u.more[line.Event]++
+			return
+		}
+		u.shown[line.Event]++
 	}
-	return nil
+	u.lines = append(u.lines, line)
 }
 
-// announceBurst publishes, to the consumers that show the latest state,
-// one event for each run of alert events gathered in this transaction:
-// those of incident incID, or all of them when incID is 0.
-func (s *Service) announceBurst(tx *store.Tx, now time.Time, incID int64) error {
-	if s.pub == nil {
-		return nil
-	}
-	b := burstOf(tx)
-	if len(b.order) == 0 {
-		return nil
-	}
-	kept := b.order[:0]
-	for _, k := range b.order {
-		if incID != 0 && k.incident != incID {
-			kept = append(kept, k)
-			continue
+// announce publishes each incident's update to the consumers that show the
+// latest state.
+func (s *Service) announce(tx *store.Tx, us *updates) error {
+	now := s.clock.Now().UTC()
+	for _, id := range us.order {
+		u := us.by[id]
+		for kind, n := range u.more {
+			u.lines = append(u.lines, EventLine{Event: kind, More: n})
 		}
-		run := b.runs[k]
-		delete(b.runs, k)
-		inc, err := scanIncident(tx.QueryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, k.incident))
+		inc, err := scanIncident(tx.QueryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
 		if err != nil {
-			return fmt.Errorf("snapshot incident %d: %w", k.incident, err)
+			return fmt.Errorf("snapshot incident %d: %w", id, err)
 		}
-		payload := EventPayload{Event: k.kind, At: now.UTC(), Actor: run.actor, Detail: run.details[0], Incident: inc}
-		if run.count > 1 {
-			payload.Count, payload.Details = run.count, run.details
+		last := u.lines[len(u.lines)-1]
+		payload := EventPayload{Event: last.Event, At: now, Actor: last.Actor, Detail: last.Detail, Incident: inc}
+		for _, l := range u.lines {
+			for _, p := range l.Paging {
+				if !slices.Contains(payload.Paging, p) {
+					payload.Paging = append(payload.Paging, p)
+				}
+			}
 		}
-		if err := s.pub.PublishLatest(tx, outbox.Event{Kind: k.kind, Team: inc.Team,
-			OrderingKey: "incident/" + strconv.FormatInt(k.incident, 10), IdempotencyKey: "timeline/" + strconv.FormatInt(run.lastEvent, 10),
-			Payload: payload.marshal()}); err != nil {
+		if len(u.lines) > 1 {
+			payload.Lines = u.lines
+		}
+		if err := s.pub.PublishLatest(tx, outbox.Event{Kind: last.Event, Team: inc.Team,
+			OrderingKey: "incident/" + strconv.FormatInt(id, 10), IdempotencyKey: "timeline/" + strconv.FormatInt(u.lastEvent, 10),
+			Payload: payload.marshal(),
+			// A new incident's first word opens its rooms: ahead of the
+			// updates about older ones.
+			Urgent: u.urgent}); err != nil {
 			return err
 		}
 	}
-	b.order = kept
+	us.order, us.by = nil, map[int64]*update{}
 	return nil
+}
+
+// publishEach publishes one event to the consumers that take every event.
+func (s *Service) publishEach(tx *store.Tx, now time.Time, incID, evID int64, kind, actor, detail string, paging []string) error {
+	inc, err := scanIncident(tx.QueryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, incID))
+	if err != nil {
+		return fmt.Errorf("snapshot incident %d: %w", incID, err)
+	}
+	payload := EventPayload{Event: kind, At: now.UTC(), Actor: actor, Detail: detail, Paging: paging, Incident: inc}
+	return s.pub.PublishEach(tx, outbox.Event{Kind: kind, Team: inc.Team,
+		OrderingKey: "incident/" + strconv.FormatInt(incID, 10), IdempotencyKey: "timeline/" + strconv.FormatInt(evID, 10),
+		Payload: payload.marshal(), Urgent: kind == KindTriggered || kind == KindReopened})
 }

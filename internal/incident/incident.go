@@ -145,13 +145,23 @@ type EventPayload struct {
 	// Paging names the people an escalation step pages, so chat rooms
 	// can call them in (invite, add, mention) where the team works.
 	Paging []string `json:"paging,omitempty"`
-	// Count, when more than one, says this event stands for that many
-	// like events of one transaction (a burst of alerts joining the
-	// incident), for consumers that show the latest state; Details are
-	// the first few's details.
-	Count    int      `json:"count,omitempty"`
-	Details  []string `json:"details,omitempty"`
-	Incident Incident `json:"incident"`
+	// Lines, for consumers that show the latest state (chat rooms), are
+	// every event of the incident in one transaction, in order, when
+	// there were several: one update stands for them all, and the fields
+	// above are the last one's.
+	Lines    []EventLine `json:"lines,omitempty"`
+	Incident Incident    `json:"incident"`
+}
+
+// EventLine is one event an update stands for.
+type EventLine struct {
+	Event  string   `json:"event"`
+	Actor  string   `json:"actor"`
+	Detail string   `json:"detail,omitempty"`
+	Paging []string `json:"paging,omitempty"`
+	// More counts events of this kind left out of the update (past the
+	// first few alerts of a burst): told as a count.
+	More int `json:"more,omitempty"`
 }
 
 func (p EventPayload) marshal() []byte {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/oncallbot/bot/internal/clock"
@@ -174,9 +173,6 @@ func (s *Service) Ingest(ctx context.Context, integration string, alerts []inges
 				return fmt.Errorf("alert %s: %w", p.Fingerprint, err)
 			}
 		}
-		if err := s.announceBurst(tx, now, 0); err != nil {
-			return err
-		}
 		tx.AfterCommit(func() {
 			for i := range pending {
 				p := &pending[i]
@@ -329,7 +325,7 @@ func (s *Service) updateOpen(tx *store.Tx, now time.Time, integration string, p 
 			ms, incID).Scan(&firing); err != nil {
 			return fmt.Errorf("count firing alerts: %w", err)
 		}
-		if err := s.recordAlert(tx, now, incID, KindAlertResolved, integration, alertID, p.Summary); err != nil {
+		if err := s.record(tx, now, incID, KindAlertResolved, integration, &alertID, p.Summary); err != nil {
 			return err
 		}
 		if firing > 0 {
@@ -346,7 +342,7 @@ func (s *Service) updateOpen(tx *store.Tx, now time.Time, integration string, p 
 		if _, err := tx.Exec(`UPDATE incidents SET firing_count = firing_count + 1, updated_at = ? WHERE id = ?`, ms, incID); err != nil {
 			return fmt.Errorf("count firing alerts: %w", err)
 		}
-		if err := s.recordAlert(tx, now, incID, KindAlertRefired, integration, alertID, p.Summary); err != nil {
+		if err := s.record(tx, now, incID, KindAlertRefired, integration, &alertID, p.Summary); err != nil {
 			return err
 		}
 		if p.Severity > incSeverity {
@@ -476,7 +472,7 @@ func (s *Service) attach(tx *store.Tx, now time.Time, integration string, p *pre
 	if opened {
 		return s.record(tx, now, incID, KindTriggered, integration, &alertID, p.Summary)
 	}
-	if err := s.recordAlert(tx, now, incID, KindAlertAdded, integration, alertID, p.Summary); err != nil {
+	if err := s.record(tx, now, incID, KindAlertAdded, integration, &alertID, p.Summary); err != nil {
 		return err
 	}
 	if p.Severity > sev {
@@ -589,23 +585,12 @@ func (s *Service) recordPaging(tx *store.Tx, now time.Time, incID int64, kind, a
 	if s.pub == nil || !s.pub.Wants(kind) {
 		return nil
 	}
-	// Alert events of this incident gathered so far go first, in order.
-	if err := s.announceBurst(tx, now, incID); err != nil {
-		return err
+	if s.pub.WantsEach(kind) {
+		if err := s.publishEach(tx, now, incID, evID, kind, actor, detail, paging); err != nil {
+			return err
+		}
 	}
-	inc, err := scanIncident(tx.QueryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, incID))
-	if err != nil {
-		return fmt.Errorf("snapshot incident %d: %w", incID, err)
-	}
-	payload := EventPayload{Event: kind, At: now.UTC(), Actor: actor, Detail: detail, Paging: paging, Incident: inc}
-	return s.pub.Publish(tx, outbox.Event{
-		Kind:           kind,
-		Team:           inc.Team,
-		OrderingKey:    "incident/" + strconv.FormatInt(incID, 10),
-		IdempotencyKey: "timeline/" + strconv.FormatInt(evID, 10),
-		Payload:        payload.marshal(),
-		// A new incident's first word opens its rooms: ahead of the
-		// updates about older ones.
-		Urgent: kind == KindTriggered || kind == KindReopened,
-	})
+	s.gather(tx, incID, evID, EventLine{Event: kind, Actor: actor, Detail: detail, Paging: paging},
+		kind == KindTriggered || kind == KindReopened)
+	return nil
 }

@@ -410,7 +410,15 @@ func (s *Store) runJob(j *job, savepoint bool) (err error) {
 			err = errors.Join(err, fmt.Errorf("release savepoint: %w", rerr))
 		}
 	}()
-	return j.fn(j.tx)
+	if err := j.fn(j.tx); err != nil {
+		return err
+	}
+	for _, f := range j.tx.before {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // execCached runs a statement of the writer's own (transaction control),
@@ -442,8 +450,15 @@ type Tx struct {
 	ctx    context.Context
 	s      *Store
 	after  []func()
+	before []func() error
 	locals map[any]any
 }
+
+// BeforeCommit registers f to run when the caller's function has returned
+// without error, still inside its transaction: a domain settles there what
+// it gathered while it wrote (see Local). An error from f fails the
+// caller's work as its own error would.
+func (tx *Tx) BeforeCommit(f func() error) { tx.before = append(tx.before, f) }
 
 // Local returns the value a caller keeps under key for the rest of its
 // work in this transaction, made by mk the first time: state a domain
