@@ -424,6 +424,10 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 			}
 			b, _ := json.Marshal(e)
 			fmt.Fprintf(w, "data: %s\n\n", b)
+			if len(ch) == 0 && c.platform.broker.missed(ch) {
+				// Caught up after missing some: the page reloads.
+				fmt.Fprintf(w, "data: {\"kind\":%q}\n\n", kindResync)
+			}
 			if err := rc.Flush(); err != nil {
 				return
 			}

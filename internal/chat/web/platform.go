@@ -98,18 +98,29 @@ type event struct {
 }
 
 // broker fans events out to the open pages' streams. A slow page misses
-// events rather than holding anyone up: it reloads on the next one.
+// events rather than holding anyone up, and hears that it did (a resync,
+// so it reloads); a page to its person is never the event it misses.
 type broker struct {
 	mu   sync.Mutex
-	subs map[chan event]string // stream -> person
+	subs map[chan event]*subscriber
 }
 
-func newBroker() *broker { return &broker{subs: map[chan event]string{}} }
+// subscriber is one open stream.
+type subscriber struct {
+	person string
+	// missed is set when an event could not be queued for the stream.
+	missed bool
+}
+
+// kindResync tells a page it missed events and should reload.
+const kindResync = "resync"
+
+func newBroker() *broker { return &broker{subs: map[chan event]*subscriber{}} }
 
 func (b *broker) subscribe(person string) chan event {
 	ch := make(chan event, 16)
 	b.mu.Lock()
-	b.subs[ch] = person
+	b.subs[ch] = &subscriber{person: person}
 	b.mu.Unlock()
 	return ch
 }
@@ -120,16 +131,43 @@ func (b *broker) unsubscribe(ch chan event) {
 	b.mu.Unlock()
 }
 
+// missed reports, once, whether the stream missed events since it last
+// asked.
+func (b *broker) missed(ch chan event) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	sub, ok := b.subs[ch]
+	if !ok || !sub.missed {
+		return false
+	}
+	sub.missed = false
+	return true
+}
+
 func (b *broker) publish(e event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for ch, person := range b.subs {
-		if e.Person != "" && e.Person != person {
+	for ch, sub := range b.subs {
+		if e.Person != "" && e.Person != sub.person {
 			continue
 		}
 		select {
 		case ch <- e:
+			continue
 		default:
+		}
+		sub.missed = true
+		if e.Person != "" {
+			// Meant for this person (a page): it takes the place of the
+			// oldest waiting event, which the resync covers.
+			select {
+			case <-ch:
+			default:
+			}
+			select {
+			case ch <- e:
+			default:
+			}
 		}
 	}
 }

@@ -151,3 +151,29 @@ func TestDirectOfADigestNamesNoRoom(t *testing.T) {
 		t.Fatalf("alice heard %+v, want [%+v]", got, want)
 	}
 }
+
+// A page that fell behind still gets a page meant for its person, and
+// hears, once, that it missed events, so it reloads.
+func TestSlowPageKeepsItsPageAndHearsItMissedEvents(t *testing.T) {
+	p := NewPlatform()
+	slow := p.broker.subscribe("alice")
+	ctx := context.Background()
+	for range 40 { // more than a stream's buffer
+		if err := p.Post(ctx, chat.Room{ID: "incident-1"}, "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Direct(ctx, chat.Member{Name: "alice", PlatformID: "alice"}, "you are paged", chat.Card{IncidentID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	got := received(slow)
+	if len(got) == 0 || got[len(got)-1].Kind != "page" {
+		t.Fatalf("the slow page holds %+v, want the page among them, last", got)
+	}
+	if !p.broker.missed(slow) {
+		t.Error("the slow page was not told it missed events")
+	}
+	if p.broker.missed(slow) {
+		t.Error("told twice")
+	}
+}

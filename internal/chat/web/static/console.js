@@ -19,6 +19,7 @@
     var shown = document.querySelector("[data-room]");
     if (!shown) return;
     var room = shown.getAttribute("data-room");
-    if (room === "*" || room === e.room) location.reload();
+    // A resync says this page missed events (the server was ahead of it).
+    if (e.kind === "resync" || room === "*" || room === e.room) location.reload();
   };
 })();
