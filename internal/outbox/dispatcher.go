@@ -77,9 +77,11 @@ type Dispatcher struct {
 	idle     *sync.Cond
 	// running counts delivery goroutines, for Run to wait on.
 	running sync.WaitGroup
-	// hint is the earliest due time heard of through DueAt and retries.
-	hint    time.Time
-	hintSet bool
+	// hint is the earliest due time heard of through DueAt and retries;
+	// sleepUntil is when the sleeping loop plans to wake.
+	hint       time.Time
+	hintSet    bool
+	sleepUntil time.Time
 
 	deliveries *prometheus.CounterVec
 }
@@ -542,8 +544,12 @@ func (d *Dispatcher) DueAt(t time.Time) {
 	if !d.hintSet || t.Before(d.hint) {
 		d.hint, d.hintSet = t, true
 	}
+	// Only a time before the loop's planned wake-up needs it woken.
+	wake := t.Before(d.sleepUntil)
 	d.mu.Unlock()
-	d.Wake()
+	if wake {
+		d.Wake()
+	}
 }
 
 // nextHint returns the earliest due time heard of (DueAt, retries),
@@ -606,6 +612,13 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		if wait <= 0 {
 			continue // fell due while this round ran
 		}
+		d.mu.Lock()
+		d.sleepUntil = now.Add(wait)
+		hinted := d.hintSet && d.hint.Before(d.sleepUntil)
+		d.mu.Unlock()
+		if hinted {
+			continue // heard of an earlier time while working out this one
+		}
 		t := d.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -615,5 +628,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		case <-d.wake:
 			t.Stop()
 		}
+		d.mu.Lock()
+		d.sleepUntil = time.Time{} // awake: DueAt need not wake it
+		d.mu.Unlock()
 	}
 }

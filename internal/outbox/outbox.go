@@ -160,7 +160,7 @@ func (p *Publisher) publish(tx *store.Tx, e Event, which int) error {
 	if e.Kind == "" || e.IdempotencyKey == "" {
 		return errors.New("outbox: event needs a kind and an idempotency key")
 	}
-	n := 0
+	dueNow := 0
 	for _, s := range p.subs {
 		if !s.wants(e) || (which == eachSubs && s.Latest) || (which == latestSubs && !s.Latest) {
 			continue
@@ -172,9 +172,14 @@ func (p *Publisher) publish(tx *store.Tx, e Event, which int) error {
 		if err := p.insert(tx, s.Consumer, e, wait); err != nil {
 			return err
 		}
-		n++
+		if wait == 0 {
+			dueNow++
+		}
 	}
-	if n > 0 && p.onCommit != nil {
+	// Rows held back to be gathered wake the dispatcher through DueAt,
+	// when their time comes; waking it at every commit of a storm only
+	// has it find nothing due.
+	if dueNow > 0 && p.onCommit != nil {
 		tx.AfterCommit(p.onCommit)
 	}
 	return nil

@@ -131,7 +131,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	wal, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
 	if err == nil {
-		err = wal.Sync() // the migrations, committed without a sync
+		err = syncData(wal) // the migrations, committed without a sync
 	}
 	if err != nil {
 		reader.Close()
@@ -364,7 +364,7 @@ func (s *Store) syncer() {
 				break more
 			}
 		}
-		err := s.wal.Sync()
+		err := syncData(s.wal)
 		if err != nil {
 			err = fmt.Errorf("sync WAL to disk: %w", err)
 			s.log.Error("fsync failed; callers are told their writes may be lost", "err", err)
