@@ -49,8 +49,8 @@ func main() {
 		ingestTO = flag.Duration("ingest-timeout", 5*time.Minute, "how long a storm's requests may take before the rest are dropped")
 		clients  = flag.Int("clients", 16, "concurrent HTTP clients of a storm and of part C")
 		batch    = flag.Int("batch", 10, "parts A and B: alerts per storm request")
-		probes   = flag.Int("probes", 4, "part A: probes per storm run (the first right after the storm's last 202)")
-		every    = flag.Duration("probe-every", 5*time.Second, "part A: time between probes while the storm's pages still arrive")
+		probes   = flag.Int("probes", 20, "part A: probes per storm run (the first right after the storm's last 202)")
+		every    = flag.Duration("probe-every", 250*time.Millisecond, "part A: time between probes while the storm is still being delivered (pages arriving, rooms' backlog not drained)")
 		idle     = flag.Int("idle-probes", 20, "part A: probes per run on an idle bot (the baseline)")
 		settle   = flag.Duration("settle", 2*time.Second, "wait after the last awaited page, to catch late duplicates")
 		climbN   = flag.Int("climb-incidents", 2000, "part B: new incidents")
@@ -188,7 +188,7 @@ func partA(ctx context.Context, s settings, stormSizes []int) error {
 	var rssBiggest []float64
 	for _, n := range stormSizes {
 		bodies, perBody := stormBodies("storm", n, s.batch)
-		fmt.Printf("  case: storm of %d new incidents, then %d probes %s apart while its pages arrive\n", n, s.probes, s.probeEvery)
+		fmt.Printf("  case: storm of %d new incidents, then %d probes %s apart while it is still being delivered\n", n, s.probes, s.probeEvery)
 		var (
 			rs                                   []stormResult
 			firstPage, firstRoom, lastP, lastR   []time.Duration

@@ -320,7 +320,8 @@ func runStorm(ctx context.Context, s settings, n, run int, bodies [][]byte, perB
 	drained := sampleDrain(ctx, bot.base, "chat:web")
 	defer drained.stop()
 	// Probes: one right after the storm's last 202, then one every
-	// probeEvery while the storm's pages are still arriving.
+	// probeEvery while the storm is still being delivered: its pages
+	// still arriving, or its rooms' backlog not yet drained.
 	var (
 		scrapes sync.WaitGroup
 		next    = res.blast.end
@@ -330,7 +331,7 @@ func runStorm(ctx context.Context, s settings, n, run int, bodies [][]byte, perB
 	all := func() int { return res.incidents + len(res.probes) }
 	more := func() bool {
 		return len(res.probes) < s.probes && time.Now().Before(until) &&
-			(len(res.probes) == 0 || rec.incidents("oncall") < all())
+			(len(res.probes) == 0 || rec.incidents("oncall") < all() || drained.at().IsZero())
 	}
 	last := res.blast.end.Add(time.Duration(max(s.probes-1, 0))*s.probeEvery + s.deadline + time.Second)
 	poll(ctx, last, 10*time.Millisecond, func() bool {
