@@ -89,6 +89,9 @@ func (s *Service) announce(tx *store.Tx, us *updates) error {
 		if err != nil {
 			return fmt.Errorf("snapshot incident %d: %w", id, err)
 		}
+		if inc.ParentID != 0 {
+			continue // in a storm: the storm's room and card show it
+		}
 		last := u.lines[len(u.lines)-1]
 		payload := EventPayload{Event: last.Event, At: now, Actor: last.Actor, Detail: last.Detail, Incident: inc}
 		for _, l := range u.lines {
