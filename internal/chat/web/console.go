@@ -46,6 +46,9 @@ type Console struct {
 	tokens    map[string]string // token -> person
 	key       []byte
 	ttl       time.Duration // how long a sign-in lasts
+	// httpsBase says base_url is https: the bot sits behind a proxy that
+	// terminates TLS, so its cookies are Secure though r.TLS is nil.
+	httpsBase bool
 	clock     clock.Clock
 	log       *slog.Logger
 	tmpl      *template.Template
@@ -67,6 +70,9 @@ func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *onc
 	}
 	c := &Console{platform: p, exec: exec, incidents: inc, oncall: oc, teams: cfg.Teams, tokens: map[string]string{},
 		key: key, ttl: ttl, clock: clk, log: log, signedOut: map[string]time.Time{}}
+	if u, err := url.Parse(cfg.BaseURL); err == nil && strings.EqualFold(u.Scheme, "https") {
+		c.httpsBase = true
+	}
 	for _, t := range cfg.ConsoleTokens {
 		c.tokens[t.Token] = t.Person
 	}
@@ -260,9 +266,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	// Max-Age lets the browser drop the cookie when it ends; the signed
 	// issue time is what the server trusts.
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: c.sign(session{person: person, issued: c.clock.Now()}),
-		Path: "/", MaxAge: int(c.ttl / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		Path: "/", MaxAge: int(c.ttl / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(r)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
+
+// secure says whether the session cookie is marked Secure: when the
+// request came over TLS, or when base_url is https (a proxy in front
+// terminates TLS, so the bot itself sees plain HTTP).
+func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.httpsBase }
 
 // parseForm reads a posted form of at most limit bytes, answering 413 or
 // 400 when it cannot, rather than going on with empty fields.
@@ -289,7 +300,8 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	c.signedOut[person] = c.clock.Now()
 	c.mu.Unlock()
 	c.platform.broker.publish(event{Kind: kindSignedOut, Person: person})
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(r)})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

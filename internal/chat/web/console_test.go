@@ -245,6 +245,50 @@ func TestSignIn(t *testing.T) {
 	}
 }
 
+// TestSessionCookieIsSecureBehindHTTPS: the bot does not terminate TLS
+// itself; behind an https base_url (a proxy in front) the cookie must be
+// Secure although the request reached the bot over plain HTTP.
+func TestSessionCookieIsSecureBehindHTTPS(t *testing.T) {
+	cases := []struct {
+		baseURL string
+		tls     bool
+		secure  bool
+	}{
+		{"http://bot.example:8080", false, false},
+		{"http://bot.example:8080", true, true},
+		{"https://bot.example", false, true},
+		{"https://bot.example", true, true},
+		{"HTTPS://bot.example/oncall/", false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.baseURL+" tls="+strconv.FormatBool(c.tls), func(t *testing.T) {
+			f := newFixtureWith(t, "base_url: "+c.baseURL+"\n")
+			check := func(what string, rec *httptest.ResponseRecorder) {
+				t.Helper()
+				cookies := rec.Result().Cookies()
+				if len(cookies) != 1 || cookies[0].Name != cookieName {
+					t.Fatalf("%s cookies = %+v, want one %s", what, cookies, cookieName)
+				}
+				ck := cookies[0]
+				if ck.Secure != c.secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" {
+					t.Errorf("%s cookie = %+v, want Secure=%v HttpOnly SameSite=Strict Path=/", what, ck, c.secure)
+				}
+				raw := rec.Header().Get("Set-Cookie")
+				if strings.Contains(raw, "; Secure") != c.secure {
+					t.Errorf("%s Set-Cookie = %q, want Secure %v", what, raw, c.secure)
+				}
+			}
+			login := f.do(request{method: "POST", path: "/login", form: url.Values{"token": {"alice-token"}}, tls: c.tls})
+			if login.Code != http.StatusSeeOther {
+				t.Fatalf("sign in = %d %s", login.Code, login.Body)
+			}
+			check("sign-in", login)
+			ck := login.Result().Cookies()[0]
+			check("sign-out", f.do(request{method: "POST", path: "/logout", cookie: ck, tls: c.tls}))
+		})
+	}
+}
+
 func TestPeopleWithDotsInTheirNamesStaySignedIn(t *testing.T) {
 	f := newFixture(t)
 	ck := f.signIn("jane-token")
