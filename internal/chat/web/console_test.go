@@ -945,3 +945,95 @@ func TestEventStreamNeedsASession(t *testing.T) {
 		t.Fatalf("events without a session = %d, subscribers %d", rec.Code, f.platform.subscribers())
 	}
 }
+
+// TestEveryConsoleRouteSetsSecurityHeaders walks the console's router, so
+// a route added later is checked too, and asks each route with and
+// without a session: redirects, refusals and errors carry the headers as
+// well as pages.
+func TestEveryConsoleRouteSetsSecurityHeaders(t *testing.T) {
+	f := newFixture(t)
+	f.open("Disk full")
+	ck := f.signIn("alice-token")
+	want := map[string]string{
+		"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+			"img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "same-origin",
+		"X-Frame-Options":        "DENY",
+	}
+	r := chi.NewRouter()
+	f.console.Routes(r)
+	var routes int
+	err := chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		routes++
+		path := strings.NewReplacer("{id}", "1", "*", "console.css").Replace(route)
+		for _, signedIn := range []bool{false, true} {
+			req := request{method: method, path: path, form: url.Values{"line": {"ack"}, "token": {"alice-token"}}}
+			if signedIn {
+				req.cookie = ck
+			}
+			rec := f.doCtx(req, method == "GET" && route == "/events")
+			for k, v := range want {
+				if got := rec.Header().Get(k); got != v {
+					t.Errorf("%s %s (signed in %v, %d): %s = %q, want %q", method, path, signedIn, rec.Code, k, got, v)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if routes < 10 {
+		t.Fatalf("walked %d routes, want every console route", routes)
+	}
+}
+
+// doCtx is do, with the request's context already cancelled when
+// cancelled is set (so an event stream returns at once).
+func (f *fixture) doCtx(r request, cancelled bool) *httptest.ResponseRecorder {
+	f.t.Helper()
+	if !cancelled {
+		return f.do(r)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest(r.method, r.path, nil).WithContext(ctx)
+	if r.cookie != nil {
+		req.AddCookie(r.cookie)
+	}
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestPagesHaveNoInlineScriptOrStyle: the policy allows scripts and styles
+// from the site's own files only, so an inline one would not run.
+func TestPagesHaveNoInlineScriptOrStyle(t *testing.T) {
+	f := newFixture(t)
+	f.open("Disk full")
+	ck := f.signIn("alice-token")
+	for _, path := range []string{"/login", "/", "/incidents/1", "/oncall"} {
+		var c *http.Cookie
+		if path != "/login" {
+			c = ck
+		}
+		rec := f.do(request{method: "GET", path: path, cookie: c})
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, rec.Code)
+		}
+		for _, bad := range []string{"<style", " style=", "<script>", "javascript:", " onclick=", " onload=", " onsubmit="} {
+			if strings.Contains(body, bad) {
+				t.Errorf("GET %s has %q, which the Content-Security-Policy blocks", path, bad)
+			}
+		}
+		if !strings.Contains(body, `<link rel="stylesheet" href="/static/console.css">`) {
+			t.Errorf("GET %s does not link the stylesheet", path)
+		}
+	}
+	rec := f.do(request{method: "GET", path: "/static/console.css"})
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/css") || !strings.Contains(rec.Body.String(), ".card.triggered") {
+		t.Fatalf("GET /static/console.css = %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
