@@ -202,7 +202,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			}
 		}
 		twilioIn = notify.NewTwilioInbound(tw.AuthToken, cfg.BaseURL, phones,
-			phoneCommands{incidents: a.Incidents, engine: a.Engine}, a.Engine, opts.Logger)
+			phoneCommands{incidents: a.Incidents, engine: a.Engine, teams: cfg.Teams, store: st, clock: opts.Clock}, a.Engine, opts.Logger)
 	}
 	a.Timers.Handle(incident.TimerPage, a.Incidents.HandlePageTimer)
 	a.Timers.Handle(incident.TimerSnooze, a.Incidents.HandleSnoozeEnd)

@@ -243,11 +243,23 @@ func (e *Executor) incidentCommand(ctx context.Context, req Request, c Command, 
 	return Reply{Text: text, Incident: id}
 }
 
-// inTeam reports whether user may act on the incidents of team: a member
-// or a lead.
+// inTeam reports whether user may act on the incidents of team (MayAct).
 func (e *Executor) inTeam(team, user string) bool {
-	t, _ := e.team(team)
-	return slices.Contains(t.Members, user) || slices.Contains(t.Leads, user)
+	return MayAct(e.Teams, team, user)
+}
+
+// MayAct is the rule of who may act on an incident of team: its members
+// and its leads. Every way in (chat, the console, a phone) applies it.
+func MayAct(teams []config.Team, team, user string) bool {
+	if user == "" {
+		return false
+	}
+	for _, t := range teams {
+		if t.Name == team {
+			return slices.Contains(t.Members, user) || slices.Contains(t.Leads, user)
+		}
+	}
+	return false
 }
 
 // ackAllWorkers bounds the acknowledgements ack all runs at once. They

@@ -13,15 +13,21 @@ import (
 )
 
 // Commands are what a person can do from a phone: the same incident
-// commands as everywhere else, done as that person. An error meant for the
-// person has a Said() string method; other errors are answered generically.
+// commands as everywhere else, done as that person (recorded as actor) and
+// under the same rules of who may act. An error meant for the person has a
+// Said() string method; other errors are answered generically.
 type Commands interface {
-	Acknowledge(ctx context.Context, id int64, actor string) error
-	Resolve(ctx context.Context, id int64, actor string) error
-	Escalate(ctx context.Context, id int64, actor string) error
+	Acknowledge(ctx context.Context, id int64, person, actor string) error
+	Resolve(ctx context.Context, id int64, person, actor string) error
+	Escalate(ctx context.Context, id int64, person, actor string) error
 	// LatestPaged returns the newest triggered incident paged to person,
 	// for a bare "ack".
 	LatestPaged(ctx context.Context, person string) (int64, bool)
+	// FirstTime records that the request key was handled and reports
+	// whether it had not been before. It must remember keys durably:
+	// Twilio's signatures have no timestamp, so a captured request stays
+	// valid for good.
+	FirstTime(ctx context.Context, key string) (bool, error)
 }
 
 // StatusRecorder takes Twilio's delivery reports.
@@ -110,15 +116,35 @@ func ParseSMS(body string) (verb string, id int64, ok bool) {
 	return verb, id, true
 }
 
-func (h *TwilioInbound) run(ctx context.Context, verb string, id int64, actor string) error {
+func (h *TwilioInbound) run(ctx context.Context, verb string, id int64, person, actor string) error {
 	switch verb {
 	case "ack":
-		return h.cmds.Acknowledge(ctx, id, actor)
+		return h.cmds.Acknowledge(ctx, id, person, actor)
 	case "resolve":
-		return h.cmds.Resolve(ctx, id, actor)
+		return h.cmds.Resolve(ctx, id, person, actor)
 	default:
-		return h.cmds.Escalate(ctx, id, actor)
+		return h.cmds.Escalate(ctx, id, person, actor)
 	}
+}
+
+// once claims a request by its Twilio id. It answers a repeat (already
+// handled: a replay, or a retry of one that got through) with 200 and an
+// empty TwiML response, so that an honest retry is not told off and a
+// replay acts not again; it answers 500 when the claim could not be
+// recorded, so that Twilio retries. It returns whether to go on.
+func (h *TwilioInbound) once(w http.ResponseWriter, r *http.Request, key string) bool {
+	first, err := h.cmds.FirstTime(r.Context(), key)
+	if err != nil {
+		h.log.Error("record twilio request", "key", key, "err", err)
+		http.Error(w, "could not record the request; retry", http.StatusInternalServerError)
+		return false
+	}
+	if !first {
+		h.log.Info("twilio request already handled", "key", key)
+		writeTwiML(w, twimlMessage{})
+		return false
+	}
+	return true
 }
 
 var pastTense = map[string]string{"ack": "acknowledged", "resolve": "resolved", "escalate": "escalated"}
@@ -126,6 +152,14 @@ var pastTense = map[string]string{"ack": "acknowledged", "resolve": "resolved", 
 // SMS handles a text message sent to the bot's number.
 func (h *TwilioInbound) SMS(w http.ResponseWriter, r *http.Request) {
 	if !h.verify(w, r) {
+		return
+	}
+	sid := r.PostForm.Get("MessageSid")
+	if sid == "" {
+		http.Error(w, "missing MessageSid", http.StatusBadRequest)
+		return
+	}
+	if !h.once(w, r, "sms:"+sid) {
 		return
 	}
 	person, ok := h.byPhone[r.PostForm.Get("From")]
@@ -144,7 +178,7 @@ func (h *TwilioInbound) SMS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := h.run(r.Context(), verb, id, "sms:"+person); err != nil {
+	if err := h.run(r.Context(), verb, id, person, "sms:"+person); err != nil {
 		writeTwiML(w, twimlMessage{Message: fmt.Sprintf("Incident %d: %s", id, refusal(err))})
 		return
 	}
@@ -166,6 +200,16 @@ func (h *TwilioInbound) Voice(w http.ResponseWriter, r *http.Request) {
 	if !h.verify(w, r) {
 		return
 	}
+	sid := r.PostForm.Get("CallSid")
+	if sid == "" {
+		http.Error(w, "missing CallSid", http.StatusBadRequest)
+		return
+	}
+	// A call's id with the digit pressed: the same call may come back
+	// with another digit, which is a request of its own.
+	if !h.once(w, r, "voice:"+sid+":"+r.PostForm.Get("Digits")) {
+		return
+	}
 	id, err := strconv.ParseInt(r.URL.Query().Get("incident"), 10, 64)
 	if err != nil {
 		writeTwiML(w, twimlMessage{Say: "Sorry, this call is not about a known incident. Goodbye."})
@@ -182,7 +226,7 @@ func (h *TwilioInbound) Voice(w http.ResponseWriter, r *http.Request) {
 		writeTwiML(w, twimlMessage{Say: "No valid choice. Goodbye."})
 		return
 	}
-	if err := h.run(r.Context(), verb, id, "voice:"+person); err != nil {
+	if err := h.run(r.Context(), verb, id, person, "voice:"+person); err != nil {
 		writeTwiML(w, twimlMessage{Say: fmt.Sprintf("Incident %d: %s. Goodbye.", id, refusal(err))})
 		return
 	}
