@@ -352,6 +352,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Mounts:       mounts,
 		Integrations: cfg.Integrations,
 		APITokens:    cfg.APITokens,
+		MetricsToken: cfg.MetricsBearer(),
 		Ready:        st.Ping,
 		Clock:        opts.Clock,
 		Logger:       opts.Logger,

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -36,7 +37,13 @@ type Config struct {
 	// this window reopens the incident; later it opens a new one.
 	ReopenWindow Duration `yaml:"reopen_window"`
 
-	APITokens          []APIToken         `yaml:"api_tokens"`
+	APITokens []APIToken `yaml:"api_tokens"`
+	// MetricsToken, when set, is the bearer token /metrics asks for
+	// (Authorization: Bearer <token>); without it /metrics is open to
+	// anyone who reaches the bot. A key that is present but empty (an
+	// empty ${NAME}) is an error rather than an open endpoint.
+	MetricsToken *string `yaml:"metrics_token"`
+
 	Integrations       []Integration      `yaml:"integrations"`
 	Routes             []Route            `yaml:"routes"`
 	DefaultRoute       Route              `yaml:"default_route"`
@@ -67,6 +74,17 @@ type Config struct {
 	// address, "" when base_url was configured. A BaseURL that no longer
 	// equals it was set by hand and is left alone.
 	derivedBaseURL string
+}
+
+// MinMetricsTokenLen is the shortest metrics_token accepted.
+const MinMetricsTokenLen = 16
+
+// MetricsBearer is the token /metrics asks for, "" when it is open.
+func (c *Config) MetricsBearer() string {
+	if c.MetricsToken == nil {
+		return ""
+	}
+	return *c.MetricsToken
 }
 
 // DefaultBaseURL is the base URL of a bot that listens on addr and has no
@@ -497,6 +515,16 @@ func (c *Config) check() error {
 	for i, t := range c.APITokens {
 		if t.Name == "" || t.Token == "" {
 			fail("api_tokens[%d]: name and token are required", i)
+		}
+	}
+	if t := c.MetricsToken; t != nil {
+		switch {
+		case *t == "":
+			fail("metrics_token is empty (an unset or empty ${NAME}?): leave the key out to keep /metrics open")
+		case len(*t) < MinMetricsTokenLen:
+			fail("metrics_token must be at least %d characters", MinMetricsTokenLen)
+		case strings.IndexFunc(*t, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+			fail("metrics_token must not contain spaces or control characters (it is sent in an Authorization header)")
 		}
 	}
 	seen := map[string]bool{}

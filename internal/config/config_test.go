@@ -315,3 +315,40 @@ func TestConsoleSessionLength(t *testing.T) {
 		})
 	}
 }
+
+func TestMetricsToken(t *testing.T) {
+	const base = "default_route: {team: ops}\n"
+	cases := []struct {
+		name, yaml, env string
+		want            string // MetricsBearer
+		err             string // or the error
+	}{
+		{name: "not set: /metrics is open", yaml: base, want: ""},
+		{name: "null: as not set", yaml: base + "metrics_token:\n", want: ""},
+		{name: "set", yaml: base + "metrics_token: prometheus-scrape-0123\n", want: "prometheus-scrape-0123"},
+		{name: "from the environment", yaml: base + "metrics_token: ${METRICS_TOKEN_T}\n", env: "from-env-0123456789", want: "from-env-0123456789"},
+		{name: "empty", yaml: base + "metrics_token: \"\"\n", err: "metrics_token is empty"},
+		{name: "empty from the environment", yaml: base + "metrics_token: ${METRICS_TOKEN_T}\n", env: "", err: "metrics_token is empty"},
+		{name: "too short", yaml: base + "metrics_token: short\n", err: "at least 16 characters"},
+		{name: "a space", yaml: base + "metrics_token: \"prometheus scrape 0123\"\n", err: "must not contain spaces"},
+		{name: "a tab", yaml: base + "metrics_token: \"prometheus-scrape\\t0123\"\n", err: "must not contain spaces"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("METRICS_TOKEN_T", c.env)
+			cfg, err := Parse([]byte(c.yaml))
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err = %v, want it to mention %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.MetricsBearer(); got != c.want {
+				t.Errorf("MetricsBearer() = %q, want %q", got, c.want)
+			}
+		})
+	}
+}

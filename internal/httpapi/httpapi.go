@@ -46,6 +46,9 @@ type Options struct {
 	Mounts       []func(chi.Router)
 	Integrations []config.Integration
 	APITokens    []config.APIToken
+	// MetricsToken, when set, is the bearer token /metrics asks for;
+	// "" leaves /metrics open.
+	MetricsToken string
 	// Ready reports whether the bot can take writes, for /readyz.
 	Ready    func(ctx context.Context) error
 	Clock    clock.Clock
@@ -75,6 +78,7 @@ type Server struct {
 	mounts       []func(chi.Router)
 	integrations map[string]config.Integration
 	apiTokens    []secret
+	metricsToken *secret // nil: /metrics is open
 	ready        func(ctx context.Context) error
 	clock        clock.Clock
 	log          *slog.Logger
@@ -137,6 +141,10 @@ func New(opts Options) *Server {
 	for _, t := range opts.APITokens {
 		s.apiTokens = append(s.apiTokens, newSecret(t.Name, t.Token))
 	}
+	if opts.MetricsToken != "" {
+		t := newSecret("metrics", opts.MetricsToken)
+		s.metricsToken = &t
+	}
 	opts.Registry.MustRegister(s.alertsIngested, s.hookRequests, s.latency)
 	return s
 }
@@ -149,7 +157,7 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", s.handleReady)
-	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	r.With(s.requireMetricsToken).Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	r.Post("/hooks/{integration}", s.handleHook)
 	r.Get("/ical/schedules/{file}", s.handleFeed("schedule"))
 	r.Get("/ical/users/{file}", s.handleFeed("user"))
@@ -195,8 +203,10 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
-		s.log.Warn("readiness check failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "database is not writable: "+err.Error(), "")
+		// The cause stays in the log: /readyz is public, and a database
+		// error can name files and internals.
+		s.log.Warn("readiness check failed: database is not writable", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "not ready", "")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -264,6 +274,28 @@ func (s *Server) requireAPIToken(next http.Handler) http.Handler {
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid API token", "")
+	})
+}
+
+// requireMetricsToken asks for the metrics token when one is configured;
+// without one /metrics is open (it holds counts, no incident data).
+func (s *Server) requireMetricsToken(next http.Handler) http.Handler {
+	if s.metricsToken == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearerToken(r)
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			writeError(w, http.StatusUnauthorized, "missing metrics token: send Authorization: Bearer <metrics_token>", "")
+			return
+		}
+		if !s.metricsToken.matches(token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "invalid metrics token", "")
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -373,7 +373,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		{"health", "/healthz", nil, 200, `{"status":"ok"}`},
 		{"ready", "/readyz", func(context.Context) error { return nil }, 200, `{"status":"ready"}`},
 		{"not ready", "/readyz", func(context.Context) error { return errors.New("disk I/O error") }, 503,
-			`{"error":"database is not writable: disk I/O error"}`},
+			`{"error":"not ready"}`},
 		{"ready check has a deadline", "/readyz", func(ctx context.Context) error {
 			if _, ok := ctx.Deadline(); !ok {
 				return errors.New("no deadline")
@@ -404,7 +404,104 @@ func TestReadinessFailsOnceTheStoreIsClosed(t *testing.T) {
 	if err := f.store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	expectError(t, f.send("GET", "/readyz", nil, ""), http.StatusServiceUnavailable, "database is not writable", "")
+	expectError(t, f.send("GET", "/readyz", nil, ""), http.StatusServiceUnavailable, "not ready", "")
+}
+
+// TestReadinessKeepsTheCauseInTheLog: /readyz is public, so it answers
+// only "not ready"; the database's own error (paths, internals) goes to
+// the log.
+func TestReadinessKeepsTheCauseInTheLog(t *testing.T) {
+	cause := errors.New("sqlite: unable to open database file /var/lib/oncall/bot.db: disk I/O error")
+	var logged syncBuffer
+	f := newFixture(t, func(o *Options) {
+		o.Ready = func(context.Context) error { return cause }
+		o.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+	})
+	r := f.send("GET", "/readyz", nil, "")
+	expectError(t, r, http.StatusServiceUnavailable, "not ready", "")
+	for _, leak := range []string{"sqlite", "/var/lib", "disk I/O", "database"} {
+		if strings.Contains(r.body, leak) {
+			t.Errorf("/readyz answer %q tells a stranger %q", r.body, leak)
+		}
+	}
+	if log := logged.String(); !strings.Contains(log, "level=WARN") || !strings.Contains(log, cause.Error()) {
+		t.Errorf("log = %q, want a warning with the cause %q", log, cause)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that handlers may write from any goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestMetricsTokenWhenConfigured(t *testing.T) {
+	const token = "prometheus-scrape-0123"
+	cases := []struct {
+		name   string
+		header []string // Authorization
+		code   int
+		want   string // in the error, when refused
+		realm  string // WWW-Authenticate, when refused
+	}{
+		{"no token", nil, 401, "missing metrics token", `Bearer realm="metrics"`},
+		{"empty bearer", []string{"Bearer "}, 401, "missing metrics token", `Bearer realm="metrics"`},
+		{"basic scheme", []string{"Basic " + token}, 401, "missing metrics token", `Bearer realm="metrics"`},
+		{"wrong token", []string{"Bearer guess"}, 401, "invalid metrics token", `Bearer realm="metrics", error="invalid_token"`},
+		{"prefix of the token", []string{"Bearer " + token[:len(token)-1]}, 401, "invalid metrics token", `Bearer realm="metrics", error="invalid_token"`},
+		{"token and more", []string{"Bearer " + token + "x"}, 401, "invalid metrics token", `Bearer realm="metrics", error="invalid_token"`},
+		{"an API token is not the metrics token", []string{"Bearer " + apiToken}, 401, "invalid metrics token", `Bearer realm="metrics", error="invalid_token"`},
+		{"right token", []string{"Bearer " + token}, 200, "", ""},
+		{"scheme in any case", []string{"bEARER " + token}, 200, "", ""},
+	}
+	f := newFixture(t, func(o *Options) { o.MetricsToken = token })
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := f.send("GET", "/metrics", http.Header{"Authorization": c.header}, "")
+			if c.code == http.StatusOK {
+				if r.code != 200 || !strings.Contains(r.body, "bot_http_request_duration_seconds") {
+					t.Fatalf("GET /metrics = %d %.200s, want the metrics", r.code, r.body)
+				}
+				return
+			}
+			expectError(t, r, c.code, c.want, "")
+			if got := r.header.Get("WWW-Authenticate"); got != c.realm {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, c.realm)
+			}
+			if strings.Contains(r.body, "bot_") {
+				t.Errorf("a refused scrape got metrics: %.200s", r.body)
+			}
+		})
+	}
+	// The other public endpoints do not ask for it.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if r := f.send("GET", path, nil, ""); r.code != http.StatusOK {
+			t.Errorf("GET %s without a token = %d, want 200", path, r.code)
+		}
+	}
+}
+
+func TestMetricsAreOpenWithoutAToken(t *testing.T) {
+	f := newFixture(t)
+	r := f.send("GET", "/metrics", http.Header{"Authorization": {"Bearer anything"}}, "")
+	if r.code != http.StatusOK {
+		t.Fatalf("GET /metrics with any token = %d, want 200 (no metrics_token configured)", r.code)
+	}
+	if !strings.Contains(f.metrics(), "bot_http_request_duration_seconds") {
+		t.Fatal("GET /metrics without a token does not serve the metrics")
+	}
 }
 
 func TestUnknownRoutesAndMethodsAnswerJSON(t *testing.T) {
