@@ -18,21 +18,30 @@ import (
 	"github.com/oncallbot/bot/internal/store"
 )
 
-// A new incident's paging starts with its alert; if it cannot, the alert
-// is still taken, nothing of the failed start is kept, and a page timer
-// retries it.
-func TestAFailedFirstPageDoesNotLoseTheAlert(t *testing.T) {
-	t0 := time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC)
+var t0 = time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC)
+
+// openDomain opens a store in a temporary directory and a router sending
+// every alert to team ops, grouped by alertname.
+func openDomain(t *testing.T) (*store.Store, *Router, *slog.Logger) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"), store.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	router, err := NewRouter(nil, config.Route{Name: "default", Team: "ops", EscalationPolicy: "p", GroupBy: []string{"alertname"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, router, log
+}
+
+// A new incident's paging starts with its alert; if it cannot, the alert
+// is still taken, nothing of the failed start is kept, and a page timer
+// retries it.
+func TestAFailedFirstPageDoesNotLoseTheAlert(t *testing.T) {
+	st, router, log := openDomain(t)
 	tests := []struct {
 		name       string
 		start      error
@@ -88,17 +97,7 @@ func TestAFailedFirstPageDoesNotLoseTheAlert(t *testing.T) {
 // the burst counted; a consumer that takes every event gets one per
 // alert. Every alert keeps its timeline entry.
 func TestABurstOfAlertsIsOneEventForTheLatestState(t *testing.T) {
-	t0 := time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"), store.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	router, err := NewRouter(nil, config.Route{Name: "default", Team: "ops", EscalationPolicy: "p", GroupBy: []string{"alertname"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, router, log := openDomain(t)
 	clk := clock.NewFake(t0)
 	pub := outbox.NewPublisher([]outbox.Subscription{
 		{Consumer: "room", Kinds: []string{"alert.*", "incident.*"}, Latest: true},
