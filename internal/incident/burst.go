@@ -33,6 +33,7 @@ type update struct {
 	lines     []EventLine
 	shown     map[string]int // counted kind -> lines listed
 	more      map[string]int // counted kind -> events left out
+	moreOrder []string       // the kinds of more, in the order first left out
 	lastEvent int64          // its last timeline entry: the update's idempotency key
 	urgent    bool
 }
@@ -68,6 +69,9 @@ func (s *Service) gather(tx *store.Tx, incID, evID int64, line EventLine, urgent
 	u.urgent = u.urgent || urgent
 	if countedKinds[line.Event] {
 		if u.shown[line.Event] >= shownPerKind {
+			if u.more[line.Event] == 0 {
+				u.moreOrder = append(u.moreOrder, line.Event)
+			}
 			u.more[line.Event]++
 			return
 		}
@@ -82,8 +86,8 @@ func (s *Service) announce(tx *store.Tx, us *updates) error {
 	now := s.clock.Now().UTC()
 	for _, id := range us.order {
 		u := us.by[id]
-		for kind, n := range u.more {
-			u.lines = append(u.lines, EventLine{Event: kind, More: n})
+		for _, kind := range u.moreOrder {
+			u.lines = append(u.lines, EventLine{Event: kind, More: u.more[kind]})
 		}
 		inc, err := scanIncident(tx.QueryRow(`SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
 		if err != nil {
