@@ -9,9 +9,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -63,7 +65,7 @@ func (w *Webhook) Deliver(ctx context.Context, m outbox.Message) error {
 func (w *Webhook) post(ctx context.Context, kind, key string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return outbox.Permanent(fmt.Errorf("build webhook request: %w", err))
+		return outbox.Permanent(fmt.Errorf("build webhook request: %w", redactURL(err)))
 	}
 	ts := w.now().Unix()
 	req.Header.Set("Content-Type", "application/json")
@@ -76,7 +78,7 @@ func (w *Webhook) post(ctx context.Context, kind, key string, body []byte) error
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("post webhook: %w", err)
+		return fmt.Errorf("post webhook: %w", redactURL(err))
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -92,6 +94,22 @@ func (w *Webhook) post(ctx context.Context, kind, key string, body []byte) error
 	default:
 		return outbox.Permanent(fmt.Errorf("webhook answered %s: %s", resp.Status, bytes.TrimSpace(snippet)))
 	}
+}
+
+// redactURL keeps a webhook's URL out of an error but for its scheme and
+// host: its path and query often hold the receiver's secret (a Slack or
+// Teams webhook is its own credential), and errors reach the log, the
+// outbox and incident timelines.
+func redactURL(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	where := "the webhook"
+	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+		where = u.Scheme + "://" + u.Host
+	}
+	return fmt.Errorf("%s %s: %w", ue.Op, where, ue.Err)
 }
 
 // RetryAfter parses a Retry-After header, in seconds or as an HTTP date.
