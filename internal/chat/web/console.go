@@ -49,9 +49,12 @@ type Console struct {
 	// httpsBase says base_url is https: the bot sits behind a proxy that
 	// terminates TLS, so its cookies are Secure though r.TLS is nil.
 	httpsBase bool
-	clock     clock.Clock
-	log       *slog.Logger
-	tmpl      *template.Template
+	// origin is base_url's scheme://host[:port] when base_url is
+	// configured, "" when it was derived (see sameOrigin).
+	origin string
+	clock  clock.Clock
+	log    *slog.Logger
+	tmpl   *template.Template
 
 	mu        sync.Mutex
 	signedOut map[string]time.Time // person -> when they last signed out
@@ -72,6 +75,9 @@ func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *onc
 		key: key, ttl: ttl, clock: clk, log: log, signedOut: map[string]time.Time{}}
 	if u, err := url.Parse(cfg.BaseURL); err == nil && strings.EqualFold(u.Scheme, "https") {
 		c.httpsBase = true
+	}
+	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Host != "" && !cfg.BaseURLDerived() {
+		c.origin = originOf(u)
 	}
 	for _, t := range cfg.ConsoleTokens {
 		c.tokens[t.Token] = t.Person
@@ -94,9 +100,9 @@ func (c *Console) Routes(r chi.Router) {
 		r.Use(securityHeaders)
 		r.Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
 		r.Get("/login", c.loginPage)
-		r.With(sameOrigin).Post("/login", c.login)
+		r.With(c.sameOrigin).Post("/login", c.login)
 		r.Group(func(r chi.Router) {
-			r.Use(c.requireSession, sameOrigin)
+			r.Use(c.requireSession, c.sameOrigin)
 			r.Post("/logout", c.logout)
 			r.Get("/", c.incidentsPage)
 			r.Get("/incidents/{id}", c.roomPage)
@@ -221,35 +227,118 @@ func (c *Console) requireSession(next http.Handler) http.Handler {
 	})
 }
 
-// sameOrigin refuses a cross-site POST: forms post with the session
-// cookie, and signing in sets one. The cookie is SameSite=Strict too; this
-// covers older browsers.
+// sameOrigin refuses a state-changing request (a POST) that a browser
+// made for another site: forms post with the session cookie, and signing
+// in sets one. The cookie is SameSite=Strict too; this does not rest on it.
 //
-// A POST with no Origin header at all goes through: it comes from a client
-// that is not a browser, or a browser too old to send Origin, and a client
-// that is not a browser could send any Origin it liked, so refusing it
-// would protect no one. "Origin: null" is refused: it is what a browser
-// sends from an opaque origin (a sandboxed frame, a data: or file: page, a
-// redirect across sites), which is where a forged post would come from.
-func sameOrigin(next http.Handler) http.Handler {
+// The console's own origin is base_url's when base_url is configured, and
+// otherwise the request's Host (a derived base_url names the listen
+// address, which a browser may reach by another name). A POST goes
+// through when, first to answer:
+//
+//   - Sec-Fetch-Site is same-origin or none (the person typed or
+//     bookmarked it): the browser itself says where the request came from,
+//     and no page can set or change the header. Any other value
+//     (cross-site, same-site) is refused: a sibling subdomain is another
+//     site's page too.
+//   - Origin names the console's own origin. "Origin: null" is refused: it
+//     is what a browser sends from an opaque origin (a sandboxed frame, a
+//     data: or file: page, a redirect across sites), which is where a
+//     forged post would come from.
+//   - with neither, Referer names a page of the console's own origin.
+//
+// A POST with none of the three goes through too. Every browser in use
+// sends Origin on a POST and Sec-Fetch-Site on every request, so such a
+// POST comes from a client that is not a browser (a script, a load test,
+// the bot's own tests), and a client that is not a browser could send any
+// header it liked: refusing it would protect no one and would only break
+// the scripts. A browser old enough to send neither (Firefox before 70)
+// still sends the SameSite=Strict cookie only to same-site requests; what
+// is left open there is a forged sign-in from a page that also suppresses
+// its Referer.
+func (c *Console) sameOrigin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			next.ServeHTTP(w, r)
-			return
-		}
-		switch o := r.Header.Get("Origin"); {
-		case o == "":
-		case o == "null":
-			http.Error(w, "cross-site request refused: Origin null (a sandboxed frame, a local file or a redirect from another site)", http.StatusForbidden)
-			return
-		default:
-			if u, err := url.Parse(o); err != nil || u.Host != r.Host {
-				http.Error(w, "cross-site request refused: Origin "+o+" is not this site, "+r.Host, http.StatusForbidden)
+		if r.Method == http.MethodPost {
+			if why := c.crossSite(r); why != "" {
+				c.log.Warn("console refused a cross-site request", "method", r.Method, "path", r.URL.Path, "why", why)
+				http.Error(w, "cross-site request refused: "+why, http.StatusForbidden)
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// crossSite says why r is not from one of the console's own pages, or ""
+// when it is (or cannot tell, see sameOrigin).
+func (c *Console) crossSite(r *http.Request) string {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "same-origin", "none":
+		return ""
+	case "":
+	default:
+		return "Sec-Fetch-Site " + site + " (a page of another site)"
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		if o == "null" {
+			return "Origin null (a sandboxed frame, a local file or a redirect from another site)"
+		}
+		if !c.ownOrigin(r, o) {
+			return "Origin " + o + " is not this site, " + c.ownName(r)
+		}
+		return ""
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		if !c.ownOrigin(r, ref) {
+			return "no Origin, and Referer " + refererOrigin(ref) + " is not this site, " + c.ownName(r)
+		}
+	}
+	return ""
+}
+
+// ownOrigin reports whether raw (an Origin, or a Referer's URL) is of the
+// console's own origin: base_url's scheme, host and port, or, without
+// base_url, the request's Host.
+func (c *Console) ownOrigin(r *http.Request, raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return false
+	}
+	if c.origin == "" {
+		return strings.EqualFold(u.Host, r.Host)
+	}
+	return strings.EqualFold(originOf(u), c.origin)
+}
+
+// ownName is the console's own origin, for a refusal.
+func (c *Console) ownName(r *http.Request) string {
+	if c.origin != "" {
+		return c.origin
+	}
+	return r.Host
+}
+
+// originOf is u's scheme://host[:port], without a default port, as a
+// browser writes an Origin.
+func originOf(u *url.URL) string {
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if port := u.Port(); scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		host = strings.ToLower(u.Hostname())
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	return scheme + "://" + host
+}
+
+// refererOrigin names a Referer by its origin only: its path and query
+// are another site's business, and a log line is no place for them.
+func refererOrigin(ref string) string {
+	u, err := url.Parse(ref)
+	if err != nil || u.Host == "" {
+		return "(not a URL)"
+	}
+	return originOf(u)
 }
 
 func sessionOf(r *http.Request) session { s, _ := r.Context().Value(ctxKey{}).(session); return s }

@@ -141,6 +141,7 @@ type request struct {
 	form         url.Values
 	body         string // raw body, when form is nil
 	origin       string
+	headers      map[string]string // more request headers (Referer, Sec-Fetch-Site)
 	tls          bool
 }
 
@@ -159,6 +160,9 @@ func (f *fixture) do(r request) *httptest.ResponseRecorder {
 	}
 	if r.origin != "" {
 		req.Header.Set("Origin", r.origin)
+	}
+	for k, v := range r.headers {
+		req.Header.Set(k, v)
 	}
 	if r.tls {
 		req.TLS = &tls.ConnectionState{}
@@ -422,6 +426,85 @@ func TestStateChangingPostsCheckOrigin(t *testing.T) {
 			if want := map[bool]int{true: 303, false: 403}[c.ok]; rec.Code != want {
 				t.Fatalf("logout with Origin %q = %d, want %d", c.origin, rec.Code, want)
 			}
+		})
+	}
+}
+
+// A post is a browser's from one of the console's pages when the browser
+// says so (Sec-Fetch-Site), or else its Origin, or else its Referer, is
+// the console's own origin: base_url's, or the request's Host (httptest's
+// example.com) without base_url. Issue 9, item 7.
+func TestPostsMustComeFromTheConsolesOwnOrigin(t *testing.T) {
+	type h = map[string]string
+	cases := []struct {
+		name    string
+		baseURL string // "" for none
+		headers h
+		refused string // in the 403, "" when accepted
+	}{
+		{"cross-site Origin", "", h{"Origin": "https://evil.example"}, "Origin https://evil.example is not this site, example.com"},
+		{"Origin null", "", h{"Origin": "null"}, "Origin null"},
+		{"no Origin, cross-site Referer", "", h{"Referer": "https://evil.example/forge?secret=1"},
+			"no Origin, and Referer https://evil.example is not this site"},
+		{"no Origin, Referer of a look-alike host", "", h{"Referer": "http://example.com.evil.example/"}, "Referer http://example.com.evil.example"},
+		{"no Origin, Referer not a URL", "", h{"Referer": "::nonsense"}, "Referer (not a URL)"},
+		{"no Origin or Referer, Sec-Fetch-Site cross-site", "", h{"Sec-Fetch-Site": "cross-site"}, "Sec-Fetch-Site cross-site"},
+		{"Sec-Fetch-Site same-site (a sibling subdomain)", "", h{"Sec-Fetch-Site": "same-site"}, "Sec-Fetch-Site same-site"},
+		{"Sec-Fetch-Site cross-site outweighs a matching Origin", "", h{"Sec-Fetch-Site": "cross-site", "Origin": "http://example.com"}, "Sec-Fetch-Site cross-site"},
+		{"cross-site Origin outweighs a matching Referer", "", h{"Origin": "https://evil.example", "Referer": "http://example.com/"}, "Origin https://evil.example"},
+
+		{"same-origin, as a browser sends it", "", h{"Sec-Fetch-Site": "same-origin", "Origin": "http://example.com", "Referer": "http://example.com/incidents/1"}, ""},
+		{"Sec-Fetch-Site none (typed by the person)", "", h{"Sec-Fetch-Site": "none"}, ""},
+		{"matching Origin alone", "", h{"Origin": "http://example.com"}, ""},
+		{"no Origin, same-origin Referer", "", h{"Referer": "http://example.com/incidents/1"}, ""},
+		// Not a browser: it could send any header, so refusing it protects
+		// no one (see sameOrigin).
+		{"no Origin, Referer or Sec-Fetch-Site", "", h{}, ""},
+
+		{"base_url's origin", "https://oncall.example.org", h{"Origin": "https://oncall.example.org"}, ""},
+		{"base_url's origin, its default port spelled out", "https://oncall.example.org:443/", h{"Origin": "https://oncall.example.org"}, ""},
+		{"base_url's, Referer", "https://oncall.example.org", h{"Referer": "https://oncall.example.org/oncall"}, ""},
+		{"base_url set: the Host is not enough", "https://oncall.example.org", h{"Origin": "http://example.com"},
+			"Origin http://example.com is not this site, https://oncall.example.org"},
+		{"base_url set: another scheme", "https://oncall.example.org", h{"Origin": "http://oncall.example.org"}, "Origin http://oncall.example.org"},
+		{"base_url set: another port", "https://oncall.example.org", h{"Referer": "https://oncall.example.org:8443/"}, "Referer https://oncall.example.org:8443"},
+		{"base_url set: Sec-Fetch-Site same-origin", "https://oncall.example.org", h{"Sec-Fetch-Site": "same-origin"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			extra := ""
+			if c.baseURL != "" {
+				extra = "base_url: " + c.baseURL + "\n"
+			}
+			f := newFixtureWith(t, extra)
+			id := f.open("Disk")
+			ck := f.signIn("alice-token")
+			want, wantStatus := http.StatusSeeOther, incident.StatusAcknowledged
+			if c.refused != "" {
+				want, wantStatus = http.StatusForbidden, incident.StatusTriggered
+			}
+			check := func(what string, rec *httptest.ResponseRecorder) {
+				t.Helper()
+				if rec.Code != want {
+					t.Fatalf("%s with %v = %d %s, want %d", what, c.headers, rec.Code, rec.Body, want)
+				}
+				if c.refused != "" && !strings.Contains(rec.Body.String(), "cross-site request refused: ") ||
+					!strings.Contains(rec.Body.String(), c.refused) {
+					t.Errorf("%s: 403 says %q, want %q", what, rec.Body, c.refused)
+				}
+			}
+			check("command", f.do(request{method: "POST", path: "/incidents/1/command", cookie: ck, headers: c.headers,
+				form: url.Values{"line": {"ack #1"}}}))
+			if st := f.status(id); st != wantStatus {
+				t.Fatalf("incident is %s, want %s", st, wantStatus)
+			}
+			// Signing in (no cookie yet: login CSRF) and out are posts too.
+			rec := f.do(request{method: "POST", path: "/login", headers: c.headers, form: url.Values{"token": {"bob-token"}}})
+			check("sign-in", rec)
+			if c.refused != "" && len(rec.Result().Cookies()) != 0 {
+				t.Errorf("a refused sign-in set cookies: %v", rec.Result().Cookies())
+			}
+			check("sign-out", f.do(request{method: "POST", path: "/logout", cookie: ck, headers: c.headers}))
 		})
 	}
 }
