@@ -187,7 +187,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	if m := cfg.SMTP; m != nil {
 		register(oncall.NotifyConsumer("email"), notify.NewEmail(notify.SMTPOptions{Addr: m.Addr,
-			Username: m.Username, Password: m.Password, From: m.From, PublicURL: cfg.BaseURL}, opts.Clock.Now))
+			Username: m.Username, Password: m.Password, From: m.From, RequireTLS: m.TLSRequired(), PublicURL: cfg.BaseURL}, opts.Clock.Now))
 	}
 	var twilioIn *notify.TwilioInbound
 	if tw := cfg.Twilio; tw != nil {

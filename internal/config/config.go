@@ -183,6 +183,20 @@ type SMTP struct {
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
 	From     string `yaml:"from"`
+	// RequireTLS refuses to send credentials or mail unless STARTTLS
+	// secured the connection (a server that does not offer it fails the
+	// delivery). Unset, it is on when a password is set, off otherwise;
+	// Parse fills it in.
+	RequireTLS *bool `yaml:"require_tls"`
+}
+
+// TLSRequired reports whether mail goes only over a STARTTLS-secured
+// connection: require_tls as set, or, unset, whether a password is.
+func (m *SMTP) TLSRequired() bool {
+	if m.RequireTLS != nil {
+		return *m.RequireTLS
+	}
+	return m.Password != ""
 }
 
 // Twilio is the SMS and voice provider's account.
@@ -763,8 +777,13 @@ func (c *Config) check() error {
 	if tw := c.Twilio; tw != nil && (tw.AccountSID == "" || tw.AuthToken == "" || tw.From == "") {
 		fail("twilio: account_sid, auth_token and from are all required")
 	}
-	if m := c.SMTP; m != nil && (m.Addr == "" || m.From == "") {
-		fail("smtp: addr and from are required")
+	if m := c.SMTP; m != nil {
+		if m.Addr == "" || m.From == "" {
+			fail("smtp: addr and from are required")
+		}
+		// Never credentials in the clear unless the file says so.
+		req := m.TLSRequired()
+		m.RequireTLS = &req
 	}
 	hooks := map[string]bool{}
 	for i, w := range c.Webhooks {

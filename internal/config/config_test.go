@@ -352,3 +352,46 @@ func TestMetricsToken(t *testing.T) {
 		})
 	}
 }
+
+// smtp.require_tls defaults to on when a password is set (credentials
+// never go in the clear), off otherwise; an explicit value wins.
+func TestSMTPRequireTLS(t *testing.T) {
+	const base = "default_route: {team: ops}\nsmtp: {addr: \"smtp.example.com:587\", from: bot@example.com"
+	cases := []struct {
+		name, yaml, env string
+		want            bool
+		err             string
+	}{
+		{name: "no password: off", yaml: base + "}\n", want: false},
+		{name: "username, no password: off", yaml: base + ", username: bot}\n", want: false},
+		{name: "password: on", yaml: base + ", username: bot, password: s3cret}\n", want: true},
+		{name: "password from the environment: on", yaml: base + ", username: bot, password: \"${SMTP_PASSWORD_T}\"}\n", env: "s3cret", want: true},
+		{name: "password empty from the environment: off", yaml: base + ", username: bot, password: \"${SMTP_PASSWORD_T}\"}\n", env: "", want: false},
+		{name: "null: as not set", yaml: base + ", password: s3cret, require_tls: null}\n", want: true},
+		{name: "password, explicit false: off", yaml: base + ", username: bot, password: s3cret, require_tls: false}\n", want: false},
+		{name: "no password, explicit true: on", yaml: base + ", require_tls: true}\n", want: true},
+		{name: "not a boolean", yaml: base + ", require_tls: sometimes}\n", err: "sometimes"},
+		{name: "addr still required", yaml: "default_route: {team: ops}\nsmtp: {from: bot@example.com, require_tls: true}\n", err: "smtp: addr and from are required"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("SMTP_PASSWORD_T", c.env)
+			cfg, err := Parse([]byte(c.yaml))
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err = %v, want it to mention %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.SMTP.TLSRequired(); got != c.want {
+				t.Errorf("TLSRequired() = %v, want %v", got, c.want)
+			}
+			if cfg.SMTP.RequireTLS == nil || *cfg.SMTP.RequireTLS != c.want {
+				t.Errorf("RequireTLS = %v after Parse, want it filled in as %v", cfg.SMTP.RequireTLS, c.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -25,13 +26,23 @@ type SMTPOptions struct {
 	// PublicURL goes in the mail so the reader can open the incident.
 	PublicURL string
 	Timeout   time.Duration
+	// RequireTLS refuses to send anything (credentials or mail) unless
+	// STARTTLS secured the connection: a server that does not offer it, or
+	// whose certificate does not verify, fails the delivery permanently.
+	// Without it, STARTTLS is used when the server offers it.
+	RequireTLS bool
 }
 
 // Email delivers pages by email over SMTP, with STARTTLS when the server
-// offers it (required before authenticating).
+// offers it (required before authenticating, and before anything when
+// RequireTLS is set).
 type Email struct {
 	opts SMTPOptions
 	now  func() time.Time
+	// rootCAs, when set, replaces the system roots for the server's
+	// certificate (tests trust their own server with it). Verification
+	// is never skipped.
+	rootCAs *x509.CertPool
 }
 
 // NewEmail returns the notify:email consumer.
@@ -100,10 +111,8 @@ func (e *Email) send(ctx context.Context, to string, msg []byte) error {
 		return fmt.Errorf("smtp greeting: %w", err)
 	}
 	defer c.Close()
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
-			return fmt.Errorf("starttls: %w", err)
-		}
+	if err := e.startTLS(c, host); err != nil {
+		return err
 	}
 	if e.opts.Username != "" {
 		if err := c.Auth(smtp.PlainAuth("", e.opts.Username, e.opts.Password, host)); err != nil {
@@ -130,6 +139,37 @@ func (e *Email) send(ctx context.Context, to string, msg []byte) error {
 	// make it send again.
 	_ = c.Quit()
 	return nil
+}
+
+// startTLS secures the connection when the server offers STARTTLS. With
+// RequireTLS, a server that does not offer it, or a failed handshake (a
+// certificate that does not verify, a server that does not speak TLS),
+// is a permanent error before anything else is sent: retrying would meet
+// the same server. A 4xx reply to STARTTLS (454, TLS not available for a
+// temporary reason) and a timeout stay retryable.
+func (e *Email) startTLS(c *smtp.Client, host string) error {
+	// EHLO first, so a failed greeting is reported as such and not as a
+	// server without STARTTLS.
+	if err := c.Hello("localhost"); err != nil {
+		return fmt.Errorf("smtp EHLO: %w", err)
+	}
+	if ok, _ := c.Extension("STARTTLS"); !ok {
+		if e.opts.RequireTLS {
+			return outbox.Permanent(fmt.Errorf("smtp server %s does not offer STARTTLS and require_tls is on: nothing was sent", e.opts.Addr))
+		}
+		return nil
+	}
+	err := c.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, RootCAs: e.rootCAs})
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("starttls with %s: %w", e.opts.Addr, err)
+	var te *textproto.Error
+	var ne net.Error
+	if !e.opts.RequireTLS || errors.As(err, &te) || (errors.As(err, &ne) && ne.Timeout()) {
+		return err // a reply is classified by its code, as any other
+	}
+	return outbox.Permanent(fmt.Errorf("%w (require_tls is on: nothing was sent)", err))
 }
 
 // classifySMTP makes a 5xx reply permanent; everything else (4xx,
