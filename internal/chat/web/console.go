@@ -510,6 +510,15 @@ func (c *Console) renderOnCall(w http.ResponseWriter, r *http.Request, reply str
 
 // events streams what changed to an open page (server-sent events).
 func (c *Console) events(w http.ResponseWriter, r *http.Request) {
+	// A person's streams are capped (MaxStreamsPerPerson).
+	s := sessionOf(r)
+	ch, ok := c.platform.broker.subscribe(s.person)
+	if !ok {
+		http.Error(w, fmt.Sprintf("too many live-update streams open for %s: at most %d at once; close a console tab or window",
+			s.person, c.platform.broker.max), http.StatusTooManyRequests)
+		return
+	}
+	defer c.platform.broker.unsubscribe(ch)
 	rc := http.NewResponseController(w)
 	// A stream outlives the server's write timeout; browsers reconnect
 	// by themselves if it drops anyway.
@@ -522,12 +531,9 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	// case that notice was dropped. It ends too when the server begins to
 	// shut down, which would otherwise wait for it until its deadline; the
 	// browser reconnects by itself, to whichever bot serves next.
-	s := sessionOf(r)
 	closing := shutdown.Started(r.Context())
 	end := c.clock.NewTimer(s.issued.Add(c.ttl).Sub(c.clock.Now()))
 	defer end.Stop()
-	ch := c.platform.broker.subscribe(s.person)
-	defer c.platform.broker.unsubscribe(ch)
 	fmt.Fprint(w, ": connected\n\n")
 	if err := rc.Flush(); err != nil {
 		return

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -858,6 +859,74 @@ func TestEventStreamDeliversAndFreesItsSubscriber(t *testing.T) {
 	// Publishing to nobody is fine.
 	if err := f.platform.Post(bg, chat.Room{ID: "incident-4"}, "after"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// openStream opens /events with ck and returns, once the stream has
+// said it is connected (so it is subscribed), a func that closes it and
+// waits for its handler to return.
+func (f *fixture) openStream(ck *http.Cookie) (closeIt func()) {
+	f.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequestWithContext(ctx, "GET", "/events", nil)
+	req.AddCookie(ck)
+	w := newStreamWriter()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.handler.ServeHTTP(w, req)
+	}()
+	if c := nextChunk(f.t, w.chunks); c != ": connected\n\n" {
+		cancel()
+		f.t.Fatalf("stream opens with %q", c)
+	}
+	closeIt = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second): // a guard against a hang, not a wait
+			f.t.Fatal("the stream outlived its request")
+		}
+	}
+	f.t.Cleanup(closeIt)
+	return closeIt
+}
+
+// A person's live-update streams are capped across their sessions: the
+// one over the cap is refused with 429, naming the cap, and opens once
+// another has closed. Issue 9, item 10.
+func TestEventStreamsAreCappedPerPerson(t *testing.T) {
+	f := newFixture(t)
+	phone := f.signIn("alice-token")
+	f.clock.Advance(time.Minute)
+	laptop := f.signIn("alice-token")
+	var closers []func()
+	for i := range MaxStreamsPerPerson {
+		closers = append(closers, f.openStream([]*http.Cookie{phone, laptop}[i%2]))
+	}
+	for _, ck := range []*http.Cookie{phone, laptop} {
+		// Cancelled, so that a stream that is let through ends at once.
+		rec := f.doCtx(request{method: "GET", path: "/events", cookie: ck}, true)
+		if rec.Code != http.StatusTooManyRequests {
+			t.Fatalf("stream %d for alice = %d %s, want 429", MaxStreamsPerPerson+1, rec.Code, rec.Body)
+		}
+		if want := fmt.Sprintf("too many live-update streams open for alice: at most %d", MaxStreamsPerPerson); !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("429 says %q, want %q", rec.Body, want)
+		}
+		if ct := rec.Header().Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") {
+			t.Errorf("the refusal is sent as %q", ct)
+		}
+	}
+	if n := f.platform.subscribers(); n != MaxStreamsPerPerson {
+		t.Fatalf("subscribers = %d, want %d", n, MaxStreamsPerPerson)
+	}
+	// bob's streams are his own.
+	f.openStream(f.signIn("bob-token"))
+	// A stream closed makes room for one more.
+	closers[0]()
+	f.openStream(laptop)
+	if rec := f.doCtx(request{method: "GET", path: "/events", cookie: phone}, true); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("alice past the cap again = %d, want 429", rec.Code)
 	}
 }
 

@@ -103,7 +103,22 @@ type event struct {
 type broker struct {
 	mu   sync.Mutex
 	subs map[chan event]*subscriber
+	// open counts each person's streams, for the cap (maxStreams).
+	open map[string]int
+	max  int
 }
+
+// MaxStreamsPerPerson is how many live-update streams one person may have
+// open at once, across all their sessions and devices: a console tab each,
+// so more than anyone works with, and few enough that a signed-in client
+// cannot hold the server's goroutines and memory without bound. A stream
+// over the cap is refused (429) rather than closing the oldest: a browser
+// reconnects a stream that was closed, which would close the next oldest,
+// and so on around the tabs for as long as they are open; refused, the
+// newest tab only goes without live updates (it still works, by reloading)
+// and its EventSource stops asking. A stream counts until its handler
+// returns: its client leaves, its session ends, or the server shuts down.
+const MaxStreamsPerPerson = 8
 
 // subscriber is one open stream.
 type subscriber struct {
@@ -115,20 +130,35 @@ type subscriber struct {
 // kindResync tells a page it missed events and should reload.
 const kindResync = "resync"
 
-func newBroker() *broker { return &broker{subs: map[chan event]*subscriber{}} }
+func newBroker() *broker {
+	return &broker{subs: map[chan event]*subscriber{}, open: map[string]int{}, max: MaxStreamsPerPerson}
+}
 
-func (b *broker) subscribe(person string) chan event {
-	ch := make(chan event, 16)
+// subscribe opens a stream for person, or reports false when they already
+// have the most streams open that they may.
+func (b *broker) subscribe(person string) (chan event, bool) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.open[person] >= b.max {
+		return nil, false
+	}
+	ch := make(chan event, 16)
 	b.subs[ch] = &subscriber{person: person}
-	b.mu.Unlock()
-	return ch
+	b.open[person]++
+	return ch, true
 }
 
 func (b *broker) unsubscribe(ch chan event) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	sub, ok := b.subs[ch]
+	if !ok {
+		return
+	}
 	delete(b.subs, ch)
-	b.mu.Unlock()
+	if b.open[sub.person]--; b.open[sub.person] <= 0 {
+		delete(b.open, sub.person)
+	}
 }
 
 // missed reports, once, whether the stream missed events since it last

@@ -52,7 +52,7 @@ func TestRoomMethodsTellEveryOpenPage(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := NewPlatform()
-			alice, bob := p.broker.subscribe("alice"), p.broker.subscribe("bob")
+			alice, bob := subscribe(t, p, "alice"), subscribe(t, p, "bob")
 			if err := c.call(p); err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
@@ -75,7 +75,7 @@ func TestRoomMethodsTellEveryOpenPage(t *testing.T) {
 func TestDirectReachesOnlyThePersonPaged(t *testing.T) {
 	ctx := context.Background()
 	p := NewPlatform()
-	alice1, alice2, bob := p.broker.subscribe("alice"), p.broker.subscribe("alice"), p.broker.subscribe("bob")
+	alice1, alice2, bob := subscribe(t, p, "alice"), subscribe(t, p, "alice"), subscribe(t, p, "bob")
 	if err := p.Direct(ctx, chat.Member{Name: "alice", PlatformID: "alice"}, "Disk full", chat.Card{IncidentID: 3}); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestDirectReachesOnlyThePersonPaged(t *testing.T) {
 
 func TestSlowPageMissesEventsWithoutHoldingOthersUp(t *testing.T) {
 	p := NewPlatform()
-	slow, fast := p.broker.subscribe("alice"), p.broker.subscribe("bob")
+	slow, fast := subscribe(t, p, "alice"), subscribe(t, p, "bob")
 	ctx := context.Background()
 	const n = 40 // more than a stream's buffer
 	for i := 0; i < n; i++ {
@@ -119,7 +119,7 @@ func TestSlowPageMissesEventsWithoutHoldingOthersUp(t *testing.T) {
 
 func TestUnsubscribedPageHearsNothing(t *testing.T) {
 	p := NewPlatform()
-	ch := p.broker.subscribe("alice")
+	ch := subscribe(t, p, "alice")
 	p.broker.unsubscribe(ch)
 	if err := p.Post(context.Background(), chat.Room{ID: "incident-1"}, "x"); err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestPlatformName(t *testing.T) {
 // A digest of several incidents has no room: its banner links to none.
 func TestDirectOfADigestNamesNoRoom(t *testing.T) {
 	p := NewPlatform()
-	alice := p.broker.subscribe("alice")
+	alice := subscribe(t, p, "alice")
 	card := chat.NewDigestCard(2, []incident.Incident{{ID: 1}, {ID: 2}})
 	if err := p.Direct(context.Background(), chat.Member{Name: "alice", PlatformID: "alice"}, card.Title, card); err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestDirectOfADigestNamesNoRoom(t *testing.T) {
 // hears, once, that it missed events, so it reloads.
 func TestSlowPageKeepsItsPageAndHearsItMissedEvents(t *testing.T) {
 	p := NewPlatform()
-	slow := p.broker.subscribe("alice")
+	slow := subscribe(t, p, "alice")
 	ctx := context.Background()
 	for range 40 { // more than a stream's buffer
 		if err := p.Post(ctx, chat.Room{ID: "incident-1"}, "x"); err != nil {
@@ -175,5 +175,50 @@ func TestSlowPageKeepsItsPageAndHearsItMissedEvents(t *testing.T) {
 	}
 	if p.broker.missed(slow) {
 		t.Error("told twice")
+	}
+}
+
+// subscribe opens a stream for person, failing the test if the cap
+// refuses it.
+func subscribe(t *testing.T, p *Platform, person string) chan event {
+	t.Helper()
+	ch, ok := p.broker.subscribe(person)
+	if !ok {
+		t.Fatalf("subscribe %s: refused", person)
+	}
+	return ch
+}
+
+// A person may have MaxStreamsPerPerson streams open; another person's
+// count is their own, and a stream closed frees its place. Issue 9, item 10.
+func TestBrokerCapsStreamsPerPerson(t *testing.T) {
+	p := NewPlatform()
+	var alice []chan event
+	for range MaxStreamsPerPerson {
+		alice = append(alice, subscribe(t, p, "alice"))
+	}
+	if ch, ok := p.broker.subscribe("alice"); ok || ch != nil {
+		t.Fatalf("stream %d for alice = %v, %v; want refused", MaxStreamsPerPerson+1, ch, ok)
+	}
+	bob := subscribe(t, p, "bob")
+	// The refused one is not counted: freeing one place gives exactly one.
+	p.broker.unsubscribe(alice[0])
+	p.broker.unsubscribe(alice[0]) // twice is once
+	again := subscribe(t, p, "alice")
+	if _, ok := p.broker.subscribe("alice"); ok {
+		t.Fatal("alice opened past the cap after one stream closed")
+	}
+	// Every open stream still hears events.
+	p.Post(context.Background(), chat.Room{ID: "incident-1"}, "x")
+	for i, ch := range append(append(alice[1:], again), bob) {
+		if got := received(ch); len(got) != 1 {
+			t.Errorf("stream %d heard %v", i, got)
+		}
+	}
+	for _, ch := range append(append(alice[1:], again), bob) {
+		p.broker.unsubscribe(ch)
+	}
+	if n := len(p.broker.open); n != 0 {
+		t.Fatalf("counts left after every stream closed: %v", p.broker.open)
 	}
 }
