@@ -336,21 +336,32 @@ func TestMetricsToken(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("METRICS_TOKEN_T", c.env)
-			cfg, err := Parse([]byte(c.yaml))
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("err = %v, want it to mention %q", err, c.err)
-				}
+			cfg := parseOrRefuse(t, c.yaml, c.err)
+			if cfg == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := cfg.MetricsBearer(); got != c.want {
 				t.Errorf("MetricsBearer() = %q, want %q", got, c.want)
 			}
 		})
 	}
+}
+
+// parseOrRefuse parses yaml. With wantErr set it checks that parsing
+// fails naming it, and returns nil.
+func parseOrRefuse(t *testing.T, yaml, wantErr string) *Config {
+	t.Helper()
+	cfg, err := Parse([]byte(yaml))
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want it to mention %q", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // smtp.require_tls defaults to on when a password is set (credentials
@@ -376,15 +387,9 @@ func TestSMTPRequireTLS(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("SMTP_PASSWORD_T", c.env)
-			cfg, err := Parse([]byte(c.yaml))
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("err = %v, want it to mention %q", err, c.err)
-				}
+			cfg := parseOrRefuse(t, c.yaml, c.err)
+			if cfg == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := cfg.SMTP.TLSRequired(); got != c.want {
 				t.Errorf("TLSRequired() = %v, want %v", got, c.want)
