@@ -133,10 +133,10 @@ func (p *Platform) find(ctx context.Context, name string) (string, error) {
 // buttons, whose values are the commands they run. Labels are escaped as
 // values are: a digest's labels are incidents' titles.
 func Blocks(c chat.Card) []slack.Block {
-	title := slack.NewTextBlockObject(slack.MarkdownType, "*"+escape(c.Title)+"*", false, false)
+	title := slack.NewTextBlockObject(slack.MarkdownType, "*"+escapeMrkdwn(c.Title)+"*", false, false)
 	var fields []*slack.TextBlockObject
 	for _, f := range c.Fields {
-		fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType, "*"+escape(f.Label)+"*\n"+escape(f.Value), false, false))
+		fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType, "*"+escapeMrkdwn(f.Label)+"*\n"+escapeMrkdwn(f.Value), false, false))
 	}
 	blocks := []slack.Block{slack.NewSectionBlock(title, nil, nil), slack.NewSectionBlock(nil, fields, nil)}
 	var buttons []slack.BlockElement
@@ -159,14 +159,24 @@ func Blocks(c chat.Card) []slack.Block {
 	return blocks
 }
 
-// escape keeps Slack's control characters from reading as markup.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+// mrkdwnEscaper turns Slack's three control characters into entities.
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
-// PostCard posts the card and pins it.
+// escapeMrkdwn makes text literal in any Slack text field (mrkdwn, the
+// top-level text that notifications and previews show, plain_text): every
+// mention (<!channel>, <!here>, <@U…>, <#C…>, <!subteam^…>) and every link
+// (<url|label>) starts with "<", so escaped content can neither ping nor
+// disguise a link, and "&" is escaped so content cannot spell an entity
+// that reads as one. All content goes through it before it meets the
+// bot's own markup (the mention of the paged people), which stays live.
+// Plain @channel is no mention: the bot never sends link_names.
+func escapeMrkdwn(text string) string { return mrkdwnEscaper.Replace(text) }
+
+// PostCard posts the card and pins it. The message's top-level text, the
+// title, is what notifications and previews show: it is escaped as the
+// blocks are.
 func (p *Platform) PostCard(ctx context.Context, room chat.Room, card chat.Card) (string, error) {
-	_, ts, err := p.api.PostMessageContext(ctx, room.ID, slack.MsgOptionBlocks(Blocks(card)...), slack.MsgOptionText(card.Title, false))
+	_, ts, err := p.api.PostMessageContext(ctx, room.ID, slack.MsgOptionBlocks(Blocks(card)...), slack.MsgOptionText(escapeMrkdwn(card.Title), false))
 	if err != nil {
 		return "", retryable(fmt.Errorf("post card: %w", err))
 	}
@@ -178,7 +188,7 @@ func (p *Platform) PostCard(ctx context.Context, room chat.Room, card chat.Card)
 
 // UpdateCard edits the card in place.
 func (p *Platform) UpdateCard(ctx context.Context, room chat.Room, ts string, card chat.Card) error {
-	if _, _, _, err := p.api.UpdateMessageContext(ctx, room.ID, ts, slack.MsgOptionBlocks(Blocks(card)...), slack.MsgOptionText(card.Title, false)); err != nil {
+	if _, _, _, err := p.api.UpdateMessageContext(ctx, room.ID, ts, slack.MsgOptionBlocks(Blocks(card)...), slack.MsgOptionText(escapeMrkdwn(card.Title), false)); err != nil {
 		return retryable(fmt.Errorf("update card: %w", err))
 	}
 	return nil
@@ -186,7 +196,7 @@ func (p *Platform) UpdateCard(ctx context.Context, room chat.Room, ts string, ca
 
 // Post tells the card's thread.
 func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error {
-	return p.post(ctx, room, escape(text))
+	return p.post(ctx, room, escapeMrkdwn(text))
 }
 
 // post sends mrkdwn already escaped into the card's thread.
@@ -218,7 +228,7 @@ func (p *Platform) Summon(ctx context.Context, room chat.Room, people []chat.Mem
 		}
 		tags = append(tags, "<@"+m.PlatformID+">")
 	}
-	return p.post(ctx, room, strings.Join(tags, " ")+" paged: "+escape(text))
+	return p.post(ctx, room, strings.Join(tags, " ")+" paged: "+escapeMrkdwn(text))
 }
 
 // CloseRoom leaves the channel as it is: it is the incident's record.
@@ -234,21 +244,23 @@ func (p *Platform) Direct(ctx context.Context, to chat.Member, text string, card
 }
 
 // DirectCard is Direct that says where the card went (the DM channel and
-// the message's ts), for later edits.
+// the message's ts), for later edits. text, the notification's, carries
+// the incident's title and is escaped.
 func (p *Platform) DirectCard(ctx context.Context, to chat.Member, text string, card chat.Card) (chat.Room, string, error) {
 	ch, _, _, err := p.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{to.PlatformID}})
 	if err != nil {
 		return chat.Room{}, "", retryable(fmt.Errorf("open a DM with %s: %w", to.Name, err))
 	}
-	_, ts, err := p.api.PostMessageContext(ctx, ch.ID, slack.MsgOptionBlocks(Blocks(card)...), slack.MsgOptionText(text, false))
+	_, ts, err := p.api.PostMessageContext(ctx, ch.ID, slack.MsgOptionBlocks(Blocks(card)...), slack.MsgOptionText(escapeMrkdwn(text), false))
 	if err != nil {
 		return chat.Room{}, "", retryable(fmt.Errorf("DM %s: %w", to.Name, err))
 	}
 	return chat.Room{ID: ch.ID}, ts, nil
 }
 
-// Ephemeral answers one person privately in a channel.
+// Ephemeral answers one person privately in a channel. The answer names
+// incidents by their titles, so it is escaped as any content.
 func (p *Platform) Ephemeral(ctx context.Context, channel, user, text string) error {
-	_, err := p.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
+	_, err := p.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(escapeMrkdwn(text), false))
 	return err
 }
