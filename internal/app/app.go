@@ -342,21 +342,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	a.Registry.MustRegister(&dbCollector{app: a})
 
 	a.handler = httpapi.New(httpapi.Options{
-		Incidents:    a.Incidents,
-		OnCall:       a.OnCall,
-		Escalator:    a.Engine,
-		Assigner:     a.Engine,
-		Twilio:       twilioIn,
-		BaseURL:      cfg.BaseURL,
-		Console:      consoleRoutes,
-		Mounts:       mounts,
-		Integrations: cfg.Integrations,
-		APITokens:    cfg.APITokens,
-		MetricsToken: cfg.MetricsBearer(),
-		Ready:        st.Ping,
-		Clock:        opts.Clock,
-		Logger:       opts.Logger,
-		Registry:     a.Registry,
+		Incidents:      a.Incidents,
+		OnCall:         a.OnCall,
+		Escalator:      a.Engine,
+		Assigner:       a.Engine,
+		Twilio:         twilioIn,
+		BaseURL:        cfg.BaseURL,
+		Console:        consoleRoutes,
+		Mounts:         mounts,
+		Integrations:   cfg.Integrations,
+		APITokens:      cfg.APITokens,
+		MetricsToken:   cfg.MetricsBearer(),
+		TrustedProxies: cfg.TrustedProxyPrefixes(),
+		Ready:          st.Ping,
+		Clock:          opts.Clock,
+		Logger:         opts.Logger,
+		Registry:       a.Registry,
 	}).Handler()
 	return a, nil
 }

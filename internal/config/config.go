@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -36,6 +37,12 @@ type Config struct {
 	// ReopenWindow: an alert of a resolved incident that fires again within
 	// this window reopens the incident; later it opens a new one.
 	ReopenWindow Duration `yaml:"reopen_window"`
+	// TrustedProxies are the addresses (an IP or a CIDR prefix) of the
+	// reverse proxies in front of the bot. A request from one of them is
+	// counted, for the limits on failed sign-ins, as coming from the
+	// address its X-Forwarded-For names; from anywhere else the header is
+	// ignored, since any client can send it.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	APITokens []APIToken `yaml:"api_tokens"`
 	// MetricsToken, when set, is the bearer token /metrics asks for
@@ -62,6 +69,13 @@ type Config struct {
 	// ConsoleSession is how long a console sign-in lasts (default 12h);
 	// then the person signs in again.
 	ConsoleSession Duration `yaml:"console_session"`
+	// ConsoleVisibility is which incidents the console lists and opens
+	// for a person: "all" (the default: in an outage every responder sees
+	// the whole picture, as in PagerDuty's and Grafana OnCall's default)
+	// or "teams" (only the incidents of the teams the person is a member
+	// or lead of; others answer 404). Acting on another team's incident
+	// is refused either way.
+	ConsoleVisibility string `yaml:"console_visibility"`
 	// Slack, when set, opens incident channels on Slack and takes its
 	// slash command and buttons.
 	Slack *Slack `yaml:"slack"`
@@ -70,6 +84,9 @@ type Config struct {
 	// Discord, when set, opens a private thread per incident.
 	Discord *Discord `yaml:"discord"`
 
+	// trusted is TrustedProxies parsed.
+	trusted []netip.Prefix
+
 	// derivedBaseURL is the BaseURL that was derived from the listen
 	// address, "" when base_url was configured. A BaseURL that no longer
 	// equals it was set by hand and is left alone.
@@ -77,7 +94,23 @@ type Config struct {
 }
 
 // MinMetricsTokenLen is the shortest metrics_token accepted.
-const MinMetricsTokenLen = 16
+const MinMetricsTokenLen = MinTokenLen
+
+// MinTokenLen is the shortest API, integration or console token a bot that
+// others can reach accepts: 16 random characters are beyond any online
+// guessing, and the limits on failed attempts make guessing slower still.
+// A bot reachable only from its own machine (listen and base_url on
+// loopback, as in the demo) may use shorter ones.
+const MinTokenLen = 16
+
+// Console visibility settings.
+const (
+	ConsoleVisibilityAll   = "all"
+	ConsoleVisibilityTeams = "teams"
+)
+
+// TrustedProxyPrefixes is TrustedProxies parsed.
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix { return c.trusted }
 
 // MetricsBearer is the token /metrics asks for, "" when it is open.
 func (c *Config) MetricsBearer() string {
@@ -450,7 +483,65 @@ func Load(path string) (*Config, error) {
 	if v := os.Getenv("BOT_DB"); v != "" {
 		c.Database = v
 	}
+	if err := c.CheckTokenLengths(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	return c, nil
+}
+
+// CheckTokenLengths refuses tokens shorter than MinTokenLen unless the bot
+// is reachable only from its own machine: it listens on a loopback address
+// and its base_url names one. It runs once the listen address is final
+// (after BOT_LISTEN), since that decides.
+func (c *Config) CheckTokenLengths() error {
+	if c.LocalOnly() {
+		return nil
+	}
+	var errs []error
+	short := func(field, token string) {
+		if token != "" && len(token) < MinTokenLen {
+			errs = append(errs, fmt.Errorf("%s: the token is %d characters; a bot reachable from other machines (listen %q, base_url %q) needs at least %d (e.g. openssl rand -hex 16)",
+				field, len(token), c.Listen, c.BaseURL, MinTokenLen))
+		}
+	}
+	for i, t := range c.APITokens {
+		short(fmt.Sprintf("api_tokens[%d] (%s)", i, t.Name), t.Token)
+	}
+	for _, in := range c.Integrations {
+		short(fmt.Sprintf("integration %q", in.Name), in.Token)
+	}
+	for i, t := range c.ConsoleTokens {
+		short(fmt.Sprintf("console_tokens[%d] (%s)", i, t.Person), t.Token)
+	}
+	return errors.Join(errs...)
+}
+
+// LocalOnly reports whether the bot is reachable only from its own
+// machine: it listens on a loopback address, and base_url, configured or
+// derived, names a loopback host.
+func (c *Config) LocalOnly() bool {
+	return loopbackHostPort(c.Listen) && loopbackURL(c.BaseURL)
+}
+
+func loopbackHostPort(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	return loopbackHost(host)
+}
+
+func loopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && loopbackHost(u.Hostname())
+}
+
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // envRef matches ${NAME}: secrets can stay out of the file. The braces are
@@ -530,6 +621,26 @@ func (c *Config) check() error {
 		if t.Name == "" || t.Token == "" {
 			fail("api_tokens[%d]: name and token are required", i)
 		}
+	}
+	c.trusted = nil
+	for i, p := range c.TrustedProxies {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				fail("trusted_proxies[%d]: %q is neither an IP address nor a CIDR prefix", i, p)
+				continue
+			}
+			prefix = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		c.trusted = append(c.trusted, prefix.Masked())
+	}
+	switch c.ConsoleVisibility {
+	case "":
+		c.ConsoleVisibility = ConsoleVisibilityAll
+	case ConsoleVisibilityAll, ConsoleVisibilityTeams:
+	default:
+		fail("console_visibility: %q is not %q or %q", c.ConsoleVisibility, ConsoleVisibilityAll, ConsoleVisibilityTeams)
 	}
 	if t := c.MetricsToken; t != nil {
 		switch {

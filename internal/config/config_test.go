@@ -1,9 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -396,6 +398,99 @@ func TestSMTPRequireTLS(t *testing.T) {
 			}
 			if cfg.SMTP.RequireTLS == nil || *cfg.SMTP.RequireTLS != c.want {
 				t.Errorf("RequireTLS = %v after Parse, want it filled in as %v", cfg.SMTP.RequireTLS, c.want)
+			}
+		})
+	}
+}
+
+func TestTokenLengthsDependOnWhoCanReachTheBot(t *testing.T) {
+	const tokens = "api_tokens: [{name: ci, token: %s}]\n" +
+		"integrations: [{name: am, format: alertmanager, token: %s}]\n" +
+		"people: [{name: alice}]\nconsole_tokens: [{token: %s, person: alice}]\n" +
+		"default_route: {team: ops}\n"
+	long := "0123456789abcdef"
+	cases := []struct {
+		name, head       string
+		api, hook, conse string
+		err              []string // every one named, or none
+	}{
+		{name: "loopback listen, short tokens (the demo)", head: "listen: 127.0.0.1:8080\n", api: "demo", hook: "demo", conse: "demo"},
+		{name: "localhost with a loopback base_url", head: "listen: localhost:8080\nbase_url: http://localhost:8080\n", api: "demo", hook: "demo", conse: "demo"},
+		{name: "IPv6 loopback", head: "listen: '[::1]:8080'\n", api: "demo", hook: "demo", conse: "demo"},
+		{name: "every interface, short tokens", head: "listen: 0.0.0.0:8080\n", api: "demo", hook: "hook", conse: "c",
+			err: []string{"api_tokens[0] (ci): the token is 4 characters", `integration "am": the token is 4 characters`, "console_tokens[0] (alice): the token is 1 characters", "at least 16"}},
+		{name: "every interface, long tokens", head: "listen: 0.0.0.0:8080\n", api: long, hook: long, conse: long},
+		{name: "loopback behind a public base_url (a proxy in front)", head: "listen: 127.0.0.1:8080\nbase_url: https://oncall.example.com\n", api: long, hook: "short", conse: long,
+			err: []string{`integration "am": the token is 5 characters`}},
+		{name: "no listen address: the default is loopback", head: "", api: "short", hook: "short", conse: "short"},
+		{name: "an interface's own address", head: "listen: 192.0.2.10:8080\n", api: "short", hook: long, conse: long, err: []string{"api_tokens[0]"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bot.yaml")
+			if err := os.WriteFile(path, []byte(c.head+fmt.Sprintf(tokens, c.api, c.hook, c.conse)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("BOT_LISTEN", "")
+			_, err := Load(path)
+			if len(c.err) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("short tokens accepted")
+			}
+			for _, want := range c.err {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestBOTListenDecidesTokenLengths(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bot.yaml")
+	if err := os.WriteFile(path, []byte("listen: 127.0.0.1:8080\napi_tokens: [{name: ci, token: demo}]\ndefault_route: {team: ops}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BOT_LISTEN", ":8080")
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "api_tokens[0]") {
+		t.Fatalf("BOT_LISTEN on every interface with a 4-character token: err = %v", err)
+	}
+}
+
+func TestTrustedProxiesAndConsoleVisibility(t *testing.T) {
+	const base = "default_route: {team: ops}\n"
+	cases := []struct {
+		name, yaml, err string
+		proxies         []string
+		visibility      string
+	}{
+		{name: "defaults", yaml: base, visibility: "all"},
+		{name: "addresses and prefixes", yaml: base + "trusted_proxies: [10.0.0.0/8, 192.168.1.7, '::1', '2001:db8::/32']\nconsole_visibility: teams\n",
+			proxies: []string{"10.0.0.0/8", "192.168.1.7/32", "::1/128", "2001:db8::/32"}, visibility: "teams"},
+		{name: "a prefix with host bits is masked", yaml: base + "trusted_proxies: [10.1.2.3/8]\n", proxies: []string{"10.0.0.0/8"}, visibility: "all"},
+		{name: "not an address", yaml: base + "trusted_proxies: [proxy.example.com]\n", err: `trusted_proxies[0]: "proxy.example.com" is neither`},
+		{name: "unknown visibility", yaml: base + "console_visibility: mine\n", err: `console_visibility: "mine" is not "all" or "teams"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := parseOrRefuse(t, c.yaml, c.err)
+			if cfg == nil {
+				return
+			}
+			var got []string
+			for _, p := range cfg.TrustedProxyPrefixes() {
+				got = append(got, p.String())
+			}
+			if !slices.Equal(got, c.proxies) {
+				t.Errorf("trusted proxies = %v, want %v", got, c.proxies)
+			}
+			if cfg.ConsoleVisibility != c.visibility {
+				t.Errorf("console_visibility = %q, want %q", cfg.ConsoleVisibility, c.visibility)
 			}
 		})
 	}

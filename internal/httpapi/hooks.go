@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/oncallbot/bot/internal/attempts"
 	"github.com/oncallbot/bot/internal/ingest"
 	"github.com/oncallbot/bot/internal/store"
 )
@@ -31,13 +32,47 @@ type hookResponse struct {
 func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "integration")
 	in, ok := s.integrations[name]
+	client := attempts.Client(r, s.trusted)
+	// An unknown name is counted like a wrong token under one key per
+	// client, so integration names cannot be enumerated at full speed.
+	key := client + " " + name
 	if !ok {
+		key = client + " ?"
+	}
+	if !s.allowAttempt(w, "hooks", key, s.hookAttempts) {
+		s.hookRequests.WithLabelValues(hookLabel(name, ok), "429").Inc()
+		return
+	}
+	if !ok {
+		s.failedAttempt(r, "hooks", key, s.hookAttempts, "integration", name)
 		writeError(w, http.StatusNotFound, "unknown integration "+strconv.Quote(name), "")
 		s.hookRequests.WithLabelValues("unknown", "404").Inc()
 		return
 	}
-	code := s.hook(w, r, name, in.Format, in.Token, in.DefaultSeverity)
+	if got := hookToken(r); got == "" || !newSecret(name, in.Token).matches(got) {
+		if got != "" {
+			s.failedAttempt(r, "hooks", key, s.hookAttempts, "integration", name)
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hooks"`)
+		msg := "invalid integration token"
+		if got == "" {
+			msg = "missing integration token: send Authorization: Bearer <token> or ?token=<token>"
+		}
+		writeError(w, http.StatusUnauthorized, msg, "")
+		s.hookRequests.WithLabelValues(name, "401").Inc()
+		return
+	}
+	code := s.hook(w, r, name, in.Format, in.DefaultSeverity)
 	s.hookRequests.WithLabelValues(name, strconv.Itoa(code)).Inc()
+}
+
+// hookLabel is the integration label of a request's metrics: its name, or
+// "unknown" for a name no integration has (so a scan cannot add labels).
+func hookLabel(name string, known bool) string {
+	if known {
+		return name
+	}
+	return "unknown"
 }
 
 func hookToken(r *http.Request) string {
@@ -47,16 +82,8 @@ func hookToken(r *http.Request) string {
 	return r.URL.Query().Get("token")
 }
 
-func (s *Server) hook(w http.ResponseWriter, r *http.Request, name, format, token string, def ingest.Severity) int {
-	if got := hookToken(r); got == "" || !newSecret(name, token).matches(got) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="hooks"`)
-		msg := "invalid integration token"
-		if got == "" {
-			msg = "missing integration token: send Authorization: Bearer <token> or ?token=<token>"
-		}
-		writeError(w, http.StatusUnauthorized, msg, "")
-		return http.StatusUnauthorized
-	}
+// hook takes an authenticated webhook's body.
+func (s *Server) hook(w http.ResponseWriter, r *http.Request, name, format string, def ingest.Severity) int {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/oncallbot/bot/internal/attempts"
 	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/incident"
@@ -49,6 +51,9 @@ type Options struct {
 	// MetricsToken, when set, is the bearer token /metrics asks for;
 	// "" leaves /metrics open.
 	MetricsToken string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, for the limits on failed attempts.
+	TrustedProxies []netip.Prefix
 	// Ready reports whether the bot can take writes, for /readyz.
 	Ready    func(ctx context.Context) error
 	Clock    clock.Clock
@@ -80,6 +85,9 @@ type Server struct {
 	apiTokens    []secret
 	metricsToken *secret // nil: /metrics is open
 	ready        func(ctx context.Context) error
+	trusted      []netip.Prefix
+	apiAttempts  *attempts.Limiter
+	hookAttempts *attempts.Limiter
 	clock        clock.Clock
 	log          *slog.Logger
 	registry     *prometheus.Registry
@@ -87,7 +95,20 @@ type Server struct {
 	alertsIngested *prometheus.CounterVec
 	hookRequests   *prometheus.CounterVec
 	latency        *prometheus.HistogramVec
+	authFailures   *prometheus.CounterVec
+	authRefused    *prometheus.CounterVec
 }
+
+// Failed attempts allowed per client before it is refused for a while
+// (see package attempts). A monitoring system or a script with the right
+// token never fails; one with a wrong token gets a few tries, then one a
+// minute (API) or two a minute (hooks). Hooks are counted per integration
+// too, so a misconfigured sender cannot shut out a working one that posts
+// from the same address to another integration.
+var (
+	apiPolicy  = attempts.Policy{Burst: 10, Every: time.Minute}
+	hookPolicy = attempts.Policy{Burst: 20, Every: 30 * time.Second}
+)
 
 // secret is a token stored as its SHA-256, so comparisons take the same
 // time whatever the length or content of the guess.
@@ -118,6 +139,9 @@ func New(opts Options) *Server {
 		mounts:       opts.Mounts,
 		integrations: map[string]config.Integration{},
 		ready:        opts.Ready,
+		trusted:      opts.TrustedProxies,
+		apiAttempts:  attempts.New(apiPolicy, opts.Clock.Now),
+		hookAttempts: attempts.New(hookPolicy, opts.Clock.Now),
 		clock:        opts.Clock,
 		log:          opts.Logger,
 		registry:     opts.Registry,
@@ -134,6 +158,14 @@ func New(opts Options) *Server {
 			Help:    "HTTP request latency by route pattern, method and status code.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method", "code"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bot_auth_failures_total",
+			Help: "Requests with a wrong token, by surface (api, hooks).",
+		}, []string{"surface"}),
+		authRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bot_auth_throttled_total",
+			Help: "Requests refused with 429 because their client had too many failed attempts, by surface (api, hooks).",
+		}, []string{"surface"}),
 	}
 	for _, in := range opts.Integrations {
 		s.integrations[in.Name] = in
@@ -145,7 +177,7 @@ func New(opts Options) *Server {
 		t := newSecret("metrics", opts.MetricsToken)
 		s.metricsToken = &t
 	}
-	opts.Registry.MustRegister(s.alertsIngested, s.hookRequests, s.latency)
+	opts.Registry.MustRegister(s.alertsIngested, s.hookRequests, s.latency, s.authFailures, s.authRefused)
 	return s
 }
 
@@ -260,6 +292,10 @@ type ctxKey struct{}
 
 func (s *Server) requireAPIToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client := attempts.Client(r, s.trusted)
+		if !s.allowAttempt(w, "api", client, s.apiAttempts) {
+			return
+		}
 		token, ok := bearerToken(r)
 		if !ok || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
@@ -272,9 +308,40 @@ func (s *Server) requireAPIToken(next http.Handler) http.Handler {
 				return
 			}
 		}
+		s.failedAttempt(r, "api", client, s.apiAttempts, "path", r.URL.Path)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid API token", "")
 	})
+}
+
+// allowAttempt answers 429 when key has used its failed attempts, and
+// reports whether the request may go on to be authenticated. A client that
+// is refused is refused whatever it sends: checking its token first would
+// let it go on guessing at full speed.
+func (s *Server) allowAttempt(w http.ResponseWriter, surface, key string, l *attempts.Limiter) bool {
+	wait, ok := l.Allow(key)
+	if ok {
+		return true
+	}
+	s.authRefused.WithLabelValues(surface).Inc()
+	w.Header().Set("Retry-After", attempts.RetryAfter(wait))
+	writeError(w, http.StatusTooManyRequests,
+		"too many failed attempts with a wrong token from this address; try again in "+attempts.RetryAfter(wait)+"s", "")
+	return false
+}
+
+// failedAttempt counts and logs a request with a wrong token. Each failure
+// is logged (there are at most a burst of them per client before it is
+// refused), and so is the moment a client is shut out; the refusals that
+// follow are only counted, so a flood cannot flood the log.
+func (s *Server) failedAttempt(r *http.Request, surface, key string, l *attempts.Limiter, args ...any) {
+	s.authFailures.WithLabelValues(surface).Inc()
+	shut := l.Fail(key)
+	args = append([]any{"surface", surface, "client", attempts.Client(r, s.trusted), "peer", r.RemoteAddr}, args...)
+	s.log.Warn("request with a wrong token", args...)
+	if shut {
+		s.log.Warn("client refused for a while: too many wrong tokens", args...)
+	}
 }
 
 // requireMetricsToken asks for the metrics token when one is configured;

@@ -257,6 +257,9 @@ func TestAPIRefusesRequestsWithoutAValidToken(t *testing.T) {
 	for _, c := range cases {
 		for _, rt := range apiRoutes {
 			t.Run(c.name+"/"+rt.method+" "+rt.path, func(t *testing.T) {
+				// Long enough for this client's failed attempts to be
+				// forgotten: the limit on them has its own test.
+				f.clock.Advance(time.Duration(apiPolicy.Burst) * apiPolicy.Every)
 				r := f.send(rt.method, rt.path, http.Header{"Authorization": c.authorization}, rt.body)
 				expectError(t, r, http.StatusUnauthorized, c.want, "")
 				if got := r.header.Get("WWW-Authenticate"); got != c.challenge {

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/oncallbot/bot/internal/attempts"
 	"github.com/oncallbot/bot/internal/chat"
 	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
@@ -43,9 +46,12 @@ type Console struct {
 	incidents *incident.Service
 	oncall    *oncall.Service
 	teams     []config.Team
-	tokens    map[string]string // token -> person
-	key       []byte
-	ttl       time.Duration // how long a sign-in lasts
+	tokens    []consoleToken
+	// signIns counts failed sign-ins per client (see package attempts).
+	signIns *attempts.Limiter
+	trusted []netip.Prefix
+	key     []byte
+	ttl     time.Duration // how long a sign-in lasts
 	// httpsBase says base_url is https: the bot sits behind a proxy that
 	// terminates TLS, so its cookies are Secure though r.TLS is nil.
 	httpsBase bool
@@ -60,6 +66,17 @@ type Console struct {
 	signedOut map[string]time.Time // person -> when they last signed out
 }
 
+// consoleToken is a sign-in token kept as its SHA-256, so checking a
+// guess takes the same time whatever its length or content.
+type consoleToken struct {
+	hash   [32]byte
+	person string
+}
+
+// signInPolicy lets a client mistype a token a few times, then try once a
+// minute.
+var signInPolicy = attempts.Policy{Burst: 10, Every: time.Minute}
+
 // NewConsole builds the console. cfg's console tokens sign people in for
 // cfg.ConsoleSession, timed by clk.
 func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *oncall.Service, cfg *config.Config, clk clock.Clock, log *slog.Logger) (*Console, error) {
@@ -71,7 +88,8 @@ func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *onc
 	if ttl <= 0 { // a Config not from config.Parse
 		ttl = 12 * time.Hour
 	}
-	c := &Console{platform: p, exec: exec, incidents: inc, oncall: oc, teams: cfg.Teams, tokens: map[string]string{},
+	c := &Console{platform: p, exec: exec, incidents: inc, oncall: oc, teams: cfg.Teams,
+		signIns: attempts.New(signInPolicy, clk.Now), trusted: cfg.TrustedProxyPrefixes(),
 		key: key, ttl: ttl, clock: clk, log: log, signedOut: map[string]time.Time{}}
 	if u, err := url.Parse(cfg.BaseURL); err == nil && strings.EqualFold(u.Scheme, "https") {
 		c.httpsBase = true
@@ -80,7 +98,7 @@ func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *onc
 		c.origin = originOf(u)
 	}
 	for _, t := range cfg.ConsoleTokens {
-		c.tokens[t.Token] = t.Person
+		c.tokens = append(c.tokens, consoleToken{hash: sha256.Sum256([]byte(t.Token)), person: t.Person})
 	}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
 		"when": func(t time.Time) string { return t.UTC().Format("Mon 2 Jan 15:04 MST") },
@@ -364,18 +382,34 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if !parseForm(w, r, 4<<10) {
 		return
 	}
-	token := r.PostFormValue("token")
+	client := attempts.Client(r, c.trusted)
+	if wait, ok := c.signIns.Allow(client); !ok {
+		// Refused whatever the token: checking it would let a guesser go
+		// on at full speed.
+		w.Header().Set("Retry-After", attempts.RetryAfter(wait))
+		w.WriteHeader(http.StatusTooManyRequests)
+		c.render(w, "login.html", page{Title: "Sign in",
+			Flash: "Too many failed sign-ins from this address. Try again in " + attempts.RetryAfter(wait) + " seconds."})
+		return
+	}
+	guess := sha256.Sum256([]byte(r.PostFormValue("token")))
 	var person string
-	for t, p := range c.tokens {
-		if hmac.Equal([]byte(t), []byte(token)) {
-			person = p
+	for _, t := range c.tokens {
+		if subtle.ConstantTimeCompare(guess[:], t.hash[:]) == 1 {
+			person = t.person
 		}
 	}
 	if person == "" {
+		shut := c.signIns.Fail(client)
+		c.log.Warn("console sign-in failed: wrong token", "client", client, "peer", r.RemoteAddr)
+		if shut {
+			c.log.Warn("console sign-ins refused for a while: too many wrong tokens", "client", client)
+		}
 		w.WriteHeader(http.StatusUnauthorized)
 		c.render(w, "login.html", page{Title: "Sign in", Flash: "That token is not valid."})
 		return
 	}
+	c.log.Info("console sign-in", "person", person, "client", client)
 	// Max-Age lets the browser drop the cookie when it ends; the signed
 	// issue time is what the server trusts.
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: c.sign(session{person: person, issued: c.clock.Now()}),

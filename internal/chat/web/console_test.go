@@ -144,6 +144,7 @@ type request struct {
 	origin       string
 	headers      map[string]string // more request headers (Referer, Sec-Fetch-Site)
 	tls          bool
+	remote       string // the client's address, when not httptest's
 }
 
 func (f *fixture) do(r request) *httptest.ResponseRecorder {
@@ -167,6 +168,9 @@ func (f *fixture) do(r request) *httptest.ResponseRecorder {
 	}
 	if r.tls {
 		req.TLS = &tls.ConnectionState{}
+	}
+	if r.remote != "" {
+		req.RemoteAddr = r.remote
 	}
 	rec := httptest.NewRecorder()
 	f.handler.ServeHTTP(rec, req)
