@@ -112,6 +112,10 @@ type Batch struct {
 	// Ignored counts entries that were valid but carry nothing to act on,
 	// such as a Grafana legacy "pending" or "paused" notification.
 	Ignored int
+
+	// shape, set by the decoder, says where the alerts' parts were in
+	// the body, for the errors of the limits (see checkLimits).
+	shape shape
 }
 
 // FieldError is a client error that names the offending part of the body.

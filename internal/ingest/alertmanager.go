@@ -82,7 +82,7 @@ func (e *amEnvelope[T]) toBatch(opts Options, what string, conv func(a *T, i int
 		}
 		fallback = st
 	}
-	b := Batch{Alerts: make([]Alert, 0, len(e.Alerts)), Truncated: e.TruncatedAlerts}
+	b := Batch{Alerts: make([]Alert, 0, len(e.Alerts)), Truncated: e.TruncatedAlerts, shape: amShape}
 	for i := range e.Alerts {
 		a, err := conv(&e.Alerts[i], i, fallback)
 		if err != nil {

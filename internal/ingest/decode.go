@@ -44,11 +44,22 @@ func KnownFormat(format string) bool {
 
 // Decode turns a webhook body of the given format into alerts. Every alert
 // it returns has a fingerprint, a status, a summary and non-nil label and
-// annotation maps.
+// annotation maps, and is within the limits of one alert (MaxLabelsPerAlert
+// and the rest): a body with an alert over one is refused whole with a
+// *FieldError that names the limit, the field and the alert.
 func Decode(format string, body []byte, opts Options) (Batch, error) {
 	d, ok := decoders[format]
 	if !ok {
 		return Batch{}, fmt.Errorf("unknown webhook format %q", format)
 	}
-	return d(body, opts)
+	b, err := d(body, opts)
+	if err != nil {
+		return Batch{}, err
+	}
+	// Checked here, on what every decoder returns, so that no source
+	// escapes them and all are held to the same numbers.
+	if err := b.checkLimits(); err != nil {
+		return Batch{}, err
+	}
+	return b, nil
 }

@@ -218,11 +218,12 @@ func summaryText(s string) string {
 	return truncateRunes(strings.TrimSpace(s), maxSummaryRunes)
 }
 
-// isHTTPURL reports whether s is an absolute http or https URL with a host.
-// Only such links are safe to render as clickable in chat.
+// isHTTPURL reports whether s is an absolute http or https URL with a host,
+// of at most MaxSourceURLBytes. Only such links are safe to render as
+// clickable in chat, and a longer one would not open.
 func isHTTPURL(s string) bool {
-	// Cheap prefix test first: most non-URLs never reach url.Parse.
-	if len(s) < len("http://x") {
+	// Cheap tests first: most non-URLs never reach url.Parse.
+	if len(s) < len("http://x") || len(s) > MaxSourceURLBytes {
 		return false
 	}
 	if !strings.EqualFold(s[:7], "http://") && !strings.EqualFold(s[:8], "https://") {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,15 @@ type genericAlert struct {
 	StartedAt string            `json:"started_at"`
 }
 
+// genericObjectShape and genericArrayShape say where toAlert takes an
+// alert's parts from, in a body of one alert and in an array.
+var (
+	genericObjectShape = shape{single: true, labels: "labels",
+		annotationMembers: map[string]string{"message": "message"}, fingerprint: "dedup_key"}
+	genericArrayShape = shape{labels: "labels",
+		annotationMembers: map[string]string{"message": "message"}, fingerprint: "dedup_key"}
+)
+
 // genericTitleLabel is the extra entry under which the title joins the labels
 // when a default dedup key is derived. Prometheus reserves names starting
 // with "__", so real label sets do not use it.
@@ -37,7 +47,8 @@ const genericTitleLabel = "__title__"
 //
 //	title       string, required, not blank. Becomes the summary, cut to
 //	            500 characters.
-//	message     string. Longer text, kept as the "message" annotation.
+//	message     string. Longer text, kept as the "message" annotation:
+//	            at most 16 KiB.
 //	severity    string, one of critical, error, warning, notice, none or an
 //	            alias such as crit, fatal, high, major, medium, minor, info,
 //	            low, p1..p5, sev1..sev5, Zabbix's Disaster/High/Average/
@@ -47,13 +58,17 @@ const genericTitleLabel = "__title__"
 //	dedup_key   string. Identifies the problem: a later alert with the same
 //	            key updates or resolves it. Missing or blank means a key
 //	            derived from labels and title: LabelsFingerprint of labels
-//	            plus an entry "__title__" holding title.
+//	            plus an entry "__title__" holding title. At most 255
+//	            bytes.
 //	status      string: "firing", "triggered" or "trigger" for a problem
 //	            (the default when missing or empty); "resolved", "resolve"
 //	            or "ok" to resolve it. Any case. Anything else is an error.
 //	labels      object whose values are all strings. Used for routing.
-//	link        string, an absolute http or https URL back to the source.
-//	            Anything else, apart from "", is an error.
+//	            At most 128 labels, names of at most 1024 bytes, values
+//	            of at most 2048.
+//	link        string, an absolute http or https URL back to the source,
+//	            of at most 8 KiB. Anything else, apart from "", is an
+//	            error.
 //	started_at  string, an RFC 3339 timestamp such as
 //	            "2024-05-01T12:00:00Z" or "2024-05-01T14:00:00.5+02:00".
 //	            Missing or empty means the time the bot received the alert.
@@ -61,7 +76,8 @@ const genericTitleLabel = "__title__"
 // A resolved alert ends at the time the bot received it. Members not listed
 // are ignored, and JSON null counts as missing. Errors name the member:
 // "severity" for a single object, "[3].severity" for the fourth element of
-// an array.
+// an array. The sizes above are the limits of every source (see
+// MaxLabelsPerAlert); one alert over a limit refuses the whole body.
 //
 // Example:
 //
@@ -76,11 +92,11 @@ func decodeGeneric(body []byte, opts Options) (Batch, error) {
 		if err := json.Unmarshal(body, &g); err != nil {
 			return Batch{}, mapDecodeError(err, "", what)
 		}
-		a, err := g.toAlert("", opts)
+		a, err := g.toAlert(-1, opts)
 		if err != nil {
 			return Batch{}, err
 		}
-		return Batch{Alerts: []Alert{a}}, nil
+		return Batch{Alerts: []Alert{a}, shape: genericObjectShape}, nil
 	case "array":
 		// Elements are decoded one by one so a type error can name its
 		// index, which encoding/json's paths leave out.
@@ -91,7 +107,7 @@ func decodeGeneric(body []byte, opts Options) (Batch, error) {
 		if len(raws) > maxGenericAlerts {
 			return Batch{}, &FieldError{Msg: "too many alerts: " + strconv.Itoa(len(raws)) + " in one body, at most " + strconv.Itoa(maxGenericAlerts)}
 		}
-		b := Batch{Alerts: make([]Alert, 0, len(raws))}
+		b := Batch{Alerts: make([]Alert, 0, len(raws)), shape: genericArrayShape}
 		for i, raw := range raws {
 			prefix := indexPath("", i, "")
 			if k := jsonKind(raw); k != "object" {
@@ -107,7 +123,7 @@ func decodeGeneric(body []byte, opts Options) (Batch, error) {
 				}
 				return Batch{}, mapDecodeError(err, prefix, what)
 			}
-			a, err := g.toAlert(prefix, opts)
+			a, err := g.toAlert(i, opts)
 			if err != nil {
 				return Batch{}, err
 			}
@@ -124,8 +140,13 @@ func decodeGeneric(body []byte, opts Options) (Batch, error) {
 	}
 }
 
-// toAlert validates one generic alert; prefix is its path in the body.
-func (g *genericAlert) toAlert(prefix string, opts Options) (Alert, error) {
+// toAlert validates one generic alert; i is its index in the body's array,
+// -1 when the body is the alert.
+func (g *genericAlert) toAlert(i int, opts Options) (Alert, error) {
+	prefix := ""
+	if i >= 0 {
+		prefix = indexPath("", i, "")
+	}
 	title := strings.TrimSpace(g.Title)
 	if title == "" {
 		return Alert{}, &FieldError{Field: joinPath(prefix, "title"), Msg: "missing or blank"}
@@ -149,6 +170,13 @@ func (g *genericAlert) toAlert(prefix string, opts Options) (Alert, error) {
 		severity = s
 	}
 
+	if n := len(g.Link); n > MaxSourceURLBytes {
+		// Other sources' links are extras, left out when unusable; this
+		// one is the sender's own choice, so it is refused as the limits
+		// refuse (see MaxSourceURLBytes).
+		return Alert{}, limitError(i, g.Labels, summaryText(title), joinPath(prefix, "link"),
+			fmt.Sprintf("link is %d bytes long; the limit is %d bytes for a link", n, MaxSourceURLBytes))
+	}
 	if g.Link != "" && !isHTTPURL(g.Link) {
 		return Alert{}, &FieldError{Field: joinPath(prefix, "link"), Msg: "want an absolute http or https URL, got " + quoteShort(g.Link)}
 	}

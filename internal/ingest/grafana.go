@@ -155,8 +155,13 @@ func (g *grafanaBody) legacyBatch(opts Options) (Batch, error) {
 	if status == StatusResolved {
 		a.EndsAt = opts.Now
 	}
-	return Batch{Alerts: []Alert{a}}, nil
+	return Batch{Alerts: []Alert{a}, shape: grafanaLegacyShape}, nil
 }
+
+// grafanaLegacyShape says where legacyBatch takes an alert's parts from.
+var grafanaLegacyShape = shape{single: true, labels: "tags",
+	labelMembers:      map[string]string{"alertname": "ruleName"},
+	annotationMembers: map[string]string{"message": "message", "title": "title", "state": "state", "eval_matches": "evalMatches"}}
 
 // maxEvalMatchesShown keeps the eval_matches annotation to one readable
 // line; a rule over a wide query can match hundreds of series.

@@ -104,7 +104,7 @@ func (z *zabbixBody) onCallBatch(opts Options) (Batch, error) {
 	if z.Message != "" {
 		annotations["message"] = z.Message
 	}
-	return zabbixBatch(Alert{
+	return zabbixBatch(zabbixOnCallShape, Alert{
 		Fingerprint: uid,
 		Status:      status,
 		Summary:     summaryText(title),
@@ -137,7 +137,7 @@ func (z *zabbixBody) mediaTypeBatch(opts Options) (Batch, error) {
 	// Zabbix repeats the problem's event id in its recovery message, so the
 	// id pairs a problem with its resolve. Without one, host and trigger
 	// name identify the problem well enough.
-	fp := ""
+	fp, fpMember := "", ""
 	for _, f := range [...]struct {
 		name string
 		raw  json.RawMessage
@@ -147,7 +147,7 @@ func (z *zabbixBody) mediaTypeBatch(opts Options) (Batch, error) {
 			return Batch{}, &FieldError{Field: f.name, Msg: "expected a string or a number, got " + jsonKind(f.raw)}
 		}
 		if fp == "" && strings.TrimSpace(id) != "" {
-			fp = id
+			fp, fpMember = id, f.name
 		}
 	}
 	if fp == "" && strings.TrimSpace(host) == "" && strings.TrimSpace(trigger) == "" {
@@ -174,7 +174,9 @@ func (z *zabbixBody) mediaTypeBatch(opts Options) (Batch, error) {
 	if summary == "" && host != "" {
 		summary = summaryText("problem on " + host)
 	}
-	return zabbixBatch(Alert{
+	sh := zabbixMediaTypeShape
+	sh.fingerprint = fpMember
+	return zabbixBatch(sh, Alert{
 		Fingerprint: fp,
 		Status:      status,
 		Summary:     summary,
@@ -184,9 +186,21 @@ func (z *zabbixBody) mediaTypeBatch(opts Options) (Batch, error) {
 	}, z.Severity, opts), nil
 }
 
+// zabbixOnCallShape and zabbixMediaTypeShape say where each shape's alert
+// takes its parts from. The media type's fingerprint is event_id or
+// eventid, whichever the body gave.
+var (
+	zabbixOnCallShape = shape{single: true,
+		labelMembers:      map[string]string{"alertname": "title", "severity": "severity"},
+		annotationMembers: map[string]string{"message": "message"}, fingerprint: "alert_uid"}
+	zabbixMediaTypeShape = shape{single: true,
+		labelMembers:      map[string]string{"hostname": "hostname", "trigger": "trigger", "severity": "severity"},
+		annotationMembers: map[string]string{"item": "item"}}
+)
+
 // zabbixBatch fills what both shapes share: the severity, the times (Zabbix
 // sends none the bot can rely on) and the summary of last resort.
-func zabbixBatch(a Alert, severity string, opts Options) Batch {
+func zabbixBatch(sh shape, a Alert, severity string, opts Options) Batch {
 	a.Severity = opts.DefaultSeverity
 	if s, ok := ParseSeverity(severity); ok {
 		a.Severity = s
@@ -198,5 +212,5 @@ func zabbixBatch(a Alert, severity string, opts Options) Batch {
 	if a.Status == StatusResolved {
 		a.EndsAt = opts.Now
 	}
-	return Batch{Alerts: []Alert{a}}
+	return Batch{Alerts: []Alert{a}, shape: sh}
 }
