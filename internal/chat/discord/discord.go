@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -94,7 +95,9 @@ func retryable(err error) error {
 // and adds the members. Discord has no unique thread names by which a
 // retry could find a half-made thread, so a thread whose members could
 // not all be added is deleted before the error goes back for a retry:
-// the retry starts clean instead of leaving a second, stray thread.
+// the retry starts clean instead of leaving a second, stray thread. The
+// thread's name keeps the title as it is: Discord renders no markdown and
+// no mention in a name, and a name pings no one.
 func (p *Platform) OpenRoom(ctx context.Context, inc incident.Incident, team config.Team, members []chat.Member) (chat.Room, error) {
 	if team.Rooms.Discord == "" {
 		return chat.Room{}, outbox.Permanent(fmt.Errorf("team %s has no discord incidents channel (rooms.discord)", team.Name))
@@ -151,11 +154,53 @@ func Components(c chat.Card) []discordgo.MessageComponent {
 }
 
 // noMentions keeps text the bot relays (alert titles, notes) from pinging
-// anyone: an alert named "@everyone" must not wake the whole server.
+// anyone: an alert named "@everyone" must not wake the whole server. Every
+// message the bot sends carries it, or (Summon) a list of exactly the
+// users it means to ping.
 var noMentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
 
+// markdownEscaper backslash-escapes what Discord's markdown reads
+// anywhere in a line: emphasis, spoilers, code, masked links ([label](url)
+// shows a label for a link elsewhere), and <…>, which opens every mention
+// (<@user>, <@&role>, <#channel>, </command:id>), emoji and timestamps.
+// "@" gets a zero-width space after it, so @everyone and @here look the
+// same but read as text.
+var markdownEscaper = strings.NewReplacer(
+	`\`, `\\`, "*", `\*`, "_", `\_`, "~", `\~`, "`", "\\`", "|", `\|`,
+	"[", `\[`, "]", `\]`, "<", `\<`, ">", `\>`, "@", "@\u200b",
+)
+
+// blockMark is what Discord's markdown reads only at the start of a
+// line: headings (# to ###) and the small text of -#.
+var blockMark = regexp.MustCompile(`(?m)^([ \t]*)(#{1,3} |-# )`)
+
+// webLink is a bare link as Discord finds one: it is shown as the address
+// it goes to, so it disguises nothing, and a backslash inside it would
+// break it (a runbook's disk_full), so it is left whole.
+var webLink = regexp.MustCompile(`https?://[^\s<]+`)
+
+// escapeMarkdown makes text the bot relays (alert titles, labels, notes)
+// read as typed in a Discord message: no mention, no masked link, no
+// markdown. allowed_mentions already keeps a mention from pinging; this
+// keeps it from rendering as one, so a title cannot show a fake ping or a
+// disguised link either. The bot's own markup (the card's bold title, the
+// mentions of the paged) is added around the escaped text.
+func escapeMarkdown(text string) string {
+	var b strings.Builder
+	last := 0
+	for _, span := range webLink.FindAllStringIndex(text, -1) {
+		b.WriteString(markdownEscaper.Replace(text[last:span[0]]))
+		b.WriteString(text[span[0]:span[1]])
+		last = span[1]
+	}
+	b.WriteString(markdownEscaper.Replace(text[last:]))
+	return blockMark.ReplaceAllString(b.String(), `$1\$2`)
+}
+
+// content is the card as a message: the title in bold, then the rest of
+// its text, all content escaped.
 func content(c chat.Card) string {
-	return "**" + c.Title + "**\n" + strings.TrimPrefix(c.Text(), c.Title)
+	return "**" + escapeMarkdown(c.Title) + "**\n" + escapeMarkdown(strings.TrimPrefix(c.Text(), c.Title))
 }
 
 // PostCard sends the card into the thread.
@@ -180,7 +225,7 @@ func (p *Platform) UpdateCard(ctx context.Context, room chat.Room, id string, ca
 
 // Post writes into the thread.
 func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error {
-	if _, err := p.s.ChannelMessageSendComplex(room.ID, &discordgo.MessageSend{Content: text, AllowedMentions: noMentions},
+	if _, err := p.s.ChannelMessageSendComplex(room.ID, &discordgo.MessageSend{Content: escapeMarkdown(text), AllowedMentions: noMentions},
 		discordgo.WithContext(ctx)); err != nil {
 		return retryable(fmt.Errorf("post to thread: %w", err))
 	}
@@ -199,8 +244,10 @@ func (p *Platform) Summon(ctx context.Context, room chat.Room, people []chat.Mem
 		tags = append(tags, "<@"+m.PlatformID+">")
 	}
 	msg := &discordgo.MessageSend{
-		Content:         strings.Join(tags, " ") + " paged: " + text,
-		AllowedMentions: &discordgo.MessageAllowedMentions{Users: ids},
+		Content: strings.Join(tags, " ") + " paged: " + escapeMarkdown(text),
+		// Parse is an empty list, not nil (which discordgo sends as
+		// null): no kind of mention is parsed, only the users listed.
+		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}, Users: ids},
 	}
 	if _, err := p.s.ChannelMessageSendComplex(room.ID, msg, discordgo.WithContext(ctx)); err != nil {
 		return retryable(fmt.Errorf("summon to thread: %w", err))
@@ -238,7 +285,7 @@ func (p *Platform) DirectCard(ctx context.Context, to chat.Member, text string, 
 	if err != nil {
 		return chat.Room{}, "", retryable(fmt.Errorf("open a DM with %s: %w", to.Name, err))
 	}
-	m, err := p.s.ChannelMessageSendComplex(ch.ID, &discordgo.MessageSend{Content: text + "\n" + content(card), Components: Components(card), AllowedMentions: noMentions},
+	m, err := p.s.ChannelMessageSendComplex(ch.ID, &discordgo.MessageSend{Content: escapeMarkdown(text) + "\n" + content(card), Components: Components(card), AllowedMentions: noMentions},
 		discordgo.WithContext(ctx))
 	if err != nil {
 		return chat.Room{}, "", retryable(fmt.Errorf("DM %s: %w", to.Name, err))
