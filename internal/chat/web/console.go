@@ -50,8 +50,14 @@ type Console struct {
 	// signIns counts failed sign-ins per client (see package attempts).
 	signIns *attempts.Limiter
 	trusted []netip.Prefix
-	key     []byte
-	ttl     time.Duration // how long a sign-in lasts
+	// visibility is config.ConsoleVisibility: which incidents a person
+	// sees (visibility.go).
+	visibility string
+	// teamOf caches each incident's team, for the visibility check of
+	// every live-update event.
+	teamOf sync.Map // int64 -> string
+	key    []byte
+	ttl    time.Duration // how long a sign-in lasts
 	// httpsBase says base_url is https: the bot sits behind a proxy that
 	// terminates TLS, so its cookies are Secure though r.TLS is nil.
 	httpsBase bool
@@ -89,7 +95,7 @@ func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *onc
 		ttl = 12 * time.Hour
 	}
 	c := &Console{platform: p, exec: exec, incidents: inc, oncall: oc, teams: cfg.Teams,
-		signIns: attempts.New(signInPolicy, clk.Now), trusted: cfg.TrustedProxyPrefixes(),
+		signIns: attempts.New(signInPolicy, clk.Now), trusted: cfg.TrustedProxyPrefixes(), visibility: cfg.ConsoleVisibility,
 		key: key, ttl: ttl, clock: clk, log: log, signedOut: map[string]time.Time{}}
 	if u, err := url.Parse(cfg.BaseURL); err == nil && strings.EqualFold(u.Scheme, "https") {
 		c.httpsBase = true
@@ -457,7 +463,7 @@ func (c *Console) incidentsPage(w http.ResponseWriter, r *http.Request) {
 	if st, ok := incident.ParseStatus(r.URL.Query().Get("status")); ok {
 		f.Status = st
 	}
-	list, _, err := c.incidents.List(r.Context(), f)
+	list, err := c.visibleList(r.Context(), me(r), f)
 	if err != nil {
 		c.log.Error("console incident list", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -485,7 +491,7 @@ func (c *Console) roomPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := c.incidents.Get(r.Context(), id)
-	if err != nil {
+	if err != nil || !c.sees(me(r), d.Incident) {
 		http.NotFound(w, r)
 		return
 	}
@@ -510,7 +516,7 @@ func (c *Console) command(w http.ResponseWriter, r *http.Request) {
 	back := "/oncall"
 	if idText := chi.URLParam(r, "id"); idText != "" {
 		id, err := strconv.ParseInt(idText, 10, 64)
-		if err != nil {
+		if err != nil || !c.seesID(r.Context(), me(r), id) {
 			http.NotFound(w, r)
 			return
 		}
@@ -584,8 +590,8 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 			if !c.live(s) {
 				return
 			}
-			if e.Kind == kindSignedOut {
-				continue // a notice for the server, not the page
+			if e.Kind == kindSignedOut || !c.eventVisible(r.Context(), s.person, e) {
+				continue // a notice for the server, or another team's incident
 			}
 			b, _ := json.Marshal(e)
 			fmt.Fprintf(w, "data: %s\n\n", b)

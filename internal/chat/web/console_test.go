@@ -75,7 +75,13 @@ func newFixture(t *testing.T) *fixture {
 // newFixtureWith adds extra, top-level YAML, to the test configuration.
 func newFixtureWith(t *testing.T, extra string) *fixture {
 	t.Helper()
-	cfg, err := config.Parse([]byte(extra + testConfig))
+	return newFixtureConfig(t, extra+testConfig)
+}
+
+// newFixtureConfig builds the console for a whole configuration.
+func newFixtureConfig(t *testing.T, yaml string) *fixture {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
