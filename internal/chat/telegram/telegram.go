@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -90,7 +91,8 @@ func parseRoom(r chat.Room) (int64, int, error) {
 // OpenRoom creates the incident's topic in the team's forum supergroup.
 // Telegram bots cannot add people to a group: the team is in it already;
 // whoever an escalation step pages is mentioned in the topic (Summon) as
-// well as paged privately.
+// well as paged privately. The topic's name keeps the title as it is:
+// Telegram finds no entities in a name, and a name notifies no one.
 func (p *Platform) OpenRoom(ctx context.Context, inc incident.Incident, team config.Team, _ []chat.Member) (chat.Room, error) {
 	chatID, err := strconv.ParseInt(team.Rooms.Telegram, 10, 64)
 	if err != nil {
@@ -105,6 +107,45 @@ func (p *Platform) OpenRoom(ctx context.Context, inc incident.Incident, team con
 		return chat.Room{}, retryable(fmt.Errorf("create topic: %w", err))
 	}
 	return chat.Room{ID: roomID(chatID, topic.MessageThreadID)}, nil
+}
+
+// The adapter sends plain text (no parse_mode), so nothing in an alert's
+// title reads as HTML or Markdown: <a href="tg://user?id=…"> and
+// [label](url) show as typed and make no entity. Telegram still finds
+// some entities in plain text by itself, and two of them act on people.
+var (
+	// atUsername is a @username, which in a group notifies that member.
+	atUsername = regexp.MustCompile(`@(\w)`)
+	// botCommand is a /command at a word's start, which a tap sends to
+	// the chat: in an incident's topic, it runs against the incident.
+	botCommand = regexp.MustCompile(`(^|\s)/(\w)`)
+	// webLink is a link, which shows its own address (it disguises
+	// nothing) and which a character put inside would break.
+	webLink = regexp.MustCompile(`https?://\S+`)
+)
+
+// breakAutoEntities keeps text the bot relays (alert titles, labels,
+// notes) from making the entities Telegram finds by itself that act:
+// a zero-width space after the @ of a mention and the / of a command
+// leaves them looking the same, but Telegram no longer sees them. Links
+// are left whole. The bot's own mentions of the paged are text_mention
+// entities beside the text, which this does not touch.
+func breakAutoEntities(text string) string {
+	var b strings.Builder
+	last := 0
+	for _, span := range webLink.FindAllStringIndex(text, -1) {
+		b.WriteString(breakRun(text[last:span[0]]))
+		b.WriteString(text[span[0]:span[1]])
+		last = span[1]
+	}
+	b.WriteString(breakRun(text[last:]))
+	return b.String()
+}
+
+// breakRun is breakAutoEntities for text with no link in it.
+func breakRun(text string) string {
+	text = atUsername.ReplaceAllString(text, "@\u200b$1")
+	return botCommand.ReplaceAllString(text, "$1/\u200b$2")
 }
 
 // Keyboard is the card's buttons as an inline keyboard, two a row; the
@@ -131,7 +172,7 @@ func (p *Platform) PostCard(ctx context.Context, room chat.Room, card chat.Card)
 	if err != nil {
 		return "", err
 	}
-	m, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: chatID, MessageThreadID: topic, Text: card.Text(), ReplyMarkup: Keyboard(card)})
+	m, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: chatID, MessageThreadID: topic, Text: breakAutoEntities(card.Text()), ReplyMarkup: Keyboard(card)})
 	if err != nil {
 		return "", retryable(fmt.Errorf("send card: %w", err))
 	}
@@ -145,7 +186,7 @@ func (p *Platform) UpdateCard(ctx context.Context, room chat.Room, messageID str
 		return err
 	}
 	id, _ := strconv.Atoi(messageID)
-	if _, err := p.bot.EditMessageText(ctx, &tg.EditMessageTextParams{ChatID: chatID, MessageID: id, Text: card.Text(), ReplyMarkup: Keyboard(card)}); err != nil {
+	if _, err := p.bot.EditMessageText(ctx, &tg.EditMessageTextParams{ChatID: chatID, MessageID: id, Text: breakAutoEntities(card.Text()), ReplyMarkup: Keyboard(card)}); err != nil {
 		if strings.Contains(err.Error(), "message is not modified") {
 			return nil
 		}
@@ -160,7 +201,7 @@ func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error 
 	if err != nil {
 		return err
 	}
-	if _, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: chatID, MessageThreadID: topic, Text: text}); err != nil {
+	if _, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: chatID, MessageThreadID: topic, Text: breakAutoEntities(text)}); err != nil {
 		return retryable(fmt.Errorf("post to topic: %w", err))
 	}
 	return nil
@@ -188,7 +229,7 @@ func (p *Platform) Summon(ctx context.Context, room chat.Room, people []chat.Mem
 			Offset: utf16Len(b.String()), Length: utf16Len(m.Name), User: &models.User{ID: id, FirstName: m.Name}})
 		b.WriteString(m.Name)
 	}
-	b.WriteString(" paged: " + text)
+	b.WriteString(" paged: " + breakAutoEntities(text))
 	if _, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: chatID, MessageThreadID: topic, Text: b.String(), Entities: entities}); err != nil {
 		return retryable(fmt.Errorf("mention in topic: %w", err))
 	}
@@ -235,7 +276,7 @@ func (p *Platform) DirectCard(ctx context.Context, to chat.Member, text string, 
 	if err != nil {
 		return chat.Room{}, "", outbox.Permanent(fmt.Errorf("%s's telegram id %q is not a number", to.Name, to.PlatformID))
 	}
-	m, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: id, Text: text + "\n\n" + card.Text(), ReplyMarkup: Keyboard(card)})
+	m, err := p.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: id, Text: breakAutoEntities(text + "\n\n" + card.Text()), ReplyMarkup: Keyboard(card)})
 	if err != nil {
 		return chat.Room{}, "", retryable(fmt.Errorf("message %s: %w", to.Name, err))
 	}
