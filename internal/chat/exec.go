@@ -151,14 +151,34 @@ func (e *Executor) link(ctx context.Context, req Request, c Command) Reply {
 	if len(c.Args) == 1 {
 		method, err := e.Links.Start(ctx, req.Platform, req.PlatformUser, person)
 		if err != nil {
-			return private("%v.", err)
+			return e.linkRefusal(req, err)
 		}
 		return private("I sent a code to %s by %s. Finish here with: /oncall link %s <code>", person, method, person)
 	}
 	if err := e.Links.Finish(ctx, req.Platform, req.PlatformUser, person, c.Args[1]); err != nil {
-		return private("%v.", err)
+		return e.linkRefusal(req, err)
 	}
 	return private("Linked: on %s you are %s.", req.Platform, person)
+}
+
+// linkRefusal words a failed link step: the Linker's refusal as it is,
+// anything else (the database) generic, and logged since nobody else
+// will see it.
+func (e *Executor) linkRefusal(req Request, err error) Reply {
+	var r *linkRefusal
+	if errors.As(err, &r) {
+		return private("%s.", capitalize(r.msg))
+	}
+	e.Links.log().Error("link", "platform", req.Platform, "platform_user", req.PlatformUser, "err", err)
+	return private("Linking did not work; try again.")
+}
+
+// capitalize starts a sentence made of a refusal.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // refusal words a domain error for the asker; anything unexpected stays
