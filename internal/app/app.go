@@ -162,11 +162,21 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if len(opts.Platforms) > 0 {
 		methods = append(methods, "chat")
 	}
+	var roomPlatforms []string
+	for _, p := range opts.Platforms {
+		if slices.Contains(config.RoomPlatforms, p.Name()) {
+			roomPlatforms = append(roomPlatforms, p.Name())
+		}
+	}
 	a.Engine = oncall.NewEngine(a.OnCall, cfg, a.Incidents, pub, opts.Clock, oncall.EngineOptions{
-		Methods:    methods,
-		TimerArmed: a.Timers.Wake,
-		Store:      st,
+		Methods:       methods,
+		TimerArmed:    a.Timers.Wake,
+		RoomPlatforms: roomPlatforms,
+		Store:         st,
 	})
+	for _, w := range cfg.Warnings() {
+		opts.Logger.Warn("configuration: " + w)
+	}
 	a.Outbox.Dead = func(ctx context.Context, m outbox.Message, err error) {
 		if strings.HasPrefix(m.Consumer, "notify:") {
 			if ferr := a.Engine.NotificationFailed(ctx, m.IdempotencyKey, err.Error()); ferr != nil {

@@ -353,6 +353,87 @@ type Rooms struct {
 	Discord  string `yaml:"discord"`
 }
 
+// RoomPlatforms are the chat platforms on which a team can have a room of
+// its own (rooms.<platform>); the web console has incident rooms only.
+var RoomPlatforms = []string{"slack", "telegram", "discord"}
+
+// On returns the team's room on platform, "" when it has none there.
+func (r Rooms) On(platform string) string {
+	switch platform {
+	case "slack":
+		return r.Slack
+	case "telegram":
+		return r.Telegram
+	case "discord":
+		return r.Discord
+	}
+	return ""
+}
+
+// ChatPlatforms lists the chat platforms configured (slack, telegram,
+// discord; the web console when console tokens are set).
+func (c *Config) ChatPlatforms() []string {
+	var out []string
+	if c.Slack != nil {
+		out = append(out, "slack")
+	}
+	if c.Telegram != nil {
+		out = append(out, "telegram")
+	}
+	if c.Discord != nil {
+		out = append(out, "discord")
+	}
+	if len(c.ConsoleTokens) > 0 {
+		out = append(out, "web")
+	}
+	return out
+}
+
+// Warnings lists what is valid but will not work as written: an escalation
+// step's room target whose team has no room on any configured chat
+// platform (each such step is recorded as undeliverable on the incident's
+// timeline, once per incident, and the team's leads are told). `bot check`
+// prints them and the bot logs them at start.
+func (c *Config) Warnings() []string {
+	platforms := c.ChatPlatforms()
+	var out []string
+	for _, p := range c.EscalationPolicies {
+		for i, st := range p.Steps {
+			for j, t := range st.Targets {
+				if t.Room == "" {
+					continue
+				}
+				team, _ := c.team(t.Room)
+				has := false
+				for _, pl := range platforms {
+					has = has || team.Rooms.On(pl) != ""
+				}
+				if !has {
+					out = append(out, fmt.Sprintf("escalation policy %q, step %d, target %d: {room: %s}: team %s has no room on any configured chat platform (configured: %s; set rooms.slack, rooms.telegram or rooms.discord; the web console has no team rooms), so this target will only be recorded as undeliverable",
+						p.Name, i+1, j+1, t.Room, t.Room, orNone(platforms)))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, ", ")
+}
+
+func (c *Config) team(name string) (Team, bool) {
+	for _, t := range c.Teams {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Team{}, false
+}
+
 // Schedule is a stack of rotation layers in one zone; later layers win.
 type Schedule struct {
 	Name     string  `yaml:"name"`

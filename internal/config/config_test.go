@@ -37,6 +37,40 @@ func TestDemoConfigLoads(t *testing.T) {
 	if len(c.Schedules) != 1 || len(c.Schedules[0].Layers) == 0 || len(c.EscalationPolicies) == 0 {
 		t.Errorf("demo schedules %+v policies %+v", c.Schedules, c.EscalationPolicies)
 	}
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("the demo has warnings (a newcomer's first log would show them): %q", w)
+	}
+}
+
+func TestWarningsFlagRoomTargetsNobodySees(t *testing.T) {
+	const policy = "escalation_policies: [{name: p, steps: [{delay: 5m, targets: [{schedule: s}]}, {delay: 5m, targets: [{user: alice}, {room: ops}]}]}]\n" +
+		"schedules: [{name: s, time_zone: UTC, layers: [{name: l, rotation: weekly, start: \"2026-01-05 09:00\", participants: [alice]}]}]\n" +
+		"people: [{name: alice}]\ndefault_route: {team: ops}\n"
+	cases := []struct {
+		name, yaml string
+		want       string // in the one warning, or "" for none
+	}{
+		{"no chat platform", "teams: [{name: ops, members: [alice]}]\n", `escalation policy "p", step 2, target 2: {room: ops}: team ops has no room on any configured chat platform (configured: none`},
+		{"the console only", "console_tokens: [{token: t, person: alice}]\nteams: [{name: ops, members: [alice]}]\n", "(configured: web;"},
+		{"a room on a platform not configured", "console_tokens: [{token: t, person: alice}]\nteams: [{name: ops, members: [alice], rooms: {slack: C1}}]\n", "team ops has no room"},
+		{"a room where the bot is", "slack: {bot_token: xoxb-1, signing_secret: s}\nteams: [{name: ops, members: [alice], rooms: {slack: C1}}]\n", ""},
+		{"telegram's forum", "telegram: {bot_token: \"1:x\", long_polling: true}\nteams: [{name: ops, members: [alice], rooms: {telegram: \"-100\"}}]\n", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := parseOrRefuse(t, policy+c.yaml, "")
+			w := cfg.Warnings()
+			if c.want == "" {
+				if len(w) != 0 {
+					t.Fatalf("warnings = %q, want none", w)
+				}
+				return
+			}
+			if len(w) != 1 || !strings.Contains(w[0], c.want) {
+				t.Fatalf("warnings = %q, want one saying %q", w, c.want)
+			}
+		})
+	}
 }
 
 func TestEnvironmentOverrides(t *testing.T) {

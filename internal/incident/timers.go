@@ -60,6 +60,17 @@ func (s *Service) Record(tx *store.Tx, id int64, kind, actor, detail string) err
 	return s.record(tx, s.clock.Now(), id, kind, actor, nil, detail)
 }
 
+// Recorded reports whether incident id's timeline already has an entry of
+// kind with exactly detail, for what is said once per incident.
+func (s *Service) Recorded(tx *store.Tx, id int64, kind, detail string) (bool, error) {
+	var found bool
+	err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM timeline WHERE incident_id = ? AND kind = ? AND detail = ?)`, id, kind, detail).Scan(&found)
+	if err != nil {
+		return false, fmt.Errorf("read timeline of incident %d: %w", id, err)
+	}
+	return found, nil
+}
+
 // RecordPaging is Record for an entry that pages people: the published
 // event names them, so chat rooms can call them in.
 func (s *Service) RecordPaging(tx *store.Tx, id int64, kind, actor, detail string, people []string) error {

@@ -50,6 +50,9 @@ const EventPage = "notify.page"
 type Incidents interface {
 	Load(tx *store.Tx, id int64) (incident.Incident, error)
 	Record(tx *store.Tx, id int64, kind, actor, detail string) error
+	// Recorded reports whether the timeline already has an entry of kind
+	// with detail.
+	Recorded(tx *store.Tx, id int64, kind, detail string) (bool, error)
 	// RecordPaging records an entry that pages people, naming them.
 	RecordPaging(tx *store.Tx, id int64, kind, actor, detail string, people []string) error
 	// SetAssignee records who an incident is assigned to.
@@ -77,7 +80,9 @@ type Engine struct {
 	sender     Sender
 	clock      clock.Clock
 	configured map[string]bool
-	timerArmed func()
+	// roomPlatforms is EngineOptions.RoomPlatforms.
+	roomPlatforms []string
+	timerArmed    func()
 	// importantAt is the severity from which a person's important rule
 	// applies.
 	importantAt ingest.Severity
@@ -94,6 +99,10 @@ type EngineOptions struct {
 	// the rest are recorded as undeliverable.
 	Methods    []string
 	TimerArmed func()
+	// RoomPlatforms lists the configured chat platforms that can hold a
+	// team's room (slack, telegram, discord): a room target whose team has
+	// a room on none of them is undeliverable, said once per incident.
+	RoomPlatforms []string
 	// Store runs manual escalations.
 	Store *store.Store
 }
@@ -102,7 +111,7 @@ type EngineOptions struct {
 func NewEngine(dir *Service, cfg *config.Config, inc Incidents, sender Sender, c clock.Clock, opts EngineOptions) *Engine {
 	e := &Engine{
 		store: opts.Store, dir: dir, policies: map[string]config.EscalationPolicy{}, incidents: inc, sender: sender, clock: c,
-		configured: map[string]bool{}, timerArmed: opts.TimerArmed, importantAt: ingest.SeverityCritical,
+		configured: map[string]bool{}, roomPlatforms: opts.RoomPlatforms, timerArmed: opts.TimerArmed, importantAt: ingest.SeverityCritical,
 	}
 	e.stop, e.cancel = context.WithCancel(context.Background())
 	for _, p := range cfg.EscalationPolicies {
@@ -235,8 +244,8 @@ func (e *Engine) runFrom(tx *store.Tx, inc incident.Incident, cycle, step int, n
 		for _, r := range rooms {
 			// Team rooms are chat rooms: without a chat platform they are
 			// undeliverable, and said so.
-			if !e.configured["chat"] {
-				if err := e.undeliverable(tx, inc, "room of "+r, "chat", "no chat platform is configured"); err != nil {
+			if why := e.noRoom(r); why != "" {
+				if err := e.undeliverableOnce(tx, inc, "room of "+r, "chat", why); err != nil {
 					return err
 				}
 				continue
@@ -481,6 +490,32 @@ func (e *Engine) handleNotify(tx *store.Tx, t timer.Timer) error {
 
 // undeliverable records that who could not be reached by method, and tells
 // the team's leads by a method that works, or records that it could not.
+// noRoom says why team's rooms cannot be paged, "" when they can: no chat
+// platform at all, or none on which the team has a room.
+func (e *Engine) noRoom(team string) string {
+	if !e.configured["chat"] {
+		return "no chat platform is configured"
+	}
+	t := e.dir.teams[team]
+	for _, p := range e.roomPlatforms {
+		if t.Rooms.On(p) != "" {
+			return ""
+		}
+	}
+	return "team " + team + " has no room on any configured chat platform (rooms.slack, rooms.telegram or rooms.discord)"
+}
+
+// undeliverableOnce is undeliverable said once per incident: a policy
+// that repeats, or every incident of a storm, would otherwise fill the
+// timeline with the same configuration problem (bot check flags it too).
+func (e *Engine) undeliverableOnce(tx *store.Tx, inc incident.Incident, who, method, why string) error {
+	said, err := e.incidents.Recorded(tx, inc.ID, KindUndeliverable, fmt.Sprintf("%s to %s: %s", method, who, why))
+	if err != nil || said {
+		return err
+	}
+	return e.undeliverable(tx, inc, who, method, why)
+}
+
 func (e *Engine) undeliverable(tx *store.Tx, inc incident.Incident, who, method, why string) error {
 	if err := e.incidents.Record(tx, inc.ID, KindUndeliverable, "bot", fmt.Sprintf("%s to %s: %s", method, who, why)); err != nil {
 		return err
