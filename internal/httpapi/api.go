@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -115,12 +116,82 @@ func incidentID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return pathID(w, r, "incident")
 }
 
+// incidentDetail is the body of GET /api/v1/incidents/{id}. An incident
+// of a big outage has thousands of alerts and timeline entries, so each
+// list is one page (the first, unless a cursor asks for a later one) with
+// the cursor of the next: alert_count and timeline_count say how many
+// there are in all.
+type incidentDetail struct {
+	incidentSummary
+	FiringCount    int              `json:"firing_count"`
+	Route          string           `json:"route"`
+	Policy         string           `json:"escalation_policy"`
+	AcknowledgedBy string           `json:"acknowledged_by,omitempty"`
+	ResolvedBy     string           `json:"resolved_by,omitempty"`
+	Alerts         []incident.Alert `json:"alerts"`
+	// AlertsNextCursor, passed as alerts_cursor, continues the alerts;
+	// null on their last page.
+	AlertsNextCursor *string          `json:"alerts_next_cursor"`
+	Timeline         []incident.Event `json:"timeline"`
+	TimelineCount    int              `json:"timeline_count"`
+	// TimelineNextCursor, passed as timeline_cursor, continues the
+	// timeline; null on its last page.
+	TimelineNextCursor *string `json:"timeline_next_cursor"`
+}
+
+// pageQuery reads the page of one list of the incident detail from the
+// query parameters <list>_limit (1 to incident.MaxPageLimit, default
+// incident.DefaultPageLimit) and <list>_cursor, answering 400 naming the
+// parameter when one is bad.
+func pageQuery(w http.ResponseWriter, r *http.Request, list string) (incident.Page, bool) {
+	q := r.URL.Query()
+	p := incident.Page{Cursor: q.Get(list + "_cursor")}
+	if v := q.Get(list + "_limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > incident.MaxPageLimit {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("%s_limit must be a whole number from 1 to %d", list, incident.MaxPageLimit), list+"_limit")
+			return p, false
+		}
+		p.Limit = n
+	}
+	return p, true
+}
+
+// handleGetIncident answers an incident with one page of its alerts and
+// one of its timeline. The query parameters alerts_limit, alerts_cursor,
+// timeline_limit and timeline_cursor choose the pages: a client walks
+// either list by passing back its next cursor until that is null.
 func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) {
 	id, ok := incidentID(w, r)
 	if !ok {
 		return
 	}
-	d, err := s.incidents.Get(r.Context(), id)
+	alertsPage, ok := pageQuery(w, r, "alerts")
+	if !ok {
+		return
+	}
+	timelinePage, ok := pageQuery(w, r, "timeline")
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	inc, err := s.incidents.Incident(ctx, id)
+	var alerts incident.AlertPage
+	if err == nil {
+		alerts, err = s.incidents.ListAlerts(ctx, id, alertsPage)
+		if errors.Is(err, incident.ErrBadCursor) {
+			writeError(w, http.StatusBadRequest, "alerts_cursor: "+err.Error(), "alerts_cursor")
+			return
+		}
+	}
+	var timeline incident.EventPage
+	if err == nil {
+		timeline, err = s.incidents.ListTimeline(ctx, id, timelinePage)
+		if errors.Is(err, incident.ErrBadCursor) {
+			writeError(w, http.StatusBadRequest, "timeline_cursor: "+err.Error(), "timeline_cursor")
+			return
+		}
+	}
 	if errors.Is(err, incident.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "incident "+strconv.FormatInt(id, 10)+" not found", "id")
 		return
@@ -130,16 +201,18 @@ func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal error", "")
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
-		incidentSummary
-		FiringCount    int              `json:"firing_count"`
-		Route          string           `json:"route"`
-		Policy         string           `json:"escalation_policy"`
-		AcknowledgedBy string           `json:"acknowledged_by,omitempty"`
-		ResolvedBy     string           `json:"resolved_by,omitempty"`
-		Alerts         []incident.Alert `json:"alerts"`
-		Timeline       []incident.Event `json:"timeline"`
-	}{summarize(d.Incident), d.FiringCount, d.Route, d.Policy, d.AcknowledgedBy, d.ResolvedBy, d.Alerts, d.Timeline})
+	out := incidentDetail{
+		incidentSummary: summarize(inc), FiringCount: inc.FiringCount, Route: inc.Route, Policy: inc.Policy,
+		AcknowledgedBy: inc.AcknowledgedBy, ResolvedBy: inc.ResolvedBy,
+		Alerts: alerts.Alerts, Timeline: timeline.Events, TimelineCount: timeline.Total,
+	}
+	if alerts.Next != "" {
+		out.AlertsNextCursor = &alerts.Next
+	}
+	if timeline.Next != "" {
+		out.TimelineNextCursor = &timeline.Next
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) handleIncidentAction(w http.ResponseWriter, r *http.Request) {
@@ -163,9 +236,7 @@ func (s *Server) handleIncidentAction(w http.ResponseWriter, r *http.Request) {
 		inc, err = s.incidents.Reopen(r.Context(), id, actor)
 	case "escalate":
 		if err = s.escalator.Escalate(r.Context(), id, actor); err == nil {
-			var d incident.Detail
-			d, err = s.incidents.Get(r.Context(), id)
-			inc = d.Incident
+			inc, err = s.incidents.Incident(r.Context(), id)
 		}
 		if ne, ok := oncall.IsNotEscalatable(err); ok {
 			writeError(w, http.StatusConflict, ne.Msg, "")

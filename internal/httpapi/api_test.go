@@ -246,3 +246,186 @@ func TestAssignIsOffWithoutAnAssigner(t *testing.T) {
 	f := newFixture(t)
 	expectError(t, f.api("POST", "/api/v1/incidents/1/assign", `{"person":"bob"}`), http.StatusNotFound, "assigning is not available", "action")
 }
+
+// burst posts generic alerts name-from .. name-(to-1), all of group name,
+// and returns the one incident they are in.
+func (f *fixture) burst(name string, from, to int) int64 {
+	f.t.Helper()
+	var alerts []string
+	for i := from; i < to; i++ {
+		alerts = append(alerts, fmt.Sprintf(`{"title":"%s %d","dedup_key":"%s-%d","labels":{"alertname":%q}}`, name, i, name, i, name))
+	}
+	r := f.do("POST", "/hooks/generic", "gen-secret", "["+strings.Join(alerts, ",")+"]")
+	var res hookResponse
+	if r.code != http.StatusAccepted || json.Unmarshal([]byte(r.body), &res) != nil || len(res.Incidents) != 1 {
+		f.t.Fatalf("POST /hooks/generic = %d %s, want one incident", r.code, r.body)
+	}
+	return res.Incidents[0]
+}
+
+// detailPage is what the paging tests read of an incident's detail.
+type detailPage struct {
+	ID                 int64            `json:"id"`
+	AlertCount         int              `json:"alert_count"`
+	Alerts             []incident.Alert `json:"alerts"`
+	AlertsNextCursor   *string          `json:"alerts_next_cursor"`
+	Timeline           []incident.Event `json:"timeline"`
+	TimelineCount      int              `json:"timeline_count"`
+	TimelineNextCursor *string          `json:"timeline_next_cursor"`
+}
+
+func (f *fixture) detail(path string) detailPage {
+	f.t.Helper()
+	r := f.api("GET", path, "")
+	var d detailPage
+	if r.code != http.StatusOK || json.Unmarshal([]byte(r.body), &d) != nil {
+		f.t.Fatalf("GET %s = %d %s", path, r.code, r.body)
+	}
+	return d
+}
+
+// An incident's detail holds one page of its alerts and one of its
+// timeline, the first by default, with their counts and next cursors.
+func TestIncidentDetailPagesItsAlertsAndTimeline(t *testing.T) {
+	f := newFixture(t)
+	id := f.burst("NodeDown", 0, 700)
+	path := fmt.Sprintf("/api/v1/incidents/%d", id)
+	cases := []struct {
+		name                   string
+		query                  string
+		alerts, timeline       int
+		alertsMore, eventsMore bool
+	}{
+		{"default pages", "", incident.DefaultPageLimit, incident.DefaultPageLimit, true, true},
+		{"smaller pages", "?alerts_limit=3&timeline_limit=2", 3, 2, true, true},
+		{"the largest pages", "?alerts_limit=500&timeline_limit=500", 500, 500, true, true},
+		{"one list's limit leaves the other's default", "?timeline_limit=1", incident.DefaultPageLimit, 1, true, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := f.detail(path + c.query)
+			if len(d.Alerts) != c.alerts || len(d.Timeline) != c.timeline {
+				t.Errorf("%d alerts and %d timeline entries, want %d and %d", len(d.Alerts), len(d.Timeline), c.alerts, c.timeline)
+			}
+			if (d.AlertsNextCursor != nil) != c.alertsMore || (d.TimelineNextCursor != nil) != c.eventsMore {
+				t.Errorf("next cursors %v %v, want more alerts %v, more timeline %v", d.AlertsNextCursor, d.TimelineNextCursor, c.alertsMore, c.eventsMore)
+			}
+			if d.AlertCount != 700 || d.TimelineCount < 700 {
+				t.Errorf("alert_count %d, timeline_count %d, want 700 and at least one entry an alert", d.AlertCount, d.TimelineCount)
+			}
+			if d.Alerts[0].Summary != "NodeDown 0" || d.Timeline[0].Kind != incident.KindTriggered {
+				t.Errorf("the first page does not start at the first alert and entry: %q, %q", d.Alerts[0].Summary, d.Timeline[0].Kind)
+			}
+		})
+	}
+
+	// A small incident fits its first pages: no cursors.
+	small := f.detail(fmt.Sprintf("/api/v1/incidents/%d", f.open("Disk")))
+	if len(small.Alerts) != 1 || small.AlertsNextCursor != nil || small.TimelineNextCursor != nil || len(small.Timeline) != small.TimelineCount {
+		t.Errorf("small incident = %+v, want everything on the first pages", small)
+	}
+}
+
+// Walking a list with its cursor lists every row exactly once, in order,
+// also when rows join while the client walks.
+func TestIncidentDetailCursorWalksEveryRowOnce(t *testing.T) {
+	for _, list := range []string{"alerts", "timeline"} {
+		t.Run(list, func(t *testing.T) {
+			f := newFixture(t)
+			id := f.burst("NodeDown", 0, 40)
+			seen := map[int64]int{}
+			var order []int64
+			cursor := ""
+			for page := 0; ; page++ {
+				if page > 100 {
+					t.Fatal("the walk does not end")
+				}
+				if page == 2 {
+					// Alerts join mid-walk: they come after the pages
+					// already seen.
+					f.burst("NodeDown", 40, 50)
+				}
+				q := fmt.Sprintf("/api/v1/incidents/%d?%s_limit=7", id, list)
+				if cursor != "" {
+					q += "&" + list + "_cursor=" + cursor
+				}
+				d := f.detail(q)
+				next := d.AlertsNextCursor
+				var ids []int64
+				for _, a := range d.Alerts {
+					ids = append(ids, a.ID)
+				}
+				if list == "timeline" {
+					next, ids = d.TimelineNextCursor, nil
+					for _, e := range d.Timeline {
+						ids = append(ids, e.ID)
+					}
+				}
+				for _, x := range ids {
+					seen[x]++
+					order = append(order, x)
+				}
+				if next == nil {
+					break
+				}
+				cursor = *next
+			}
+			want := 50
+			if list == "timeline" {
+				want = f.detail(fmt.Sprintf("/api/v1/incidents/%d", id)).TimelineCount
+			}
+			if len(seen) != want || len(order) != want {
+				t.Fatalf("walk listed %d rows (%d distinct), want %d once each", len(order), len(seen), want)
+			}
+			for i := 1; i < len(order); i++ {
+				if order[i] <= order[i-1] {
+					t.Fatalf("walk out of order at %d: %v", i, order)
+				}
+			}
+		})
+	}
+}
+
+// Bad paging parameters are 400s that name the parameter.
+func TestIncidentDetailRejectsBadPaging(t *testing.T) {
+	f := newFixture(t)
+	one := f.burst("A", 0, 3)
+	other := f.burst("B", 0, 3)
+	d := f.detail(fmt.Sprintf("/api/v1/incidents/%d?alerts_limit=1&timeline_limit=1", one))
+	alertsCursor, timelineCursor := *d.AlertsNextCursor, *d.TimelineNextCursor
+	listCursor := func() string {
+		r := f.api("GET", "/api/v1/incidents?limit=1", "")
+		var body struct {
+			Next *string `json:"next_cursor"`
+		}
+		if json.Unmarshal([]byte(r.body), &body) != nil || body.Next == nil {
+			t.Fatalf("list = %s", r.body)
+		}
+		return *body.Next
+	}()
+	cases := []struct {
+		name, query, want, field string
+		id                       int64
+	}{
+		{"alerts limit zero", "alerts_limit=0", "alerts_limit must be a whole number from 1 to 500", "alerts_limit", one},
+		{"alerts limit over the cap", "alerts_limit=501", "alerts_limit must be a whole number from 1 to 500", "alerts_limit", one},
+		{"alerts limit negative", "alerts_limit=-1", "alerts_limit must be a whole number from 1 to 500", "alerts_limit", one},
+		{"alerts limit not a number", "alerts_limit=ten", "alerts_limit must be a whole number from 1 to 500", "alerts_limit", one},
+		{"timeline limit over the cap", "timeline_limit=501", "timeline_limit must be a whole number from 1 to 500", "timeline_limit", one},
+		{"timeline limit a fraction", "timeline_limit=1.5", "timeline_limit must be a whole number from 1 to 500", "timeline_limit", one},
+		{"alerts cursor not a cursor", "alerts_cursor=not-a-cursor", "cursor is not one this server returned", "alerts_cursor", one},
+		{"timeline cursor not a cursor", "timeline_cursor=%25%25", "cursor is not one this server returned", "timeline_cursor", one},
+		{"a timeline cursor for the alerts", "alerts_cursor=" + timelineCursor, "it continues the timeline, not the alerts", "alerts_cursor", one},
+		{"an alerts cursor for the timeline", "timeline_cursor=" + alertsCursor, "it continues the alerts, not the timeline", "timeline_cursor", one},
+		{"a cursor of another incident", "alerts_cursor=" + alertsCursor, fmt.Sprintf("it continues incident %d, not %d", one, other), "alerts_cursor", other},
+		{"a cursor of the incident list", "alerts_cursor=" + listCursor, "cursor is not one this server returned", "alerts_cursor", one},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			expectError(t, f.api("GET", fmt.Sprintf("/api/v1/incidents/%d?%s", c.id, c.query), ""), http.StatusBadRequest, c.want, c.field)
+		})
+	}
+	// The id is checked before the paging, and an unknown incident is
+	// 404 whatever the paging says.
+	expectError(t, f.api("GET", "/api/v1/incidents/99?alerts_cursor="+alertsCursor, ""), http.StatusNotFound, "incident 99 not found", "id")
+}
