@@ -484,25 +484,88 @@ func (c *Console) incidentsPage(w http.ResponseWriter, r *http.Request) {
 	}{page{Title: "Incidents", Me: me(r), Flash: r.URL.Query().Get("msg")}, list})
 }
 
+// roomPageSize is how many alerts, and how many timeline entries, an
+// incident's room shows at once: an incident of 8,000 alerts still makes a
+// page of a few hundred KiB, with links to the rest.
+const roomPageSize = 100
+
 func (c *Console) roomPage(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
-	d, err := c.incidents.Get(r.Context(), id)
-	if err != nil || !c.sees(me(r), d.Incident) {
+	inc, err := c.incidents.Incident(r.Context(), id)
+	if err != nil || !c.sees(me(r), inc) {
 		http.NotFound(w, r)
 		return
 	}
-	c.render(w, "room.html", struct {
-		page
-		ID     int64
-		Room   string
-		Card   chat.Card
-		Detail incident.Detail
-	}{page{Title: fmt.Sprintf("#%d %s", id, d.Title), Me: me(r), Flash: r.URL.Query().Get("msg")},
-		id, roomOf(id).ID, chat.NewCard(d.Incident, time.UTC), d})
+	q := r.URL.Query()
+	alertsAt, timelineAt := q.Get("alerts"), q.Get("timeline")
+	alerts, err := c.incidents.ListAlerts(r.Context(), id, incident.Page{Limit: roomPageSize, Cursor: alertsAt})
+	if err == nil {
+		var events incident.EventPage
+		if events, err = c.incidents.ListTimeline(r.Context(), id, incident.Page{Limit: roomPageSize, Cursor: timelineAt}); err == nil {
+			c.render(w, "room.html", roomData{
+				page:     page{Title: fmt.Sprintf("#%d %s", id, inc.Title), Me: me(r), Flash: q.Get("msg")},
+				ID:       id,
+				Room:     roomOf(id).ID,
+				Card:     chat.NewCard(inc, time.UTC),
+				Alerts:   alerts,
+				Timeline: events,
+				// Each list keeps its place while the other moves on.
+				MoreAlerts:   moreLink(alerts.Next, roomLink(id, alerts.Next, timelineAt)),
+				MoreTimeline: moreLink(events.Next, roomLink(id, alertsAt, events.Next)),
+				FirstPages:   roomLink(id, "", ""),
+				Paged:        alertsAt != "" || timelineAt != "",
+			})
+			return
+		}
+	}
+	if errors.Is(err, incident.ErrBadCursor) {
+		http.Error(w, "that page of the incident is not one this console linked to; start from the incident's first page", http.StatusBadRequest)
+		return
+	}
+	c.log.Error("console incident room", "incident", id, "err", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+// roomData is what room.html shows.
+type roomData struct {
+	page
+	ID       int64
+	Room     string
+	Card     chat.Card
+	Alerts   incident.AlertPage
+	Timeline incident.EventPage
+	// MoreAlerts and MoreTimeline link to the next page of each list, ""
+	// on its last page; FirstPages back to the start of both.
+	MoreAlerts, MoreTimeline, FirstPages string
+	Paged                                bool
+}
+
+// moreLink is link when there is a next page (next != ""), else "".
+func moreLink(next, link string) string {
+	if next == "" {
+		return ""
+	}
+	return link
+}
+
+// roomLink is the room's URL at the given page of each list.
+func roomLink(id int64, alerts, timeline string) string {
+	v := url.Values{}
+	if alerts != "" {
+		v.Set("alerts", alerts)
+	}
+	if timeline != "" {
+		v.Set("timeline", timeline)
+	}
+	u := "/incidents/" + strconv.FormatInt(id, 10)
+	if len(v) > 0 {
+		u += "?" + v.Encode()
+	}
+	return u
 }
 
 // command runs a command line, in an incident's room or from the on-call
