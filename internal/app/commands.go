@@ -48,7 +48,7 @@ func forPerson(id int64, err error) error {
 
 // allowed refuses person, in words, unless they may act on incident id.
 func (c phoneCommands) allowed(ctx context.Context, id int64, person, verb string) error {
-	d, err := c.incidents.Get(ctx, id)
+	d, err := c.incidents.Incident(ctx, id)
 	if err != nil {
 		return forPerson(id, err)
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -213,6 +214,66 @@ func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) {
 		out.TimelineNextCursor = &timeline.Next
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// listPage is the body of GET /api/v1/incidents/{id}/alerts and
+// /timeline: one page of the list, its total, and the cursor of the next
+// page (null on the last).
+type listPage[T any] struct {
+	Items      []T     `json:"items"`
+	Total      int     `json:"total"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// handleIncidentList serves one of an incident's lists a page at a time,
+// with the query parameters limit (1 to incident.MaxPageLimit, default
+// incident.DefaultPageLimit) and cursor (the next_cursor of the page
+// before): the same pages as the detail's alerts_* and timeline_*.
+func handleIncidentList[T any](s *Server, list string, read func(ctx context.Context, id int64, p incident.Page) ([]T, int, string, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := incidentID(w, r)
+		if !ok {
+			return
+		}
+		q := r.URL.Query()
+		p := incident.Page{Cursor: q.Get("cursor")}
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > incident.MaxPageLimit {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a whole number from 1 to %d", incident.MaxPageLimit), "limit")
+				return
+			}
+			p.Limit = n
+		}
+		items, total, next, err := read(r.Context(), id, p)
+		switch {
+		case errors.Is(err, incident.ErrBadCursor):
+			writeError(w, http.StatusBadRequest, "cursor: "+err.Error(), "cursor")
+			return
+		case errors.Is(err, incident.ErrNotFound):
+			writeError(w, http.StatusNotFound, "incident "+strconv.FormatInt(id, 10)+" not found", "id")
+			return
+		case err != nil:
+			s.log.Error("list of an incident", "list", list, "id", id, "err", err)
+			writeError(w, http.StatusInternalServerError, "internal error", "")
+			return
+		}
+		out := listPage[T]{Items: items, Total: total}
+		if next != "" {
+			out.NextCursor = &next
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+func (s *Server) readAlerts(ctx context.Context, id int64, p incident.Page) ([]incident.Alert, int, string, error) {
+	pg, err := s.incidents.ListAlerts(ctx, id, p)
+	return pg.Alerts, pg.Total, pg.Next, err
+}
+
+func (s *Server) readTimeline(ctx context.Context, id int64, p incident.Page) ([]incident.Event, int, string, error) {
+	pg, err := s.incidents.ListTimeline(ctx, id, p)
+	return pg.Events, pg.Total, pg.Next, err
 }
 
 func (s *Server) handleIncidentAction(w http.ResponseWriter, r *http.Request) {

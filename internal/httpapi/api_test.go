@@ -429,3 +429,61 @@ func TestIncidentDetailRejectsBadPaging(t *testing.T) {
 	// 404 whatever the paging says.
 	expectError(t, f.api("GET", "/api/v1/incidents/99?alerts_cursor="+alertsCursor, ""), http.StatusNotFound, "incident 99 not found", "id")
 }
+
+// GET /api/v1/incidents/{id}/alerts and /timeline walk one list each with
+// limit and cursor, every row once, and give the list's total; the pages
+// are those of the detail's alerts_* and timeline_*.
+func TestIncidentListsPageOnTheirOwn(t *testing.T) {
+	f := newFixture(t)
+	id := f.burst("NodeDown", 0, 23)
+	type page struct {
+		Items []struct {
+			ID int64 `json:"id"`
+		} `json:"items"`
+		Total      int     `json:"total"`
+		NextCursor *string `json:"next_cursor"`
+	}
+	for _, list := range []string{"alerts", "timeline"} {
+		t.Run(list, func(t *testing.T) {
+			seen := map[int64]bool{}
+			cursor, pages, total := "", 0, 0
+			for {
+				path := fmt.Sprintf("/api/v1/incidents/%d/%s?limit=5", id, list)
+				if cursor != "" {
+					path += "&cursor=" + cursor
+				}
+				r := f.api("GET", path, "")
+				var p page
+				if r.code != http.StatusOK || json.Unmarshal([]byte(r.body), &p) != nil {
+					t.Fatalf("GET %s = %d %s", path, r.code, r.body)
+				}
+				if len(p.Items) > 5 {
+					t.Fatalf("a page of %d items past limit=5", len(p.Items))
+				}
+				for _, it := range p.Items {
+					if seen[it.ID] {
+						t.Fatalf("row %d listed twice", it.ID)
+					}
+					seen[it.ID] = true
+				}
+				total = p.Total
+				if pages++; p.NextCursor == nil || pages > 50 {
+					break
+				}
+				cursor = *p.NextCursor
+			}
+			if len(seen) != total || (list == "alerts" && total != 23) {
+				t.Fatalf("walk reached %d rows, total %d", len(seen), total)
+			}
+		})
+	}
+	cases := []struct{ path, want, field string }{
+		{fmt.Sprintf("/api/v1/incidents/%d/alerts?limit=0", id), "limit must be a whole number from 1 to 500", "limit"},
+		{fmt.Sprintf("/api/v1/incidents/%d/timeline?limit=x", id), "limit must be a whole number from 1 to 500", "limit"},
+		{fmt.Sprintf("/api/v1/incidents/%d/alerts?cursor=nope", id), "cursor is not one this server returned", "cursor"},
+	}
+	for _, c := range cases {
+		expectError(t, f.api("GET", c.path, ""), http.StatusBadRequest, c.want, c.field)
+	}
+	expectError(t, f.api("GET", "/api/v1/incidents/999/alerts", ""), http.StatusNotFound, "incident 999 not found", "id")
+}

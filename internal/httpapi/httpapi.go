@@ -202,6 +202,8 @@ func (s *Server) Handler() http.Handler {
 		r.Use(s.requireAPIToken)
 		r.Get("/incidents", s.handleListIncidents)
 		r.Get("/incidents/{id}", s.handleGetIncident)
+		r.Get("/incidents/{id}/alerts", handleIncidentList(s, "alerts", s.readAlerts))
+		r.Get("/incidents/{id}/timeline", handleIncidentList(s, "timeline", s.readTimeline))
 		r.Post("/incidents/{id}/{action}", s.handleIncidentAction)
 		r.Get("/schedules", s.handleListSchedules)
 		r.Get("/schedules/{schedule}", s.handleGetSchedule)

@@ -217,6 +217,8 @@ func expectError(t *testing.T, r response, code int, want, field string) {
 var apiRoutes = []struct{ method, path, body string }{
 	{"GET", "/api/v1/incidents", ""},
 	{"GET", "/api/v1/incidents/1", ""},
+	{"GET", "/api/v1/incidents/1/alerts", ""},
+	{"GET", "/api/v1/incidents/1/timeline", ""},
 	{"POST", "/api/v1/incidents/1/ack", ""},
 	{"POST", "/api/v1/incidents/1/escalate", ""},
 	{"GET", "/api/v1/schedules", ""},

@@ -47,7 +47,7 @@ func (c *Console) seesID(ctx context.Context, person string, id int64) bool {
 	}
 	team, ok := c.teamOf.Load(id)
 	if !ok {
-		d, err := c.incidents.Get(ctx, id)
+		d, err := c.incidents.Incident(ctx, id)
 		if err != nil {
 			return false // unknown or unreadable: say nothing of it
 		}
