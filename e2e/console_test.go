@@ -6,6 +6,9 @@ package e2e
 
 import (
 	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/oncallbot/bot/internal/chat/web"
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/scenario"
 )
@@ -37,10 +41,10 @@ func browserPath(t *testing.T) string {
 	return ""
 }
 
-func TestConsoleAcknowledgeInABrowser(t *testing.T) {
-	h := scenario.New(t, scenario.WithConfig(consoleConfig))
-	inc := h.OnlyIncident(h.PostAlerts(scenario.Firing("alertname=DiskFull", "instance=db1").Summary("disk full on db1")))
-
+// newBrowser starts a headless chromium for the test and returns its
+// context, bounded to a minute.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browserPath(t)),
 		chromedp.Flag("headless", true),
@@ -54,12 +58,19 @@ func TestConsoleAcknowledgeInABrowser(t *testing.T) {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1200, 900),
 	)
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
+	t.Cleanup(cancel)
 	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestConsoleAcknowledgeInABrowser(t *testing.T) {
+	h := scenario.New(t, scenario.WithConfig(consoleConfig))
+	inc := h.OnlyIncident(h.PostAlerts(scenario.Firing("alertname=DiskFull", "instance=db1").Summary("disk full on db1")))
+	ctx := newBrowser(t)
 
 	base := h.Server.URL
 	err := chromedp.Do(ctx,
@@ -107,4 +118,53 @@ func TestConsoleAcknowledgeInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// A page whose live-update stream is refused (alice already has the most
+// streams open, in other sessions) says that live updates are off, rather
+// than looking live. Issue 9, item 10.
+func TestConsoleSaysWhenLiveUpdatesAreRefused(t *testing.T) {
+	h := scenario.New(t, scenario.WithConfig(consoleConfig))
+	h.PostAlerts(scenario.Firing("alertname=DiskFull").Summary("disk full on db1"))
+	base := h.Server.URL
+
+	// Another device of alice's holds every stream she may have.
+	jar, _ := cookiejar.New(nil)
+	other := &http.Client{Jar: jar}
+	resp, err := other.PostForm(base+"/login", url.Values{"token": {"alice-console"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	streams, cancelStreams := context.WithCancel(context.Background())
+	defer cancelStreams()
+	for range web.MaxStreamsPerPerson {
+		req, _ := http.NewRequestWithContext(streams, "GET", base+"/events", nil)
+		resp, err := other.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream for the other device: %v %v", resp, err)
+		}
+		defer resp.Body.Close()
+	}
+
+	ctx := newBrowser(t)
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=token]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=token]`), "alice-console"),
+		chromedp.Submit(chromedp.CSS(`input[name=token]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/incidents/1"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/incidents/1"]`)),
+		chromedp.WaitVisible(chromedp.ID("live-off")),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	notice, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("live-off")))
+	if err != nil {
+		t.Fatalf("read the notice: %v", err)
+	}
+	if !strings.Contains(notice, "Live updates are off") {
+		t.Fatalf("notice = %q", notice)
+	}
 }
