@@ -362,6 +362,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Mounts:         mounts,
 		Integrations:   cfg.Integrations,
 		APITokens:      cfg.APITokens,
+		Teams:          cfg.Teams,
 		MetricsToken:   cfg.MetricsBearer(),
 		TrustedProxies: cfg.TrustedProxyPrefixes(),
 		Ready:          st.Ping,

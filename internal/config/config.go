@@ -248,6 +248,46 @@ type Twilio struct {
 type APIToken struct {
 	Name  string `yaml:"name"`
 	Token string `yaml:"token"`
+	// Scopes limit what the token may do (see Scope); none listed means
+	// every scope, so a token written before scopes existed keeps working.
+	Scopes []string `yaml:"scopes"`
+}
+
+// A Scope is what an API token may do:
+//   - read: every GET of the API;
+//   - respond: read, and act on incidents (ack, resolve, escalate, notes,
+//     assign);
+//   - schedule: read, and change who is on call (overrides, swaps, shifts
+//     taken, rotation edits) on every team's schedules; "schedule:<team>"
+//     on that team's schedules only;
+//   - admin: everything, configuration included.
+type Scope string
+
+// The scopes.
+const (
+	ScopeRead     Scope = "read"
+	ScopeRespond  Scope = "respond"
+	ScopeSchedule Scope = "schedule"
+	ScopeAdmin    Scope = "admin"
+)
+
+// Allows reports whether the token may use scope, for team when the scope
+// is schedule (team "" asks for every team's schedules).
+func (t APIToken) Allows(scope Scope, team string) bool {
+	if len(t.Scopes) == 0 {
+		return true
+	}
+	for _, s := range t.Scopes {
+		switch {
+		case Scope(s) == ScopeAdmin, Scope(s) == scope:
+			return true
+		case scope == ScopeRead && (Scope(s) == ScopeRespond || Scope(s) == ScopeSchedule || strings.HasPrefix(s, "schedule:")):
+			return true
+		case scope == ScopeSchedule && team != "" && s == "schedule:"+team:
+			return true
+		}
+	}
+	return false
 }
 
 // Integration is one monitoring source posting to /hooks/{name}.
@@ -701,6 +741,17 @@ func (c *Config) check() error {
 	for i, t := range c.APITokens {
 		if t.Name == "" || t.Token == "" {
 			fail("api_tokens[%d]: name and token are required", i)
+		}
+		for j, s := range t.Scopes {
+			switch team, scoped := strings.CutPrefix(s, "schedule:"); {
+			case scoped && team != "":
+				if _, ok := c.team(team); !ok {
+					fail("api_tokens[%d].scopes[%d]: %q names no team", i, j, s)
+				}
+			case Scope(s) == ScopeRead, Scope(s) == ScopeRespond, Scope(s) == ScopeSchedule, Scope(s) == ScopeAdmin:
+			default:
+				fail("api_tokens[%d].scopes[%d]: %q is not a scope (read, respond, schedule, schedule:<team>, admin)", i, j, s)
+			}
 		}
 	}
 	c.trusted = nil

@@ -529,3 +529,55 @@ func TestTrustedProxiesAndConsoleVisibility(t *testing.T) {
 		})
 	}
 }
+
+func TestAPITokenScopes(t *testing.T) {
+	const base = "default_route: {team: ops}\nteams: [{name: ops}, {name: dba}]\n"
+	cfg := parseOrRefuse(t, base+"api_tokens:\n"+
+		"  - {name: all, token: t1}\n"+
+		"  - {name: reader, token: t2, scopes: [read]}\n"+
+		"  - {name: responder, token: t3, scopes: [respond]}\n"+
+		"  - {name: ops-rota, token: t4, scopes: ['schedule:ops']}\n"+
+		"  - {name: rota, token: t5, scopes: [schedule]}\n"+
+		"  - {name: admin, token: t6, scopes: [admin]}\n", "")
+	byName := map[string]APIToken{}
+	for _, tok := range cfg.APITokens {
+		byName[tok.Name] = tok
+	}
+	cases := []struct {
+		token string
+		scope Scope
+		team  string
+		want  bool
+	}{
+		{"all", ScopeAdmin, "", true},
+		{"reader", ScopeRead, "", true},
+		{"reader", ScopeRespond, "", false},
+		{"reader", ScopeSchedule, "ops", false},
+		{"responder", ScopeRead, "", true},
+		{"responder", ScopeRespond, "", true},
+		{"responder", ScopeSchedule, "ops", false},
+		{"responder", ScopeAdmin, "", false},
+		{"ops-rota", ScopeRead, "", true},
+		{"ops-rota", ScopeSchedule, "ops", true},
+		{"ops-rota", ScopeSchedule, "dba", false},
+		{"ops-rota", ScopeSchedule, "", false},
+		{"ops-rota", ScopeRespond, "", false},
+		{"rota", ScopeSchedule, "dba", true},
+		{"rota", ScopeSchedule, "", true},
+		{"rota", ScopeAdmin, "", false},
+		{"admin", ScopeRespond, "", true},
+		{"admin", ScopeSchedule, "dba", true},
+	}
+	for _, c := range cases {
+		if got := byName[c.token].Allows(c.scope, c.team); got != c.want {
+			t.Errorf("%s.Allows(%s, %q) = %v, want %v", c.token, c.scope, c.team, got, c.want)
+		}
+	}
+	for _, bad := range []struct{ yaml, err string }{
+		{"api_tokens: [{name: x, token: t, scopes: [write]}]\n", `api_tokens[0].scopes[0]: "write" is not a scope`},
+		{"api_tokens: [{name: x, token: t, scopes: ['schedule:nope']}]\n", `api_tokens[0].scopes[0]: "schedule:nope" names no team`},
+		{"api_tokens: [{name: x, token: t, scopes: ['schedule:']}]\n", `"schedule:" is not a scope`},
+	} {
+		parseOrRefuse(t, base+bad.yaml, bad.err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -48,6 +49,9 @@ type Options struct {
 	Mounts       []func(chi.Router)
 	Integrations []config.Integration
 	APITokens    []config.APIToken
+	// Teams say which teams use each schedule, for tokens whose schedule
+	// scope names teams.
+	Teams []config.Team
 	// MetricsToken, when set, is the bearer token /metrics asks for;
 	// "" leaves /metrics open.
 	MetricsToken string
@@ -83,14 +87,18 @@ type Server struct {
 	mounts       []func(chi.Router)
 	integrations map[string]config.Integration
 	apiTokens    []secret
-	metricsToken *secret // nil: /metrics is open
-	ready        func(ctx context.Context) error
-	trusted      []netip.Prefix
-	apiAttempts  *attempts.Limiter
-	hookAttempts *attempts.Limiter
-	clock        clock.Clock
-	log          *slog.Logger
-	registry     *prometheus.Registry
+	// tokenScopes is each API token's scopes, by name.
+	tokenScopes map[string]config.APIToken
+	// scheduleTeams lists the teams that use each schedule.
+	scheduleTeams map[string][]string
+	metricsToken  *secret // nil: /metrics is open
+	ready         func(ctx context.Context) error
+	trusted       []netip.Prefix
+	apiAttempts   *attempts.Limiter
+	hookAttempts  *attempts.Limiter
+	clock         clock.Clock
+	log           *slog.Logger
+	registry      *prometheus.Registry
 
 	alertsIngested *prometheus.CounterVec
 	hookRequests   *prometheus.CounterVec
@@ -170,8 +178,16 @@ func New(opts Options) *Server {
 	for _, in := range opts.Integrations {
 		s.integrations[in.Name] = in
 	}
+	s.tokenScopes = map[string]config.APIToken{}
 	for _, t := range opts.APITokens {
 		s.apiTokens = append(s.apiTokens, newSecret(t.Name, t.Token))
+		s.tokenScopes[t.Name] = config.APIToken{Name: t.Name, Scopes: t.Scopes} // the secret stays out
+	}
+	s.scheduleTeams = map[string][]string{}
+	for _, t := range opts.Teams {
+		if t.Schedule != "" {
+			s.scheduleTeams[t.Schedule] = append(s.scheduleTeams[t.Schedule], t.Name)
+		}
 	}
 	if opts.MetricsToken != "" {
 		t := newSecret("metrics", opts.MetricsToken)
@@ -200,23 +216,26 @@ func (s *Server) Handler() http.Handler {
 	}
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(s.requireAPIToken)
-		r.Get("/incidents", s.handleListIncidents)
-		r.Get("/incidents/{id}", s.handleGetIncident)
-		r.Get("/incidents/{id}/alerts", handleIncidentList(s, "alerts", s.readAlerts))
-		r.Get("/incidents/{id}/timeline", handleIncidentList(s, "timeline", s.readTimeline))
-		r.Post("/incidents/{id}/{action}", s.handleIncidentAction)
-		r.Get("/schedules", s.handleListSchedules)
-		r.Get("/schedules/{schedule}", s.handleGetSchedule)
-		r.Get("/schedules/{schedule}/overrides", s.handleListOverrides)
-		r.Post("/schedules/{schedule}/overrides", s.handleCreateOverride)
-		r.Delete("/schedules/{schedule}/overrides/{id}", s.handleDeleteOverride)
-		r.Get("/schedules/{schedule}/swaps", s.handleListSwaps)
-		r.Post("/schedules/{schedule}/swaps", s.handleRequestSwap)
-		r.Post("/schedules/{schedule}/swaps/{id}/{action}", s.handleSwapAction)
-		r.Post("/schedules/{schedule}/take", s.handleTakeShift)
-		r.Patch("/schedules/{schedule}/layers/{layer}", s.handleEditLayer)
-		r.Get("/teams/{team}/oncall", s.handleTeamOnCall)
-		r.Get("/users/{user}/shifts", s.handleUserShifts)
+		read := r.With(s.need(config.ScopeRead))
+		respond := r.With(s.need(config.ScopeRespond))
+		schedule := r.With(s.needSchedule)
+		read.Get("/incidents", s.handleListIncidents)
+		read.Get("/incidents/{id}", s.handleGetIncident)
+		read.Get("/incidents/{id}/alerts", handleIncidentList(s, "alerts", s.readAlerts))
+		read.Get("/incidents/{id}/timeline", handleIncidentList(s, "timeline", s.readTimeline))
+		respond.Post("/incidents/{id}/{action}", s.handleIncidentAction)
+		read.Get("/schedules", s.handleListSchedules)
+		read.Get("/schedules/{schedule}", s.handleGetSchedule)
+		read.Get("/schedules/{schedule}/overrides", s.handleListOverrides)
+		schedule.Post("/schedules/{schedule}/overrides", s.handleCreateOverride)
+		schedule.Delete("/schedules/{schedule}/overrides/{id}", s.handleDeleteOverride)
+		read.Get("/schedules/{schedule}/swaps", s.handleListSwaps)
+		schedule.Post("/schedules/{schedule}/swaps", s.handleRequestSwap)
+		schedule.Post("/schedules/{schedule}/swaps/{id}/{action}", s.handleSwapAction)
+		schedule.Post("/schedules/{schedule}/take", s.handleTakeShift)
+		schedule.Patch("/schedules/{schedule}/layers/{layer}", s.handleEditLayer)
+		read.Get("/teams/{team}/oncall", s.handleTeamOnCall)
+		read.Get("/users/{user}/shifts", s.handleUserShifts)
 	})
 	if s.console != nil {
 		s.console.Routes(r)
@@ -314,6 +333,56 @@ func (s *Server) requireAPIToken(next http.Handler) http.Handler {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid API token", "")
 	})
+}
+
+// token is the API token a request was authenticated with.
+func (s *Server) token(r *http.Request) config.APIToken {
+	name, _ := r.Context().Value(ctxKey{}).(string)
+	return s.tokenScopes[name]
+}
+
+// need answers 403 naming the scope unless the request's token has it.
+func (s *Server) need(scope config.Scope) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if t := s.token(r); !t.Allows(scope, "") {
+				forbid(w, t, string(scope))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// needSchedule asks for the schedule scope on the {schedule} of the path:
+// a token scoped to teams may change a schedule only when it names every
+// team that uses it (a change to a shared schedule changes them all), and
+// a schedule no team uses only with the unscoped schedule scope.
+func (s *Server) needSchedule(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := s.token(r)
+		if t.Allows(config.ScopeSchedule, "") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		teams := s.scheduleTeams[chi.URLParam(r, "schedule")]
+		if len(teams) == 0 {
+			forbid(w, t, string(config.ScopeSchedule))
+			return
+		}
+		for _, team := range teams {
+			if !t.Allows(config.ScopeSchedule, team) {
+				forbid(w, t, "schedule:"+team)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func forbid(w http.ResponseWriter, t config.APIToken, scope string) {
+	writeError(w, http.StatusForbidden, fmt.Sprintf("API token %q lacks the scope %q this needs (it has: %s)",
+		t.Name, scope, strings.Join(t.Scopes, ", ")), "")
 }
 
 // allowAttempt answers 429 when key has used its failed attempts, and
