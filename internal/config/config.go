@@ -1,22 +1,18 @@
-// Package config reads the bot's YAML configuration file. It checks the
-// file's shape and cross-references (a route names a known team, a token is
-// not empty); the packages that use a section compile it further (routes'
-// label matchers in incident, for instance) and report errors by name.
+// Package config reads the bot's YAML configuration: one file, or many
+// (one per team, say) whose lists are merged. It checks the files' shape
+// and cross-references (a route names a known team, a token is not empty),
+// across files, naming the file:line:column of each problem; the packages
+// that use a section compile it further (routes' label matchers in
+// incident, for instance) and report errors by name.
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
-	"regexp"
-	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -51,7 +47,9 @@ type Config struct {
 	// empty ${NAME}) is an error rather than an open endpoint.
 	MetricsToken *string `yaml:"metrics_token"`
 
-	Integrations       []Integration      `yaml:"integrations"`
+	Integrations []Integration `yaml:"integrations"`
+	// Routes are tried in order, the first match wins. Across the files
+	// of LoadPaths the order is the files' order, then each file's own.
 	Routes             []Route            `yaml:"routes"`
 	DefaultRoute       Route              `yaml:"default_route"`
 	People             []Person           `yaml:"people"`
@@ -91,6 +89,10 @@ type Config struct {
 	// address, "" when base_url was configured. A BaseURL that no longer
 	// equals it was set by hand and is left alone.
 	derivedBaseURL string
+
+	// src is where each object and setting came from, for the positions
+	// in errors and SourceOf; nil for a Config built by hand.
+	src *sources
 }
 
 // MinMetricsTokenLen is the shortest metrics_token accepted.
@@ -300,8 +302,9 @@ type Integration struct {
 	DefaultSeverity ingest.Severity `yaml:"default_severity"`
 }
 
-// Route sends matching alerts to a team. Routes are tried in order; the
-// first match wins, and DefaultRoute takes the rest.
+// Route sends matching alerts to a team. Routes are tried in order (across
+// files, in the order LoadPaths reads them); the first match wins, and
+// DefaultRoute takes the rest.
 type Route struct {
 	Name string `yaml:"name"`
 	// Match lists label matchers that must all hold: name="v", name!="v",
@@ -585,31 +588,6 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // Std returns d as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
-// Load reads and checks the file at path, then applies the BOT_LISTEN and
-// BOT_DB environment overrides. A BaseURL derived from listen follows
-// BOT_LISTEN.
-func Load(path string) (*Config, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	c, err := Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	if v := os.Getenv("BOT_LISTEN"); v != "" {
-		c.Listen = v
-		c.SetServingAddr(v)
-	}
-	if v := os.Getenv("BOT_DB"); v != "" {
-		c.Database = v
-	}
-	if err := c.CheckTokenLengths(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
-}
-
 // CheckTokenLengths refuses tokens shorter than MinTokenLen unless the bot
 // is reachable only from its own machine: it listens on a loopback address
 // and its base_url names one. It runs once the listen address is final
@@ -619,22 +597,27 @@ func (c *Config) CheckTokenLengths() error {
 		return nil
 	}
 	var errs []error
-	short := func(field, token string) {
+	short := func(p place, field, token string) {
 		if token != "" && len(token) < MinTokenLen {
-			errs = append(errs, fmt.Errorf("%s: the token is %d characters; a bot reachable from other machines (listen %q, base_url %q) needs at least %d (e.g. openssl rand -hex 16)",
-				field, len(token), c.Listen, c.BaseURL, MinTokenLen))
+			errs = append(errs, &FieldError{File: p.file, Line: p.line, Column: p.col, Field: field,
+				Err: fmt.Errorf("the token is %d characters; a bot reachable from other machines (listen %q, base_url %q) needs at least %d (e.g. openssl rand -hex 16)",
+					len(token), c.Listen, c.BaseURL, MinTokenLen)})
 		}
 	}
 	for i, t := range c.APITokens {
-		short(fmt.Sprintf("api_tokens[%d] (%s)", i, t.Name), t.Token)
+		short(c.at("api_tokens", i, "token"), fmt.Sprintf("%s (%s)", c.at("api_tokens", i).path, t.Name), t.Token)
 	}
-	for _, in := range c.Integrations {
-		short(fmt.Sprintf("integration %q", in.Name), in.Token)
+	for i, in := range c.Integrations {
+		short(c.at("integrations", i, "token"), fmt.Sprintf("integration %q", in.Name), in.Token)
 	}
 	for i, t := range c.ConsoleTokens {
-		short(fmt.Sprintf("console_tokens[%d] (%s)", i, t.Person), t.Token)
+		short(c.at("console_tokens", i, "token"), fmt.Sprintf("%s (%s)", c.at("console_tokens", i).path, t.Person), t.Token)
 	}
-	return errors.Join(errs...)
+	var files []*source
+	if c.src != nil {
+		files = c.src.files
+	}
+	return joinSorted(files, errs)
 }
 
 // LocalOnly reports whether the bot is reachable only from its own
@@ -663,380 +646,4 @@ func loopbackHost(host string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
-}
-
-// envRef matches ${NAME}: secrets can stay out of the file. The braces are
-// required so a regex's "$" is never taken for a variable.
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// Parse decodes a configuration, fills defaults and checks it. Unknown keys
-// are errors, so a typo does not silently disable a route. ${NAME} in a
-// value is replaced by the environment variable NAME (comments are left
-// alone), so secrets can stay out of the file.
-func Parse(raw []byte) (*Config, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	if err := expandEnv(&doc); err != nil {
-		return nil, err
-	}
-	c := &Config{
-		Listen:         "127.0.0.1:8080",
-		Database:       "data/bot.db",
-		ReopenWindow:   Duration(5 * time.Minute),
-		ConsoleSession: Duration(12 * time.Hour),
-	}
-	if len(doc.Content) > 0 {
-		// Re-encode the expanded tree so KnownFields applies: Node.Decode
-		// does not check unknown keys.
-		expanded, err := yaml.Marshal(&doc)
-		if err != nil {
-			return nil, err
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(expanded))
-		dec.KnownFields(true)
-		if err := dec.Decode(c); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.check(); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-func expandEnv(n *yaml.Node) error {
-	var missing []string
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Kind == yaml.ScalarNode {
-			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
-				name := envRef.FindStringSubmatch(m)[1]
-				v, ok := os.LookupEnv(name)
-				if !ok {
-					missing = append(missing, fmt.Sprintf("%s (line %d)", name, n.Line))
-				}
-				return v
-			})
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
-	}
-	walk(n)
-	if len(missing) > 0 {
-		return fmt.Errorf("environment variables not set: %s", strings.Join(missing, ", "))
-	}
-	return nil
-}
-
-func (c *Config) check() error {
-	var errs []error
-	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-
-	if c.BaseURL == "" {
-		c.SetServingAddr(c.Listen)
-	}
-	for i, t := range c.APITokens {
-		if t.Name == "" || t.Token == "" {
-			fail("api_tokens[%d]: name and token are required", i)
-		}
-		for j, s := range t.Scopes {
-			switch team, scoped := strings.CutPrefix(s, "schedule:"); {
-			case scoped && team != "":
-				if _, ok := c.team(team); !ok {
-					fail("api_tokens[%d].scopes[%d]: %q names no team", i, j, s)
-				}
-			case Scope(s) == ScopeRead, Scope(s) == ScopeRespond, Scope(s) == ScopeSchedule, Scope(s) == ScopeAdmin:
-			default:
-				fail("api_tokens[%d].scopes[%d]: %q is not a scope (read, respond, schedule, schedule:<team>, admin)", i, j, s)
-			}
-		}
-	}
-	c.trusted = nil
-	for i, p := range c.TrustedProxies {
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			addr, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				fail("trusted_proxies[%d]: %q is neither an IP address nor a CIDR prefix", i, p)
-				continue
-			}
-			prefix = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
-		}
-		c.trusted = append(c.trusted, prefix.Masked())
-	}
-	switch c.ConsoleVisibility {
-	case "":
-		c.ConsoleVisibility = ConsoleVisibilityAll
-	case ConsoleVisibilityAll, ConsoleVisibilityTeams:
-	default:
-		fail("console_visibility: %q is not %q or %q", c.ConsoleVisibility, ConsoleVisibilityAll, ConsoleVisibilityTeams)
-	}
-	if t := c.MetricsToken; t != nil {
-		switch {
-		case *t == "":
-			fail("metrics_token is empty (an unset or empty ${NAME}?): leave the key out to keep /metrics open")
-		case len(*t) < MinMetricsTokenLen:
-			fail("metrics_token must be at least %d characters", MinMetricsTokenLen)
-		case strings.IndexFunc(*t, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-			fail("metrics_token must not contain spaces or control characters (it is sent in an Authorization header)")
-		}
-	}
-	seen := map[string]bool{}
-	for i := range c.Integrations {
-		in := &c.Integrations[i]
-		switch {
-		case in.Name == "":
-			fail("integrations[%d]: name is required", i)
-		case seen[in.Name]:
-			fail("integrations[%d]: duplicate name %q", i, in.Name)
-		}
-		seen[in.Name] = true
-		if !ingest.KnownFormat(in.Format) {
-			fail("integration %q: format %q is not one of %v", in.Name, in.Format, ingest.Formats())
-		}
-		if in.Token == "" {
-			fail("integration %q: token is required (every inbound request is authenticated)", in.Name)
-		}
-		if in.DefaultSeverity == ingest.SeverityNone {
-			in.DefaultSeverity = ingest.SeverityError
-		}
-	}
-
-	people := map[string]bool{}
-	for i, p := range c.People {
-		if p.Name == "" {
-			fail("people[%d]: name is required", i)
-		}
-		if people[p.Name] {
-			fail("people[%d]: duplicate name %q", i, p.Name)
-		}
-		people[p.Name] = true
-		if p.TimeZone != "" {
-			if _, err := time.LoadLocation(p.TimeZone); err != nil {
-				fail("person %q: time_zone: %v", p.Name, err)
-			}
-		}
-	}
-	scheduleNames := map[string]bool{}
-	for i, sc := range c.Schedules {
-		if sc.Name == "" || scheduleNames[sc.Name] {
-			fail("schedules[%d]: name %q is empty or taken", i, sc.Name)
-		}
-		scheduleNames[sc.Name] = true
-	}
-	policyNames := map[string]bool{}
-	for i, ep := range c.EscalationPolicies {
-		if ep.Name == "" || policyNames[ep.Name] {
-			fail("escalation_policies[%d]: name %q is empty or taken", i, ep.Name)
-		}
-		policyNames[ep.Name] = true
-	}
-	teams := map[string]bool{}
-	for _, t := range c.Teams {
-		teams[t.Name] = true
-	}
-	for i, t := range c.Teams {
-		if t.Name == "" {
-			fail("teams[%d]: name is required", i)
-		}
-		for _, lists := range [][]string{t.Members, t.Leads} {
-			for _, m := range lists {
-				if !people[m] {
-					fail("team %q: %q is not in people", t.Name, m)
-				}
-			}
-		}
-		if t.Schedule != "" && !scheduleNames[t.Schedule] {
-			fail("team %q: schedule %q is not defined in schedules", t.Name, t.Schedule)
-		}
-		if t.EscalationPolicy != "" && !policyNames[t.EscalationPolicy] {
-			fail("team %q: escalation_policy %q is not defined in escalation_policies", t.Name, t.EscalationPolicy)
-		}
-	}
-	for _, p := range c.People {
-		for _, rule := range [][]NotifyStep{p.Notify, p.NotifyImportant} {
-			for _, st := range rule {
-				if !slices.Contains(NotifyMethods, st.Method) {
-					fail("person %q: notify method %q is not one of %v", p.Name, st.Method, NotifyMethods)
-				}
-				if st.Mode != "" && st.Mode != "managed" && st.Mode != "allnotifications" {
-					fail("person %q: notify mode %q is not managed or allnotifications", p.Name, st.Mode)
-				}
-				if st.Method == "webhook" && p.Webhook == "" {
-					fail("person %q: method webhook needs the person's webhook URL", p.Name)
-				}
-			}
-		}
-	}
-	for _, sc := range c.Schedules {
-		if _, err := time.LoadLocation(sc.TimeZone); err != nil || sc.TimeZone == "" {
-			fail("schedule %q: time_zone %q is not an IANA zone", sc.Name, sc.TimeZone)
-		}
-		if len(sc.Layers) == 0 {
-			fail("schedule %q: no layers", sc.Name)
-		}
-		for _, l := range sc.Layers {
-			for _, m := range l.Participants {
-				if !people[m] {
-					fail("schedule %q layer %q: participant %q is not in people", sc.Name, l.Name, m)
-				}
-			}
-		}
-	}
-	for _, ep := range c.EscalationPolicies {
-		if len(ep.Steps) == 0 {
-			fail("escalation policy %q: no steps", ep.Name)
-		}
-		if ep.Repeat < 0 {
-			fail("escalation policy %q: repeat must not be negative", ep.Name)
-		}
-		for i, st := range ep.Steps {
-			if len(st.Targets) == 0 {
-				fail("escalation policy %q step %d: no targets", ep.Name, i+1)
-			}
-			for _, tg := range st.Targets {
-				set := 0
-				for _, v := range []string{tg.Schedule, tg.User, tg.Team, tg.Room} {
-					if v != "" {
-						set++
-					}
-				}
-				switch {
-				case set != 1:
-					fail("escalation policy %q step %d: a target names exactly one of schedule, user, team, room", ep.Name, i+1)
-				case tg.Schedule != "" && !scheduleNames[tg.Schedule]:
-					fail("escalation policy %q step %d: schedule %q is not defined", ep.Name, i+1, tg.Schedule)
-				case tg.User != "" && !people[tg.User]:
-					fail("escalation policy %q step %d: user %q is not in people", ep.Name, i+1, tg.User)
-				case tg.Team != "" && !teams[tg.Team]:
-					fail("escalation policy %q step %d: team %q is not defined", ep.Name, i+1, tg.Team)
-				case tg.Room != "" && !teams[tg.Room]:
-					fail("escalation policy %q step %d: room of team %q: no such team", ep.Name, i+1, tg.Room)
-				}
-			}
-			if w := st.When; w != nil && w.TimeZone != "" {
-				if _, err := time.LoadLocation(w.TimeZone); err != nil {
-					fail("escalation policy %q step %d: time_zone: %v", ep.Name, i+1, err)
-				}
-			}
-		}
-	}
-
-	routeNames := map[string]bool{}
-	teamPolicy := map[string]string{}
-	for _, t := range c.Teams {
-		teamPolicy[t.Name] = t.EscalationPolicy
-	}
-	checkRoute := func(where string, r *Route) {
-		if r.Team == "" {
-			fail("%s: team is required", where)
-		} else if len(c.Teams) > 0 && !teams[r.Team] {
-			fail("%s: team %q is not defined in teams", where, r.Team)
-		}
-		if r.EscalationPolicy == "" {
-			r.EscalationPolicy = teamPolicy[r.Team]
-		}
-		if r.EscalationPolicy == "" {
-			r.EscalationPolicy = "default"
-		} else if len(c.EscalationPolicies) > 0 && !policyNames[r.EscalationPolicy] {
-			fail("%s: escalation_policy %q is not defined in escalation_policies", where, r.EscalationPolicy)
-		}
-		if len(r.GroupBy) == 0 {
-			r.GroupBy = []string{"alertname"}
-		}
-		if st := r.Storm; st != nil {
-			if st.After == 0 {
-				st.After = 20
-			}
-			if st.Within == 0 {
-				st.Within = Duration(5 * time.Minute)
-			}
-			if st.After < 2 {
-				fail("%s: storm.after must be at least 2 incidents, not %d", where, st.After)
-			}
-		}
-	}
-	for i := range c.Routes {
-		r := &c.Routes[i]
-		if r.Name == "" {
-			r.Name = fmt.Sprintf("route-%d", i+1)
-		}
-		if routeNames[r.Name] {
-			fail("routes[%d]: duplicate name %q", i, r.Name)
-		}
-		routeNames[r.Name] = true
-		if len(r.Match) == 0 {
-			fail("route %q: match is empty; use default_route for catch-all", r.Name)
-		}
-		checkRoute(fmt.Sprintf("route %q", r.Name), r)
-	}
-	if c.DefaultRoute.Name == "" {
-		c.DefaultRoute.Name = "default"
-	}
-	if len(c.DefaultRoute.Match) > 0 {
-		fail("default_route: match is not allowed, the default route takes every alert no route matched")
-	}
-	checkRoute("default_route", &c.DefaultRoute)
-
-	if d := c.Discord; d != nil {
-		switch {
-		case d.BotToken == "":
-			fail("discord: bot_token is required")
-		case d.PublicKey == "" && !d.Gateway:
-			// The gateway's websocket is authenticated by the bot token;
-			// only the HTTP endpoint needs the key to verify requests.
-			fail("discord: public_key is required (or gateway: true)")
-		}
-	}
-	if tg := c.Telegram; tg != nil {
-		switch {
-		case tg.BotToken == "":
-			fail("telegram: bot_token is required")
-		case tg.WebhookSecret == "" && !tg.LongPolling:
-			fail("telegram: webhook_secret is required (or long_polling: true)")
-		}
-	}
-	if sl := c.Slack; sl != nil {
-		switch {
-		case sl.SocketMode && (sl.BotToken == "" || !strings.HasPrefix(sl.AppToken, "xapp-")):
-			// The websocket is authenticated by the app token, so no
-			// signing secret is needed.
-			fail("slack: socket_mode needs bot_token and an app-level app_token (xapp-...)")
-		case !sl.SocketMode && (sl.BotToken == "" || sl.SigningSecret == ""):
-			fail("slack: bot_token and signing_secret are required (or socket_mode with app_token)")
-		}
-	}
-	if c.ConsoleSession <= 0 {
-		fail("console_session must be longer than zero")
-	}
-	for i, t := range c.ConsoleTokens {
-		if t.Token == "" || !people[t.Person] {
-			fail("console_tokens[%d]: needs a token and a person from people", i)
-		}
-	}
-	if tw := c.Twilio; tw != nil && (tw.AccountSID == "" || tw.AuthToken == "" || tw.From == "") {
-		fail("twilio: account_sid, auth_token and from are all required")
-	}
-	if m := c.SMTP; m != nil {
-		if m.Addr == "" || m.From == "" {
-			fail("smtp: addr and from are required")
-		}
-		// Never credentials in the clear unless the file says so.
-		req := m.TLSRequired()
-		m.RequireTLS = &req
-	}
-	hooks := map[string]bool{}
-	for i, w := range c.Webhooks {
-		if w.Name == "" || w.URL == "" {
-			fail("webhooks[%d]: name and url are required", i)
-		}
-		if hooks[w.Name] {
-			fail("webhooks[%d]: duplicate name %q", i, w.Name)
-		}
-		hooks[w.Name] = true
-	}
-	return errors.Join(errs...)
 }
