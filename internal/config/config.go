@@ -250,6 +250,10 @@ type Twilio struct {
 type APIToken struct {
 	Name  string `yaml:"name"`
 	Token string `yaml:"token"`
+	// TokenRef is the token as written when it came from ${NAME}
+	// ("${CI_TOKEN}"), "" when it was written literally: what an export
+	// writes back, since the token itself must never leave the process.
+	TokenRef string `yaml:"-"`
 	// Scopes limit what the token may do (see Scope); none listed means
 	// every scope, so a token written before scopes existed keeps working.
 	Scopes []string `yaml:"scopes"`
@@ -297,6 +301,10 @@ type Integration struct {
 	Name   string `yaml:"name"`
 	Format string `yaml:"format"`
 	Token  string `yaml:"token"`
+	// TokenRef is the token as written when it came from ${NAME}
+	// ("${AM_TOKEN}"), "" when it was written literally: what an export
+	// writes back, since the token itself must never leave the process.
+	TokenRef string `yaml:"-"`
 	// DefaultSeverity applies to alerts that carry none (default "error",
 	// as Alertmanager's own PagerDuty receiver does).
 	DefaultSeverity ingest.Severity `yaml:"default_severity"`
@@ -558,6 +566,11 @@ type Webhook struct {
 	URL  string `yaml:"url"`
 	// Secret signs each delivery (X-Bot-Signature: sha256=HMAC).
 	Secret string `yaml:"secret"`
+	// SecretRef is the secret as written when it came from ${NAME}
+	// ("${HOOK_SECRET}"), "" when it was written literally: what an
+	// export writes back, since the secret itself must never leave the
+	// process.
+	SecretRef string `yaml:"-"`
 	// Events filters by event kind, such as incident.triggered; empty
 	// means all.
 	Events []string `yaml:"events"`

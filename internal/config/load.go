@@ -199,7 +199,7 @@ func (l *loader) add(name string, raw []byte) {
 		return // empty, or only comments
 	}
 	src.root = doc.Content[0]
-	l.expandEnv(src)
+	src.refs = l.expandEnv(src)
 	l.validate(src, src.root, reflect.TypeFor[Config](), nil)
 	fc := defaults()
 	// validate reported every node that would not decode and nulled it,
@@ -208,6 +208,15 @@ func (l *loader) add(name string, raw []byte) {
 		l.errs = append(l.errs, &FieldError{File: name, Err: err})
 		l.broken = true
 		return
+	}
+	for i := range fc.Integrations {
+		fc.Integrations[i].TokenRef = src.ref("integrations", i, "token")
+	}
+	for i := range fc.APITokens {
+		fc.APITokens[i].TokenRef = src.ref("api_tokens", i, "token")
+	}
+	for i := range fc.Webhooks {
+		fc.Webhooks[i].SecretRef = src.ref("webhooks", i, "secret")
 	}
 	l.merge(src, fc)
 }
@@ -282,8 +291,12 @@ func (l *loader) merge(src *source, fc *Config) {
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expandEnv replaces each ${NAME} in src's scalars by the environment
-// variable NAME, before decoding, so that it works in any field.
-func (l *loader) expandEnv(src *source) {
+// variable NAME, before decoding, so that it works in any field. It
+// returns the text as written of each scalar it changed: the decoded
+// Config has only the secret, and an export must write the reference
+// back instead.
+func (l *loader) expandEnv(src *source) map[*yaml.Node]string {
+	refs := map[*yaml.Node]string{}
 	var walk func(n *yaml.Node, path []any)
 	walk = func(n *yaml.Node, path []any) {
 		switch n.Kind {
@@ -291,6 +304,7 @@ func (l *loader) expandEnv(src *source) {
 			if !envRef.MatchString(n.Value) {
 				return
 			}
+			refs[n] = n.Value
 			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
 				name := envRef.FindStringSubmatch(m)[1]
 				v, ok := os.LookupEnv(name)
@@ -313,6 +327,7 @@ func (l *loader) expandEnv(src *source) {
 		// An alias's node is walked where its anchor is.
 	}
 	walk(src.root, nil)
+	return refs
 }
 
 var (
@@ -341,7 +356,7 @@ func (l *loader) validate(src *source, n *yaml.Node, t reflect.Type, path []any)
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			l.fail(here(), "want a mapping (key: value), not %s", nodeKind(n))
+			l.fail(here(), "want a mapping (key: value), not %s", nodeKind(src, n))
 			blank(n)
 			return
 		}
@@ -364,7 +379,7 @@ func (l *loader) validate(src *source, n *yaml.Node, t reflect.Type, path []any)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			l.fail(here(), "want a list, not %s", nodeKind(n))
+			l.fail(here(), "want a list, not %s", nodeKind(src, n))
 			blank(n)
 			return
 		}
@@ -406,13 +421,19 @@ func (l *loader) decodes(src *source, n *yaml.Node, t reflect.Type, path []any) 
 		return
 	}
 	p := place{file: src.name, line: n.Line, col: n.Column, path: fieldPath(path)}
+	msgs := []string{err.Error()}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		for _, msg := range te.Errors {
-			l.fail(p, "%s", lineRef.ReplaceAllString(msg, ""))
+		msgs = te.Errors
+	}
+	for _, msg := range msgs {
+		msg = lineRef.ReplaceAllString(msg, "")
+		if ref, ok := src.refs[n]; ok && n.Value != "" {
+			// yaml quotes the value it could not decode; a value from
+			// ${NAME} may be a secret, and errors end up in logs.
+			msg = strings.ReplaceAll(msg, n.Value, ref)
 		}
-	} else {
-		l.fail(p, "%s", lineRef.ReplaceAllString(err.Error(), ""))
+		l.fail(p, "%s", msg)
 	}
 	blank(n)
 }
@@ -422,12 +443,17 @@ func blank(n *yaml.Node) {
 	*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
 }
 
-func nodeKind(n *yaml.Node) string {
+// nodeKind says what n is, for a value of the wrong shape: a scalar is
+// shown as written, so a secret that came from ${NAME} stays a reference.
+func nodeKind(src *source, n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
 		return "a list"
+	}
+	if ref, ok := src.refs[n]; ok {
+		return fmt.Sprintf("%q", ref)
 	}
 	return fmt.Sprintf("%q", n.Value)
 }

@@ -399,6 +399,61 @@ func TestSourceOf(t *testing.T) {
 	}
 }
 
+// A secret from ${NAME} is used expanded and remembered as written, so an
+// export can write the reference back instead of the secret.
+func TestSecretReferencesAreKept(t *testing.T) {
+	t.Setenv("AM_TOKEN_T", "am-secret")
+	t.Setenv("CI_TOKEN_T", "ci-secret")
+	t.Setenv("HOOK_SECRET_T", "hook-secret")
+	const file = `integrations:
+  - {name: am, format: alertmanager, token: "${AM_TOKEN_T}"}
+  - {name: gf, format: grafana, token: literal}
+api_tokens:
+  - {name: ci, token: "${CI_TOKEN_T}"}
+  - {name: ops, token: plain}
+webhooks:
+  - {name: w, url: "http://x", secret: "v1-${HOOK_SECRET_T}"}
+  - {name: v, url: "http://y", secret: s}
+default_route: {team: ops}
+`
+	inDir(t, map[string]string{"a.yaml": "people: [{name: bob}]\n", "b.yaml": file})
+	fromFiles, err := LoadPaths("a.yaml", "b.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromBytes, err := Parse([]byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*Config{"LoadPaths": fromFiles, "Parse": fromBytes} {
+		got := []string{
+			c.Integrations[0].Token, c.Integrations[0].TokenRef, c.Integrations[1].Token, c.Integrations[1].TokenRef,
+			c.APITokens[0].Token, c.APITokens[0].TokenRef, c.APITokens[1].Token, c.APITokens[1].TokenRef,
+			c.Webhooks[0].Secret, c.Webhooks[0].SecretRef, c.Webhooks[1].Secret, c.Webhooks[1].SecretRef,
+		}
+		want := []string{
+			"am-secret", "${AM_TOKEN_T}", "literal", "",
+			"ci-secret", "${CI_TOKEN_T}", "plain", "",
+			"v1-hook-secret", "v1-${HOOK_SECRET_T}", "s", "",
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: secrets and refs = %q\nwant %q", name, got, want)
+		}
+	}
+	// A value of the wrong kind from ${NAME} is shown as the reference:
+	// errors are logged, and the value may be a secret.
+	for _, bad := range []string{"reopen_window: ${AM_TOKEN_T}\n", "slack: ${AM_TOKEN_T}\n", "people: [{name: bob, notify: \"${AM_TOKEN_T}\"}]\n"} {
+		_, err := Parse([]byte("default_route: {team: ops}\n" + bad))
+		if err == nil || strings.Contains(err.Error(), "am-secret") || !strings.Contains(err.Error(), "${AM_TOKEN_T}") {
+			t.Errorf("%s: err = %v, want it to name ${AM_TOKEN_T}, not its value", bad, err)
+		}
+	}
+	// The reference is not a key of the file.
+	if _, err := Parse([]byte("default_route: {team: ops}\nintegrations: [{name: a, format: generic, token: t, token_ref: x}]\n")); err == nil || !strings.Contains(err.Error(), "token_ref: unknown key") {
+		t.Errorf("token_ref accepted: %v", err)
+	}
+}
+
 // The demo loads as before, and a team's own file can sit beside it,
 // naming the demo's people and policy.
 func TestDemoWithATeamFile(t *testing.T) {

@@ -71,6 +71,9 @@ type source struct {
 	name string
 	// root is the document's top-level mapping, nil for an empty file.
 	root *yaml.Node
+	// refs holds the text as written of every scalar that ${NAME} was
+	// expanded in, for the secret references an export writes back.
+	refs map[*yaml.Node]string
 }
 
 // origin is where one element of a merged list came from: its file and
@@ -166,6 +169,16 @@ func (s *source) place(path []any) place {
 		return place{file: s.name, path: fieldPath(path)}
 	}
 	return place{file: s.name, line: n.Line, col: n.Column, path: fieldPath(path[:depth])}
+}
+
+// ref is the text as written of the scalar at path, "" when no ${NAME}
+// was expanded in it.
+func (s *source) ref(path ...any) string {
+	n, depth := find(s.root, path)
+	if depth < len(path) {
+		return ""
+	}
+	return s.refs[n]
 }
 
 // find follows path (mapping keys and sequence indexes) down from n. It
