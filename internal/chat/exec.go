@@ -49,7 +49,8 @@ type Request struct {
 	// User is the bot user behind the platform user, "" when the config
 	// does not say (a link made with /oncall link may).
 	User string
-	// PlatformUser is the platform's id of who typed the command.
+	// PlatformUser is the platform's id of who typed the command. It is
+	// "" only in the web console, whose adapter signed User in itself.
 	PlatformUser string
 	// Platform names where the command came from ("slack", "web"...), for
 	// the actor recorded on the timeline.
@@ -58,6 +59,9 @@ type Request struct {
 	Team string
 	// Incident is the incident of the room, if it is an incident's room.
 	Incident int64
+	// Direct is set when the command came from a one-to-one chat with
+	// the bot (a DM), not from a group or a channel.
+	Direct bool
 }
 
 // Reply is what the bot answers; Private replies go to the asker only.
@@ -67,6 +71,11 @@ type Reply struct {
 	// Incident is set when the command changed one, so the adapter can
 	// refresh its cards (every card is refreshed through the outbox too).
 	Incident int64
+	// Unanswered is set when the bot takes no commands from the asker
+	// where they asked (see Answered). Text is then a short refusal
+	// for the asker alone: an adapter that could only say it to the whole
+	// chat says nothing instead.
+	Unanswered bool
 }
 
 // Executor runs commands with the rules of who may do what.
@@ -107,14 +116,43 @@ func private(format string, a ...any) Reply {
 	return Reply{Text: fmt.Sprintf(format, a...), Private: true}
 }
 
-// Run parses and executes one command line.
+// unanswered is the one refusal of a command from where the bot does not
+// listen. It names no team, room or person, and tells a newcomer where
+// linking works.
+const unanswered = "This bot answers only in its team rooms and to people it knows. To link your account, run /oncall link <your name in the bot> in your team's room."
+
+// Answered is the rule of where the bot takes commands from a platform
+// user: in the chats the config names (a team's room) or the bot opened
+// (an incident's room), and in a DM with a person it knows (from the
+// config, or linked). Anywhere else (a stranger's DM, a group the bot was
+// added to) a command is not run, so the schedule, who is on call and
+// people's names stay inside the teams; a newcomer links from a team's
+// room. req.User must already be resolved through links. The console
+// (no PlatformUser) signs its people in itself.
+func Answered(req Request) bool {
+	switch {
+	case req.Team != "" || req.Incident != 0:
+		return true
+	case req.PlatformUser == "":
+		return req.User != ""
+	default:
+		return req.Direct && req.User != ""
+	}
+}
+
+// Run parses and executes one command line. Where the bot does not take
+// commands from the asker (Answered), it runs nothing and answers with an
+// Unanswered refusal, whatever the line.
 func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
+	if req.User == "" {
+		req.User, _ = e.Links.Person(ctx, req.Platform, req.PlatformUser)
+	}
+	if !Answered(req) {
+		return Reply{Text: unanswered, Private: true, Unanswered: true}
+	}
 	c, err := Parse(line)
 	if err != nil {
 		return private("%v", err)
-	}
-	if req.User == "" {
-		req.User, _ = e.Links.Person(ctx, req.Platform, req.PlatformUser)
 	}
 	switch c.Verb {
 	case VerbHelp:

@@ -170,7 +170,7 @@ func TestAckAllNeedsItsListAndAUser(t *testing.T) {
 		t.Errorf("ack all without a list = %q", r.Text)
 	}
 	e.Paged = fakePaged{ids: map[string][]int64{"": {1}}}
-	if r := e.Run(context.Background(), Request{Platform: "telegram", PlatformUser: "9"}, "ack all"); !strings.Contains(r.Text, "I don't know who you are") {
+	if r := e.Run(context.Background(), Request{Platform: "telegram", PlatformUser: "9", Team: "ops"}, "ack all"); !strings.Contains(r.Text, "I don't know who you are") {
 		t.Errorf("ack all by a stranger = %q", r.Text)
 	}
 }

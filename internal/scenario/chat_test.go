@@ -79,7 +79,7 @@ func TestChatWhoAndSchedule(t *testing.T) {
 	// bob is in two teams: he must say which.
 	expectReply(t, h.Say("bob", "", 0, "who"), true, "Which team? You are in ops, dba")
 	expectReply(t, h.Say("bob", "", 0, "who dba"), false, "Team dba has no schedule")
-	expectReply(t, h.Say("", "", 0, "who ops"), false, "On call for ops: alice") // anyone may look
+	expectReply(t, h.Say("", "ops", 0, "who"), false, "On call for ops: alice") // anyone in the team's room may look
 	r := h.Say("carol", "ops", 0, "schedule 14")
 	expectReply(t, r, false, "Schedule ops, the next 14 days (Europe/London)")
 	if n := len(regexp.MustCompile(`\n`).FindAllString(r.Text, -1)); n != 3 {

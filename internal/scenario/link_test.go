@@ -13,6 +13,9 @@ var linkConfig = strings.NewReplacer(
 	"  - {name: carol, time_zone: Australia/Sydney}",
 	"  - {name: carol, time_zone: Australia/Sydney, email: carol@example.com}",
 	"api_tokens:", "smtp: {addr: \"%SMTP%\", from: \"oncall-bot@example.com\"}\napi_tokens:",
+	// C9999 is the team's room: the bot takes /oncall link there from
+	// people it does not know yet.
+	"schedule: ops}", "schedule: ops, rooms: {slack: C9999}}",
 ).Replace(slackConfig)
 
 var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)

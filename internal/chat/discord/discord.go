@@ -389,7 +389,8 @@ func (h *Inbound) Answer(ctx context.Context, in *discordgo.Interaction) (*disco
 	case in.User != nil:
 		user = in.User.ID
 	}
-	req := chat.Request{User: h.users[user], Platform: "discord", PlatformUser: user, Team: h.Teams[in.ChannelID]}
+	req := chat.Request{User: h.users[user], Platform: "discord", PlatformUser: user, Team: h.Teams[in.ChannelID],
+		Direct: in.GuildID == ""} // an interaction from outside a guild is from a DM
 	if id, ok := h.room(ctx, in.ChannelID); ok {
 		req.Incident = id
 	}

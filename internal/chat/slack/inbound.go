@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -81,12 +82,18 @@ func (h *Inbound) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 }
 
 func (h *Inbound) request(ctx context.Context, user, channel string) chat.Request {
-	req := chat.Request{User: h.users[user], Platform: "slack", PlatformUser: user, Team: h.Teams[channel]}
+	req := chat.Request{User: h.users[user], Platform: "slack", PlatformUser: user, Team: h.Teams[channel],
+		Direct: isDM(channel)}
 	if id, ok := h.room(ctx, channel); ok {
 		req.Incident = id
 	}
 	return req
 }
+
+// isDM reports whether a channel is a one-to-one conversation with the
+// app: Slack's DM (IM) ids start with D; channels, private channels and
+// group DMs do not.
+func isDM(channel string) bool { return strings.HasPrefix(channel, "D") }
 
 // CommandResponse is the answer to a slash command: the body of the HTTP
 // response, or the payload of the Socket Mode acknowledgement.

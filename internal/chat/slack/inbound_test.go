@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/oncallbot/bot/internal/chat"
 )
 
@@ -50,6 +52,7 @@ func TestPublishedExampleIsAcceptedInItsWindowOnly(t *testing.T) {
 		now := c.now
 		in := NewInbound("8f742231b10e8888abcd99yyyzzz85a5", func() time.Time { return now },
 			&chat.Executor{}, nil, nil, func(context.Context, string) (int64, bool) { return 0, false }, log)
+		in.Teams = map[string]string{"G8PSS9T3V": "ops"} // the example's channel, a team's room here
 		w := httptest.NewRecorder()
 		in.Command(w, signedRequest(t, "/slack/commands", body, now))
 		if w.Code != c.code {
@@ -93,6 +96,32 @@ func TestChannelName(t *testing.T) {
 		inc := chatIncident(7, title)
 		if got := ChannelName(inc); got != want {
 			t.Errorf("ChannelName(%q) = %q, want %q", title, got, want)
+		}
+	}
+}
+
+// A command counts in a team's room, in an incident's channel, and in the
+// DM of a person the bot knows; anywhere else it gets the one private
+// refusal.
+func TestCommandsCountWhereTheBotListens(t *testing.T) {
+	in := NewInbound("", time.Now, &chat.Executor{}, nil, map[string]string{"UA": "alice"},
+		func(_ context.Context, channel string) (int64, bool) { return 7, channel == "CINC7" }, quietLog())
+	in.Teams = map[string]string{"CTEAM": "ops"}
+	for _, c := range []struct {
+		user, channel string
+		answered      bool
+	}{
+		{"UX", "CTEAM", true},
+		{"UX", "CINC7", true},
+		{"UA", "DUA", true},
+		{"UX", "DUX", false},        // a stranger's DM
+		{"UA", "CRANDOM", false},    // a channel the config does not name
+		{"UX", "GGROUPDM", false},   // a group DM
+		{"UA", "C0DIRECTLY", false}, // only D... ids are DMs
+	} {
+		got := in.runCommand(context.Background(), slack.SlashCommand{Text: "help", UserID: c.user, ChannelID: c.channel})
+		if answered := strings.Contains(got.Text, "Commands"); answered != c.answered || got.ResponseType != "ephemeral" {
+			t.Errorf("%s in %s: %+v, want answered %v, privately", c.user, c.channel, got, c.answered)
 		}
 	}
 }

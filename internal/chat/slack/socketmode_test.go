@@ -19,9 +19,12 @@ import (
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// testInbound's C1 is a team's room, where the bot answers anyone.
 func testInbound() *Inbound {
-	return NewInbound("", time.Now, &chat.Executor{}, nil, nil,
+	in := NewInbound("", time.Now, &chat.Executor{}, nil, nil,
 		func(context.Context, string) (int64, bool) { return 0, false }, quietLog())
+	in.Teams = map[string]string{"C1": "ops"}
+	return in
 }
 
 func TestCommandResponseIsPrivateWhenTheReplyIs(t *testing.T) {

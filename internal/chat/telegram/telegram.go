@@ -359,6 +359,7 @@ func (h *Inbound) request(ctx context.Context, from *models.User, chatID int64, 
 	if from != nil {
 		req.User = h.users[from.ID]
 		req.PlatformUser = strconv.FormatInt(from.ID, 10)
+		req.Direct = chatID == from.ID // a private chat's id is its user's
 	}
 	if id, ok := h.room(ctx, roomID(chatID, topic)); ok {
 		req.Incident = id
@@ -367,7 +368,11 @@ func (h *Inbound) request(ctx context.Context, from *models.User, chatID int64, 
 }
 
 func (h *Inbound) command(ctx context.Context, m *models.Message) {
-	reply := h.exec.Run(ctx, h.request(ctx, m.From, m.Chat.ID, m.MessageThreadID), m.Text)
+	req := h.request(ctx, m.From, m.Chat.ID, m.MessageThreadID)
+	reply := h.exec.Run(ctx, req, m.Text)
+	if reply.Unanswered && !req.Direct {
+		return // in a group the refusal would be said to everyone there
+	}
 	_, err := h.platform.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: m.Chat.ID, MessageThreadID: m.MessageThreadID,
 		Text: reply.Text, ReplyParameters: &models.ReplyParameters{MessageID: m.ID}})
 	if err != nil {
