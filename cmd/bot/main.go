@@ -5,6 +5,9 @@
 //
 //	bot serve --config manifests/demo.yaml
 //	bot check --config manifests/demo.yaml
+//	bot plan -f teams/ --config bot.yaml [--prune] [--format json]
+//	bot apply -f teams/ --config bot.yaml [--prune] [--yes]
+//	bot export --config bot.yaml -o exported/
 //	bot version
 package main
 
@@ -36,6 +39,10 @@ import (
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var code exitError
+		if errors.As(err, &code) {
+			os.Exit(code.code)
+		}
 		fmt.Fprintln(os.Stderr, "bot:", err)
 		os.Exit(1)
 	}
@@ -46,6 +53,9 @@ const usage = `usage: bot <command> [flags]
 commands:
   serve    run the bot (HTTP server, timers, outbox)
   check    load and check a configuration file, then exit
+  plan     -f PATH: what applying the files would change (exit 0: nothing, 2: changes, 1: errors)
+  apply    -f PATH: the plan, then applied to the database
+  export   -o DIR: the applied configuration, run-time edits folded in, as files apply accepts
   version  print the version`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -78,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s: ok (%d integrations, %d routes, %d teams, %d schedules, %d escalation policies)\n", *path,
 			len(cfg.Integrations), len(cfg.Routes), len(cfg.Teams), len(cfg.Schedules), len(cfg.EscalationPolicies))
 		return nil
+	case "plan", "apply", "export":
+		return configCommand(ctx, args[0], args[1:], os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version())
 		return nil

@@ -84,13 +84,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	router, err := incident.NewRouter(cfg.Routes, cfg.DefaultRoute)
-	if err != nil {
-		return nil, fmt.Errorf("routes: %w", err)
-	}
 	st, err := store.Open(ctx, cfg.Database, store.Options{Logger: opts.Logger})
 	if err != nil {
 		return nil, err
+	}
+	if cfg, err = applyAtStart(ctx, st, cfg, opts.Clock.Now(), opts.Logger); err != nil {
+		st.Close()
+		return nil, err
+	}
+	router, err := incident.NewRouter(cfg.Routes, cfg.DefaultRoute)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("routes: %w", err)
 	}
 	a := &App{
 		Config:   cfg,

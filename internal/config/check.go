@@ -371,15 +371,18 @@ func (k *checker) checkRoutes() {
 		} else if len(c.Teams) > 0 {
 			k.ref(at("team"), k.teams, r.Team)
 		}
-		// A policy the route inherits from its team was checked there.
-		if r.EscalationPolicy != "" && len(c.EscalationPolicies) > 0 {
+		// A policy the route inherits from its team was checked there;
+		// "default" is the built-in one (page the team's schedule, else
+		// the team) that a route with none gets, unless a file defines a
+		// policy of that name.
+		if r.EscalationPolicy != "" && r.EscalationPolicy != DefaultPolicy && len(c.EscalationPolicies) > 0 {
 			k.ref(at("escalation_policy"), k.policies, r.EscalationPolicy)
 		}
 		if r.EscalationPolicy == "" {
 			r.EscalationPolicy = teamPolicy[r.Team]
 		}
 		if r.EscalationPolicy == "" {
-			r.EscalationPolicy = "default"
+			r.EscalationPolicy = DefaultPolicy
 		}
 		if len(r.GroupBy) == 0 {
 			r.GroupBy = []string{"alertname"}
@@ -483,3 +486,12 @@ func (k *checker) checkWebhooks() {
 		}
 	}
 }
+
+// Check fills defaults and checks a Config assembled in code, such as the
+// running configuration built from the applied set, by the rules Parse
+// applies to a file (without positions, which it has none of).
+func (c *Config) Check() error { return c.check() }
+
+// DefaultPolicy names the built-in escalation policy of a route that names
+// none and whose team names none: page the team's schedule, else the team.
+const DefaultPolicy = "default"
