@@ -249,7 +249,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		linkMethods = append(linkMethods, "web")
 	}
 	a.Chat = &chat.Executor{Incidents: a.Incidents, Escalator: a.Engine, Assigner: a.Engine, Paged: a.Engine, OnCall: a.OnCall, Teams: cfg.Teams, Clock: opts.Clock,
-		Links: &chat.Linker{Store: st, Sender: pub, OnCall: a.OnCall, Methods: linkMethods, Clock: opts.Clock}}
+		Links: &chat.Linker{Store: st, Sender: pub, OnCall: a.OnCall, Methods: linkMethods, Clock: opts.Clock, Log: opts.Logger}}
 	var consoleRoutes interface{ Routes(chi.Router) }
 	if console != nil {
 		c, err := web.NewConsole(console, a.Chat, a.Incidents, a.OnCall, cfg, opts.Clock, opts.Logger)
