@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/oncallbot/bot/internal/clock"
@@ -48,9 +49,10 @@ type Options struct {
 
 // Service is the incident domain: ingest and lifecycle commands.
 type Service struct {
-	store  *store.Store
-	clock  clock.Clock
-	router *Router
+	store *store.Store
+	clock clock.Clock
+	// router is the routes in force; SetRouter swaps them.
+	router atomic.Pointer[Router]
 	pub    Publisher
 	opts   Options
 	known  *stateCache
@@ -61,8 +63,14 @@ func NewService(s *store.Store, c clock.Clock, r *Router, pub Publisher, opts Op
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Service{store: s, clock: c, router: r, pub: pub, opts: opts, known: newStateCache()}
+	svc := &Service{store: s, clock: c, pub: pub, opts: opts, known: newStateCache()}
+	svc.router.Store(r)
+	return svc
 }
+
+// SetRouter puts new routes in force: alerts taken after it returns are
+// routed by r. Incidents already open keep their route, team and policy.
+func (s *Service) SetRouter(r *Router) { s.router.Store(r) }
 
 // Result counts what Ingest did with each alert.
 type Result struct {
@@ -107,11 +115,13 @@ type prepared struct {
 }
 
 func (s *Service) prepare(alerts []ingest.Alert) []prepared {
+	// One body is routed by one version of the routes.
+	router := s.router.Load()
 	out := make([]prepared, len(alerts))
 	for i, a := range alerts {
 		p := &out[i]
 		p.Alert = a
-		p.route = s.router.Route(a.Labels)
+		p.route = router.Route(a.Labels)
 		p.Severity = min(a.Severity, p.route.SeverityMax)
 		p.groupKey = p.route.GroupKey(&a)
 		p.hash = p.digest()

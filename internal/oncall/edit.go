@@ -10,12 +10,10 @@ import (
 	"github.com/oncallbot/bot/internal/store"
 )
 
-// editedLayers returns a schedule's layers as configured, each replaced by
+// editedLayers returns a schedule's configured layers, each replaced by
 // its latest run-time edit when it has one.
-func (s *Service) editedLayers(ctx context.Context, name string) ([]Layer, error) {
-	s.mu.RLock()
-	layers := slices.Clone(s.base[name].Layers)
-	s.mu.RUnlock()
+func (s *Service) editedLayers(ctx context.Context, name string, configured []Layer) ([]Layer, error) {
+	layers := slices.Clone(configured)
 	rows, err := s.store.Read().QueryContext(ctx, `SELECT layer, participants, start_wall FROM layer_edits
 		WHERE id IN (SELECT MAX(id) FROM layer_edits WHERE schedule = ? GROUP BY layer)`, name)
 	if err != nil {
@@ -92,7 +90,7 @@ func (s *Service) EditLayer(ctx context.Context, schedule, layer string, c Layer
 	l := sc.Layers[i]
 	people := slices.Clone(l.Participants)
 	if c.Add != "" {
-		if _, ok := s.people[c.Add]; !ok {
+		if _, ok := s.d().people[c.Add]; !ok {
 			return nil, &InvalidError{"add", fmt.Sprintf("%q is not a known person", c.Add)}
 		}
 		if slices.Contains(people, c.Add) {

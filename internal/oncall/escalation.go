@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oncallbot/bot/internal/clock"
@@ -75,7 +76,8 @@ func NotifyConsumer(method string) string { return "notify:" + method }
 type Engine struct {
 	store      *store.Store
 	dir        *Service
-	policies   map[string]config.EscalationPolicy
+	// policies are the configured policies by name; Reload swaps them.
+	policies atomic.Pointer[map[string]config.EscalationPolicy]
 	incidents  Incidents
 	sender     Sender
 	clock      clock.Clock
@@ -110,17 +112,27 @@ type EngineOptions struct {
 // NewEngine builds the engine from the configured policies.
 func NewEngine(dir *Service, cfg *config.Config, inc Incidents, sender Sender, c clock.Clock, opts EngineOptions) *Engine {
 	e := &Engine{
-		store: opts.Store, dir: dir, policies: map[string]config.EscalationPolicy{}, incidents: inc, sender: sender, clock: c,
+		store: opts.Store, dir: dir, incidents: inc, sender: sender, clock: c,
 		configured: map[string]bool{}, roomPlatforms: opts.RoomPlatforms, timerArmed: opts.TimerArmed, importantAt: ingest.SeverityCritical,
 	}
 	e.stop, e.cancel = context.WithCancel(context.Background())
-	for _, p := range cfg.EscalationPolicies {
-		e.policies[p.Name] = p
-	}
+	e.Reload(cfg)
 	for _, m := range opts.Methods {
 		e.configured[m] = true
 	}
 	return e
+}
+
+// Reload puts cfg's escalation policies in force. An open incident keeps
+// its place (cycle and step) and takes its policy's new version from its
+// next step; the people and teams it pages come from the directory, which
+// reloads itself (Service.Reload).
+func (e *Engine) Reload(cfg *config.Config) {
+	m := make(map[string]config.EscalationPolicy, len(cfg.EscalationPolicies))
+	for _, p := range cfg.EscalationPolicies {
+		m[p.Name] = p
+	}
+	e.policies.Store(&m)
 }
 
 // Register hands the engine's timer kinds to the runner.
@@ -164,11 +176,11 @@ func (e *Engine) ruleStep(p notifyPayload) (config.NotifyStep, bool) {
 // policy returns the incident's policy. An incident whose policy is not
 // configured still pages: its team's schedule, else the whole team.
 func (e *Engine) policy(inc incident.Incident) config.EscalationPolicy {
-	if p, ok := e.policies[inc.Policy]; ok {
+	if p, ok := (*e.policies.Load())[inc.Policy]; ok {
 		return p
 	}
 	target := config.Target{Team: inc.Team}
-	if t, ok := e.dir.teams[inc.Team]; ok && t.Schedule != "" {
+	if t, ok := e.dir.d().teams[inc.Team]; ok && t.Schedule != "" {
 		target = config.Target{Schedule: t.Schedule}
 	}
 	return config.EscalationPolicy{Name: inc.Policy + " (implicit)", Steps: []config.EscalationStep{
@@ -339,7 +351,7 @@ func (e *Engine) targets(ts []config.Target, now time.Time) ([]personWhy, []stri
 		case t.User != "":
 			add(t.User, "named in the policy")
 		case t.Team != "":
-			for _, m := range e.dir.teams[t.Team].Members {
+			for _, m := range e.dir.d().teams[t.Team].Members {
 				add(m, "member of "+t.Team)
 			}
 		case t.Room != "":
@@ -496,7 +508,7 @@ func (e *Engine) noRoom(team string) string {
 	if !e.configured["chat"] {
 		return "no chat platform is configured"
 	}
-	t := e.dir.teams[team]
+	t := e.dir.d().teams[team]
 	for _, p := range e.roomPlatforms {
 		if t.Rooms.On(p) != "" {
 			return ""
@@ -521,7 +533,7 @@ func (e *Engine) undeliverable(tx *store.Tx, inc incident.Incident, who, method,
 		return err
 	}
 	var told, unreachable []string
-	for _, lead := range e.dir.teams[inc.Team].Leads {
+	for _, lead := range e.dir.d().teams[inc.Team].Leads {
 		if lead == who {
 			continue
 		}

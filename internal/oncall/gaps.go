@@ -96,7 +96,7 @@ func (e *Engine) refreshCalendars(tx *store.Tx, _ timer.Timer) error {
 func (e *Engine) checkGaps(tx *store.Tx, _ timer.Timer) error {
 	now := e.clock.Now()
 	for _, team := range e.dir.Teams() {
-		t := e.dir.teams[team]
+		t := e.dir.d().teams[team]
 		sc, ok := e.dir.Schedule(t.Schedule)
 		if !ok {
 			continue
@@ -143,7 +143,7 @@ func (e *Engine) warnGap(tx *store.Tx, team string, sc *Schedule, g Segment, sta
 		}
 	}
 	var unreachable []string
-	for _, lead := range e.dir.teams[team].Leads {
+	for _, lead := range e.dir.d().teams[team].Leads {
 		m := e.workingMethod(lead, "voice")
 		if m == "" {
 			unreachable = append(unreachable, lead)

@@ -142,7 +142,7 @@ func (s *Service) ScheduleFeed(name string) ([]byte, error) {
 
 // UserFeed renders one person's shifts on every schedule.
 func (s *Service) UserFeed(user string) ([]byte, error) {
-	if _, ok := s.people[user]; !ok {
+	if _, ok := s.d().people[user]; !ok {
 		return nil, fmt.Errorf("person %q: %w", user, ErrUnknown)
 	}
 	now := s.clock.Now()

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oncallbot/bot/internal/clock"
@@ -18,10 +19,11 @@ import (
 // Service is the on-call directory: the configured schedules with the
 // overrides made at run time, which live in the store.
 type Service struct {
-	store  *store.Store
-	clock  clock.Clock
-	people map[string]config.Person
-	teams  map[string]config.Team
+	store *store.Store
+	clock clock.Clock
+	// dir is the people, teams and configuration in force; Reload swaps
+	// it whole, so a reader sees one configuration or the next.
+	dir atomic.Pointer[directory]
 
 	pub Publisher
 
@@ -32,35 +34,83 @@ type Service struct {
 	schedules map[string]*Schedule
 	// base are the schedules as configured, before run-time layer edits.
 	base   map[string]*Schedule
-	cfg    *config.Config
 	client *http.Client
+	// reloading serializes Reload and RefreshImports, which both replace
+	// base.
+	reloading sync.Mutex
 }
+
+// directory is one configuration's people and teams, by name.
+type directory struct {
+	people map[string]config.Person
+	teams  map[string]config.Team
+	cfg    *config.Config
+}
+
+func newDirectory(cfg *config.Config) *directory {
+	d := &directory{people: map[string]config.Person{}, teams: map[string]config.Team{}, cfg: cfg}
+	for _, p := range cfg.People {
+		d.people[p.Name] = p
+	}
+	for _, t := range cfg.Teams {
+		d.teams[t.Name] = t
+	}
+	return d
+}
+
+// d is the directory in force.
+func (s *Service) d() *directory { return s.dir.Load() }
 
 // RefreshImports reads the calendars of imported layers again. On any
 // error the schedules keep the shifts they had, and the error says why.
 func (s *Service) RefreshImports(ctx context.Context) error {
-	fresh, err := SchedulesFromConfig(s.cfg.Schedules)
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
+	return s.rebuild(ctx, s.d().cfg)
+}
+
+// Reload puts cfg in force: its people and teams, and its schedules
+// rebuilt (imported layers read again) with their run-time edits and
+// overrides. A schedule cfg no longer defines is dropped. On an error
+// nothing changes.
+func (s *Service) Reload(ctx context.Context, cfg *config.Config) error {
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
+	if err := s.rebuild(ctx, cfg); err != nil {
+		return err
+	}
+	s.dir.Store(newDirectory(cfg))
+	return nil
+}
+
+// rebuild builds cfg's schedules and swaps them in; the caller holds
+// reloading.
+func (s *Service) rebuild(ctx context.Context, cfg *config.Config) error {
+	fresh, err := SchedulesFromConfig(cfg.Schedules)
 	if err != nil {
 		return err
 	}
-	if err := ImportLayers(ctx, fresh, s.cfg, s.client, s.clock.Now()); err != nil {
+	if err := ImportLayers(ctx, fresh, cfg, s.client, s.clock.Now()); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.base = fresh
-	s.mu.Unlock()
-	for name := range fresh {
-		if err := s.reload(ctx, name); err != nil {
+	built := map[string]*Schedule{}
+	for name, base := range fresh {
+		sc, err := s.build(ctx, name, base)
+		if err != nil {
 			return err
 		}
+		built[name] = sc
 	}
+	s.mu.Lock()
+	s.base, s.schedules = fresh, built
+	s.mu.Unlock()
 	return nil
 }
 
 // HasURLImports reports whether any layer is imported from a URL, which
 // needs refreshing.
 func (s *Service) HasURLImports() bool {
-	for _, sc := range s.cfg.Schedules {
+	for _, sc := range s.d().cfg.Schedules {
 		for _, l := range sc.Layers {
 			if l.ICal != nil && l.ICal.URL != "" {
 				return true
@@ -92,16 +142,10 @@ func NewService(ctx context.Context, st *store.Store, c clock.Clock, cfg *config
 	if err := ImportLayers(ctx, scheds, cfg, client, c.Now()); err != nil {
 		return nil, err
 	}
-	s := &Service{store: st, clock: c, people: map[string]config.Person{}, teams: map[string]config.Team{},
-		schedules: map[string]*Schedule{}, base: scheds, cfg: cfg, client: client}
+	s := &Service{store: st, clock: c, schedules: map[string]*Schedule{}, base: scheds, client: client}
+	s.dir.Store(newDirectory(cfg))
 	for name, sc := range scheds {
 		s.schedules[name] = sc
-	}
-	for _, p := range cfg.People {
-		s.people[p.Name] = p
-	}
-	for _, t := range cfg.Teams {
-		s.teams[t.Name] = t
 	}
 	for name := range scheds {
 		if err := s.reload(ctx, name); err != nil {
@@ -114,15 +158,37 @@ func NewService(ctx context.Context, st *store.Store, c clock.Clock, cfg *config
 // reload rebuilds a schedule from its configuration, the latest run-time
 // edit of each layer, and its live overrides, and swaps it in.
 func (s *Service) reload(ctx context.Context, name string) error {
-	layers, err := s.editedLayers(ctx, name)
+	s.mu.RLock()
+	base := s.base[name]
+	s.mu.RUnlock()
+	if base == nil {
+		return fmt.Errorf("schedule %q: %w", name, ErrUnknown)
+	}
+	next, err := s.build(ctx, name, base)
 	if err != nil {
 		return err
+	}
+	s.mu.Lock()
+	// A reload that swapped the configuration meanwhile built its own.
+	if s.base[name] == base {
+		s.schedules[name] = next
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// build makes a schedule from its configured base, the latest run-time
+// edit of each layer, and its live overrides.
+func (s *Service) build(ctx context.Context, name string, base *Schedule) (*Schedule, error) {
+	layers, err := s.editedLayers(ctx, name, base.Layers)
+	if err != nil {
+		return nil, err
 	}
 	since := s.clock.Now().Add(-overrideHistory).UnixMilli()
 	rows, err := s.store.Read().QueryContext(ctx, `SELECT id, kind, user_name, replaces, start_at, end_at
 		FROM schedule_overrides WHERE schedule = ? AND deleted_at IS NULL AND end_at > ? ORDER BY id`, name, since)
 	if err != nil {
-		return fmt.Errorf("load overrides of %s: %w", name, err)
+		return nil, fmt.Errorf("load overrides of %s: %w", name, err)
 	}
 	defer rows.Close()
 	var list []Override
@@ -130,25 +196,15 @@ func (s *Service) reload(ctx context.Context, name string) error {
 		var o Override
 		var start, end int64
 		if err := rows.Scan(&o.ID, &o.Kind, &o.User, &o.Replaces, &start, &end); err != nil {
-			return fmt.Errorf("load overrides of %s: %w", name, err)
+			return nil, fmt.Errorf("load overrides of %s: %w", name, err)
 		}
 		o.Start, o.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
 		list = append(list, o)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load overrides of %s: %w", name, err)
+		return nil, fmt.Errorf("load overrides of %s: %w", name, err)
 	}
-	s.mu.RLock()
-	zone := s.base[name].Zone
-	s.mu.RUnlock()
-	next, err := NewSchedule(name, zone, layers, list)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.schedules[name] = next
-	s.mu.Unlock()
-	return nil
+	return NewSchedule(name, base.Zone, layers, list)
 }
 
 // Schedule returns a schedule by name.
@@ -173,8 +229,8 @@ func (s *Service) Schedules() []*Schedule {
 
 // People returns every configured person, by name.
 func (s *Service) People() []config.Person {
-	out := make([]config.Person, 0, len(s.people))
-	for _, p := range s.people {
+	out := make([]config.Person, 0, len(s.d().people))
+	for _, p := range s.d().people {
 		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -183,7 +239,7 @@ func (s *Service) People() []config.Person {
 
 // Person returns a configured person.
 func (s *Service) Person(name string) (config.Person, bool) {
-	p, ok := s.people[name]
+	p, ok := s.d().people[name]
 	return p, ok
 }
 
@@ -202,7 +258,7 @@ const handoffHorizon = 35 * 24 * time.Hour
 
 // TeamOnCall answers who is on call for team at the clock's now.
 func (s *Service) TeamOnCall(team string, next int) (TeamOnCall, error) {
-	t, ok := s.teams[team]
+	t, ok := s.d().teams[team]
 	if !ok {
 		return TeamOnCall{}, fmt.Errorf("team %q: %w", team, ErrUnknown)
 	}
@@ -245,14 +301,14 @@ func (s *Service) AddOverride(ctx context.Context, schedule string, n NewOverrid
 	default:
 		return Override{}, &InvalidError{"kind", fmt.Sprintf("%q is not add, remove or replace", n.Kind)}
 	}
-	if _, ok := s.people[n.User]; !ok {
+	if _, ok := s.d().people[n.User]; !ok {
 		return Override{}, &InvalidError{"user", fmt.Sprintf("%q is not a known person", n.User)}
 	}
 	if n.Replaces != "" {
 		if n.Kind != Replace {
 			return Override{}, &InvalidError{"replaces", "only a replace override replaces someone"}
 		}
-		if _, ok := s.people[n.Replaces]; !ok {
+		if _, ok := s.d().people[n.Replaces]; !ok {
 			return Override{}, &InvalidError{"replaces", fmt.Sprintf("%q is not a known person", n.Replaces)}
 		}
 	}
@@ -312,8 +368,8 @@ func (s *Service) DeleteOverride(ctx context.Context, schedule string, id int64,
 
 // Teams returns the configured team names, sorted.
 func (s *Service) Teams() []string {
-	out := make([]string, 0, len(s.teams))
-	for n := range s.teams {
+	out := make([]string, 0, len(s.d().teams))
+	for n := range s.d().teams {
 		out = append(out, n)
 	}
 	slices.Sort(out)

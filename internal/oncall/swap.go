@@ -56,7 +56,7 @@ func (s *Service) SetPublisher(p Publisher) { s.pub = p }
 
 // teamOf returns the team whose schedule this is, for event routing.
 func (s *Service) teamOf(schedule string) string {
-	for _, t := range s.teams {
+	for _, t := range s.d().teams {
 		if t.Schedule == schedule {
 			return t.Name
 		}
@@ -74,7 +74,7 @@ func (s *Service) mates(schedule, person string) bool {
 			}
 		}
 	}
-	for _, t := range s.teams {
+	for _, t := range s.d().teams {
 		if t.Schedule == schedule && slices.Contains(t.Members, person) {
 			return true
 		}
@@ -245,7 +245,7 @@ func (s *Service) CancelSwap(ctx context.Context, schedule string, id int64, by 
 		if sw.State != SwapOpen {
 			return &RefusedError{fmt.Sprintf("swap %d is %s, not open", id, sw.State)}
 		}
-		if by != sw.Requester && !slices.Contains(s.teams[s.teamOf(schedule)].Leads, by) {
+		if by != sw.Requester && !slices.Contains(s.d().teams[s.teamOf(schedule)].Leads, by) {
 			return &RefusedError{fmt.Sprintf("only %s or a team lead may cancel swap %d", sw.Requester, id)}
 		}
 		if _, err := tx.Exec(`UPDATE swaps SET state = 'cancelled', updated_at = ? WHERE id = ?`, now.UnixMilli(), id); err != nil {
