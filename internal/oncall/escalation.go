@@ -74,10 +74,10 @@ func NotifyConsumer(method string) string { return "notify:" + method }
 // timer rows, every decision in the transaction of the timer that caused
 // it.
 type Engine struct {
-	store      *store.Store
-	dir        *Service
+	store *store.Store
+	dir   *Service
 	// policies are the configured policies by name; Reload swaps them.
-	policies atomic.Pointer[map[string]config.EscalationPolicy]
+	policies   atomic.Pointer[map[string]config.EscalationPolicy]
 	incidents  Incidents
 	sender     Sender
 	clock      clock.Clock
