@@ -31,7 +31,7 @@ type hookResponse struct {
 // answer 202 only once the alerts are committed to disk.
 func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "integration")
-	in, ok := s.integrations[name]
+	in, ok := s.objects.Load().integrations[name]
 	client := attempts.Client(r, s.trusted)
 	// An unknown name is counted like a wrong token under one key per
 	// client, so integration names cannot be enumerated at full speed.

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -77,28 +78,25 @@ type Assigner interface {
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	incidents    *incident.Service
-	oncall       *oncall.Service
-	escalator    Escalator
-	assigner     Assigner
-	twilio       *notify.TwilioInbound
-	baseURL      string
-	console      interface{ Routes(chi.Router) }
-	mounts       []func(chi.Router)
-	integrations map[string]config.Integration
-	apiTokens    []secret
-	// tokenScopes is each API token's scopes, by name.
-	tokenScopes map[string]config.APIToken
-	// scheduleTeams lists the teams that use each schedule.
-	scheduleTeams map[string][]string
-	metricsToken  *secret // nil: /metrics is open
-	ready         func(ctx context.Context) error
-	trusted       []netip.Prefix
-	apiAttempts   *attempts.Limiter
-	hookAttempts  *attempts.Limiter
-	clock         clock.Clock
-	log           *slog.Logger
-	registry      *prometheus.Registry
+	incidents *incident.Service
+	oncall    *oncall.Service
+	escalator Escalator
+	assigner  Assigner
+	twilio    *notify.TwilioInbound
+	baseURL   string
+	console   interface{ Routes(chi.Router) }
+	mounts    []func(chi.Router)
+	// objects is what the configuration in force says of integrations,
+	// API tokens and teams; Reload swaps it whole.
+	objects      atomic.Pointer[objects]
+	metricsToken *secret // nil: /metrics is open
+	ready        func(ctx context.Context) error
+	trusted      []netip.Prefix
+	apiAttempts  *attempts.Limiter
+	hookAttempts *attempts.Limiter
+	clock        clock.Clock
+	log          *slog.Logger
+	registry     *prometheus.Registry
 
 	alertsIngested *prometheus.CounterVec
 	hookRequests   *prometheus.CounterVec
@@ -117,6 +115,41 @@ var (
 	apiPolicy  = attempts.Policy{Burst: 10, Every: time.Minute}
 	hookPolicy = attempts.Policy{Burst: 20, Every: 30 * time.Second}
 )
+
+// objects is one configuration's integrations, tokens and schedule
+// owners, as the handlers look them up.
+type objects struct {
+	integrations map[string]config.Integration
+	apiTokens    []secret
+	// tokenScopes is each API token's scopes, by name.
+	tokenScopes map[string]config.APIToken
+	// scheduleTeams lists the teams that use each schedule.
+	scheduleTeams map[string][]string
+}
+
+func newObjects(integrations []config.Integration, tokens []config.APIToken, teams []config.Team) *objects {
+	o := &objects{integrations: map[string]config.Integration{}, tokenScopes: map[string]config.APIToken{},
+		scheduleTeams: map[string][]string{}}
+	for _, in := range integrations {
+		o.integrations[in.Name] = in
+	}
+	for _, t := range tokens {
+		o.apiTokens = append(o.apiTokens, newSecret(t.Name, t.Token))
+		o.tokenScopes[t.Name] = config.APIToken{Name: t.Name, Scopes: t.Scopes} // the secret stays out
+	}
+	for _, t := range teams {
+		if t.Schedule != "" {
+			o.scheduleTeams[t.Schedule] = append(o.scheduleTeams[t.Schedule], t.Name)
+		}
+	}
+	return o
+}
+
+// Reload puts a new configuration's integrations, API tokens and teams in
+// force for the requests that come after it.
+func (s *Server) Reload(cfg *config.Config) {
+	s.objects.Store(newObjects(cfg.Integrations, cfg.APITokens, cfg.Teams))
+}
 
 // secret is a token stored as its SHA-256, so comparisons take the same
 // time whatever the length or content of the guess.
@@ -145,7 +178,6 @@ func New(opts Options) *Server {
 		baseURL:      strings.TrimRight(opts.BaseURL, "/"),
 		console:      opts.Console,
 		mounts:       opts.Mounts,
-		integrations: map[string]config.Integration{},
 		ready:        opts.Ready,
 		trusted:      opts.TrustedProxies,
 		apiAttempts:  attempts.New(apiPolicy, opts.Clock.Now),
@@ -175,20 +207,7 @@ func New(opts Options) *Server {
 			Help: "Requests refused with 429 because their client had too many failed attempts, by surface (api, hooks).",
 		}, []string{"surface"}),
 	}
-	for _, in := range opts.Integrations {
-		s.integrations[in.Name] = in
-	}
-	s.tokenScopes = map[string]config.APIToken{}
-	for _, t := range opts.APITokens {
-		s.apiTokens = append(s.apiTokens, newSecret(t.Name, t.Token))
-		s.tokenScopes[t.Name] = config.APIToken{Name: t.Name, Scopes: t.Scopes} // the secret stays out
-	}
-	s.scheduleTeams = map[string][]string{}
-	for _, t := range opts.Teams {
-		if t.Schedule != "" {
-			s.scheduleTeams[t.Schedule] = append(s.scheduleTeams[t.Schedule], t.Name)
-		}
-	}
+	s.objects.Store(newObjects(opts.Integrations, opts.APITokens, opts.Teams))
 	if opts.MetricsToken != "" {
 		t := newSecret("metrics", opts.MetricsToken)
 		s.metricsToken = &t
@@ -323,7 +342,7 @@ func (s *Server) requireAPIToken(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "missing API token: send Authorization: Bearer <token>", "")
 			return
 		}
-		for _, t := range s.apiTokens {
+		for _, t := range s.objects.Load().apiTokens {
 			if t.matches(token) {
 				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, t.name)))
 				return
@@ -338,7 +357,7 @@ func (s *Server) requireAPIToken(next http.Handler) http.Handler {
 // token is the API token a request was authenticated with.
 func (s *Server) token(r *http.Request) config.APIToken {
 	name, _ := r.Context().Value(ctxKey{}).(string)
-	return s.tokenScopes[name]
+	return s.objects.Load().tokenScopes[name]
 }
 
 // need answers 403 naming the scope unless the request's token has it.
@@ -365,7 +384,7 @@ func (s *Server) needSchedule(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		teams := s.scheduleTeams[chi.URLParam(r, "schedule")]
+		teams := s.objects.Load().scheduleTeams[chi.URLParam(r, "schedule")]
 		if len(teams) == 0 {
 			forbid(w, t, string(config.ScopeSchedule))
 			return

@@ -67,6 +67,7 @@ type fixture struct {
 	oncall    *oncall.Service
 	escalator *fakeEscalator
 	registry  *prometheus.Registry
+	server    *Server
 	handler   http.Handler
 }
 
@@ -105,7 +106,8 @@ func newFixture(t *testing.T, edit ...func(*Options)) *fixture {
 	for _, e := range edit {
 		e(&opts)
 	}
-	f.handler = New(opts).Handler()
+	f.server = New(opts)
+	f.handler = f.server.Handler()
 	return f
 }
 
