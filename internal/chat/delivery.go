@@ -67,6 +67,19 @@ type Summoner interface {
 	Summon(ctx context.Context, room Room, people []Member, text string) error
 }
 
+// RoomAlerter is a platform that can wake a whole room, for an escalation
+// step that pages a team's room: Post keeps content from mentioning
+// anyone, so a page posted with it would notify no one there. Slack
+// mentions @here, Discord @here with only that mention allowed. On
+// platforms without it (Telegram, where a message to a group already
+// notifies its members) the page is a Post.
+type RoomAlerter interface {
+	// AlertRoom posts text into a team's room so that everyone there is
+	// notified. text is content, escaped as Post escapes it: the
+	// mention is the platform's own markup, never the text's.
+	AlertRoom(ctx context.Context, room Room, text string) error
+}
+
 // PlatformID returns a person's identity on a platform, "" when none.
 func PlatformID(p config.Person, platform string) string {
 	switch platform {

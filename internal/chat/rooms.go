@@ -43,8 +43,10 @@ func teamRoom(t config.Team, platform string) string {
 	return ""
 }
 
-// Deliver posts the page into each of the team's rooms. A team with no
-// room anywhere is a permanent failure the timeline shows.
+// Deliver posts the page into each of the team's rooms, alerting the
+// whole room where the platform can (RoomAlerter): paging a room is
+// meant to wake whoever is in it. A team with no room anywhere is a
+// permanent failure the timeline shows.
 func (r *RoomPager) Deliver(ctx context.Context, m outbox.Message) error {
 	var p oncall.RoomPage
 	if err := json.Unmarshal(m.Payload, &p); err != nil {
@@ -58,8 +60,7 @@ func (r *RoomPager) Deliver(ctx context.Context, m outbox.Message) error {
 		if id == "" {
 			continue
 		}
-		room := Room{ID: id}
-		if err := pl.Post(ctx, room, p.Text); err != nil {
+		if err := alertRoom(ctx, pl, Room{ID: id}, p.Text); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", pl.Name(), err))
 			continue
 		}
@@ -72,4 +73,13 @@ func (r *RoomPager) Deliver(ctx context.Context, m outbox.Message) error {
 		return errors.Join(errs...)
 	}
 	return outbox.Permanent(fmt.Errorf("team %s has no chat room on any configured platform", p.Team))
+}
+
+// alertRoom posts text into a team's room, with the platform's mention
+// of the whole room when it has one.
+func alertRoom(ctx context.Context, pl Platform, room Room, text string) error {
+	if a, ok := pl.(RoomAlerter); ok {
+		return a.AlertRoom(ctx, room, text)
+	}
+	return pl.Post(ctx, room, text)
 }
