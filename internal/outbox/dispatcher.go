@@ -116,13 +116,33 @@ func NewDispatcher(s *store.Store, c clock.Clock, log *slog.Logger, reg promethe
 	return d
 }
 
-// Register adds a consumer under the name subscriptions use. Call it
-// before the first dispatch.
+// Register adds a consumer under the name subscriptions use, or replaces
+// the one of that name. It is safe while dispatching: a configuration
+// reload adds and changes outgoing webhooks so.
 func (d *Dispatcher) Register(name string, c Consumer) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.consumers[name] = c
 	if !slices.Contains(d.names, name) {
 		d.names = append(d.names, name)
 	}
+}
+
+// Unregister removes a consumer, as a reload does an outgoing webhook no
+// longer configured: its pending rows are given up, each said so once, as
+// those of a consumer left over from an earlier configuration at start.
+func (d *Dispatcher) Unregister(name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.consumers, name)
+}
+
+// consumer returns the consumer of a name.
+func (d *Dispatcher) consumer(name string) (Consumer, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.consumers[name]
+	return c, ok
 }
 
 // Wake makes the loop look for work now.
@@ -286,7 +306,8 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 			}
 		}
 		for i := range claimed {
-			if _, ok := d.consumers[claimed[i].consumer].(BatchConsumer); !ok || claimed[i].orderingKey == "" {
+			c, _ := d.consumer(claimed[i].consumer)
+			if _, ok := c.(BatchConsumer); !ok || claimed[i].orderingKey == "" {
 				continue
 			}
 			more, err := d.claimFollowers(tx, claimed[i], now, lease)
@@ -368,7 +389,7 @@ func (d *Dispatcher) deliver(ctx context.Context, dl delivery) {
 		d.running.Done()
 		d.Wake()
 	}()
-	c, ok := d.consumers[dl.consumer]
+	c, ok := d.consumer(dl.consumer)
 	var err error
 	if !ok {
 		err = Permanent(fmt.Errorf("no consumer named %q is configured", dl.consumer))

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oncallbot/bot/internal/store"
@@ -81,8 +83,11 @@ func (s Subscription) wants(e Event) bool {
 
 // Publisher writes one outbox row per subscribed consumer.
 type Publisher struct {
-	subs  []Subscription
-	clock interface{ Now() time.Time }
+	// subs is the subscriptions in force; Subscribe and Replace swap in a
+	// new slice, so a transaction publishing meanwhile reads one version.
+	subs   atomic.Pointer[[]Subscription]
+	subsMu sync.Mutex // serializes Subscribe and Replace
+	clock  interface{ Now() time.Time }
 	// onCommit wakes the dispatcher after the publishing transaction
 	// commits.
 	onCommit func()
@@ -94,16 +99,42 @@ type Publisher struct {
 // NewPublisher returns a publisher for the given subscriptions. wake, if
 // not nil, is called after each transaction that published anything.
 func NewPublisher(subs []Subscription, clock interface{ Now() time.Time }, wake func()) *Publisher {
-	return &Publisher{subs: subs, clock: clock, onCommit: wake}
+	p := &Publisher{clock: clock, onCommit: wake}
+	subs = slices.Clone(subs)
+	p.subs.Store(&subs)
+	return p
 }
 
-// Subscribe adds subscriptions. Call it before any Publish.
-func (p *Publisher) Subscribe(subs ...Subscription) { p.subs = append(p.subs, subs...) }
+// Subscribe adds subscriptions.
+func (p *Publisher) Subscribe(subs ...Subscription) {
+	p.subsMu.Lock()
+	defer p.subsMu.Unlock()
+	next := append(slices.Clone(p.current()), subs...)
+	p.subs.Store(&next)
+}
+
+// Replace puts subs in place of every subscription whose consumer's name
+// starts with prefix ("webhook:"), as a configuration reload does: events
+// published after it returns go to the new set.
+func (p *Publisher) Replace(prefix string, subs []Subscription) {
+	p.subsMu.Lock()
+	defer p.subsMu.Unlock()
+	var next []Subscription
+	for _, s := range p.current() {
+		if !strings.HasPrefix(s.Consumer, prefix) {
+			next = append(next, s)
+		}
+	}
+	next = append(next, subs...)
+	p.subs.Store(&next)
+}
+
+func (p *Publisher) current() []Subscription { return *p.subs.Load() }
 
 // Wants reports whether any subscription may want events of kind, so a
 // publisher can skip building a payload nobody will receive.
 func (p *Publisher) Wants(kind string) bool {
-	for _, s := range p.subs {
+	for _, s := range p.current() {
 		if kindMatches(s.Kinds, kind) {
 			return true
 		}
@@ -141,7 +172,7 @@ func (p *Publisher) PublishLatest(tx *store.Tx, e Event) error { return p.publis
 // want events of kind: when none does, a publisher can skip building each
 // one's payload.
 func (p *Publisher) WantsEach(kind string) bool {
-	for _, s := range p.subs {
+	for _, s := range p.current() {
 		if !s.Latest && kindMatches(s.Kinds, kind) {
 			return true
 		}
@@ -161,7 +192,7 @@ func (p *Publisher) publish(tx *store.Tx, e Event, which int) error {
 		return errors.New("outbox: event needs a kind and an idempotency key")
 	}
 	dueNow := 0
-	for _, s := range p.subs {
+	for _, s := range p.current() {
 		if !s.wants(e) || (which == eachSubs && s.Latest) || (which == latestSubs && !s.Latest) {
 			continue
 		}
