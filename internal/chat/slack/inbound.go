@@ -105,13 +105,16 @@ type CommandResponse struct {
 }
 
 // commandResponse renders a reply as the slash command's answer: a
-// private reply is seen by the asker only.
+// private reply is seen by the asker only. Its text is mrkdwn, read for
+// mentions as a message's is, and a reply quotes what it was told (the
+// words typed, names): it is escaped as any content, or a command could
+// make the bot say <!channel>.
 func commandResponse(reply chat.Reply) CommandResponse {
 	kind := slack.ResponseTypeInChannel
 	if reply.Private {
 		kind = slack.ResponseTypeEphemeral
 	}
-	return CommandResponse{ResponseType: kind, Text: reply.Text}
+	return CommandResponse{ResponseType: kind, Text: escapeMrkdwn(reply.Text)}
 }
 
 // runCommand runs a slash command, however it arrived.

@@ -211,6 +211,13 @@ func (p *Platform) post(ctx context.Context, room chat.Room, mrkdwn string) erro
 	return nil
 }
 
+// AlertRoom posts a page into a team's channel with <!here>, which
+// notifies everyone active there: the one mention the bot makes in a
+// team's channel, before the escaped text.
+func (p *Platform) AlertRoom(ctx context.Context, room chat.Room, text string) error {
+	return p.post(ctx, room, "<!here> "+escapeMrkdwn(text))
+}
+
 // Summon invites the paged people to the channel (someone already in it
 // is no error) and mentions them in the card's thread. Each is invited
 // alone, so one who cannot be (deactivated, say) does not keep the others
