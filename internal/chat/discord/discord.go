@@ -232,6 +232,22 @@ func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error 
 	return nil
 }
 
+// hereOnly lets a message ping @here (and @everyone, which Discord parses
+// under the same kind) and no user or role: the mention AlertRoom makes.
+var hereOnly = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{discordgo.AllowedMentionTypeEveryone}}
+
+// AlertRoom posts a page into a team's channel with @here, which
+// notifies everyone there who is online. The text is escaped, so the
+// bot's @here is the only mention in the message, and the only kind
+// allowed to ping.
+func (p *Platform) AlertRoom(ctx context.Context, room chat.Room, text string) error {
+	if _, err := p.s.ChannelMessageSendComplex(room.ID, &discordgo.MessageSend{Content: "@here " + escapeMarkdown(text), AllowedMentions: hereOnly},
+		discordgo.WithContext(ctx)); err != nil {
+		return retryable(fmt.Errorf("alert the team's channel: %w", err))
+	}
+	return nil
+}
+
 // Summon adds the paged people to the thread (adding a member twice is
 // no error on Discord) and mentions them, and only them.
 func (p *Platform) Summon(ctx context.Context, room chat.Room, people []chat.Member, text string) error {
@@ -395,7 +411,10 @@ func (h *Inbound) Answer(ctx context.Context, in *discordgo.Interaction) (*disco
 		req.Incident = id
 	}
 	reply := h.exec.Run(ctx, req, line)
-	data := &discordgo.InteractionResponseData{Content: reply.Text}
+	// A reply quotes what it was told (the words typed, names), and the
+	// bot may mention whom its asker may not: it is content, escaped and
+	// pinging no one.
+	data := &discordgo.InteractionResponseData{Content: escapeMarkdown(reply.Text), AllowedMentions: noMentions}
 	if reply.Private || in.Type == discordgo.InteractionMessageComponent {
 		// A press's outcome shows on the card (through the outbox); the
 		// presser alone hears the words.
