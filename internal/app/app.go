@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,6 +68,22 @@ type App struct {
 
 	log     *slog.Logger
 	handler http.Handler
+
+	// live is the configuration in force (see Reload).
+	live       atomic.Pointer[config.Config]
+	reloadMu   sync.Mutex
+	pub        *outbox.Publisher
+	http       *httpapi.Server
+	twilioIn   *notify.TwilioInbound
+	httpClient *http.Client
+	// notifyConsumers are the contact methods' consumers, by name, for
+	// the allnotifications subscriptions a reload rebuilds.
+	notifyConsumers map[string]outbox.Consumer
+	// webhooks and raw are the consumer names a reload replaces.
+	webhooks, raw []string
+	// reloaders put a new configuration in force in the chat side (the
+	// executor, the rooms' deliverers, the adapters' directories).
+	reloaders []func(*config.Config)
 	// listeners are the inbound transports that reach out to a platform
 	// instead of waiting for its requests (Slack Socket Mode, Telegram
 	// long polling, the Discord gateway); each runs until its context ends.
@@ -109,13 +126,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	a.Outbox.Sole = true // one process per SQLite file
 	a.Timers = timer.NewRunner(st, opts.Clock, opts.Logger)
 
-	var subs []outbox.Subscription
-	for _, w := range cfg.Webhooks {
-		name := "webhook:" + w.Name
-		a.Outbox.Register(name, notify.NewWebhook(w.URL, w.Secret, opts.HTTPClient, opts.Clock.Now))
-		subs = append(subs, outbox.Subscription{Consumer: name, Kinds: w.Events, Teams: w.Teams})
-	}
-	pub := outbox.NewPublisher(subs, opts.Clock, a.Outbox.Wake)
+	a.live.Store(cfg)
+	a.httpClient = opts.HTTPClient
+	pub := outbox.NewPublisher(nil, opts.Clock, a.Outbox.Wake)
+	a.pub = pub
+	a.reloadWebhooks(cfg)
 	pub.DueAt = a.Outbox.DueAt
 	if a.OnCall, err = oncall.NewService(ctx, st, opts.Clock, cfg); err != nil {
 		st.Close()
@@ -210,14 +225,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			AuthToken: tw.AuthToken, From: tw.From, PublicURL: cfg.BaseURL, Client: opts.HTTPClient})
 		register(oncall.NotifyConsumer("sms"), notify.NewSMSConsumer(client, a.Engine, opts.Clock.Now))
 		register(oncall.NotifyConsumer("voice"), notify.NewVoiceConsumer(client, a.Engine))
-		phones := map[string]string{}
-		for _, p := range cfg.People {
-			if p.Phone != "" {
-				phones[p.Phone] = p.Name
-			}
-		}
-		twilioIn = notify.NewTwilioInbound(tw.AuthToken, cfg.BaseURL, phones,
-			phoneCommands{incidents: a.Incidents, engine: a.Engine, teams: cfg.Teams, store: st, clock: opts.Clock}, a.Engine, opts.Logger)
+		twilioIn = notify.NewTwilioInbound(tw.AuthToken, cfg.BaseURL, phonesOf(cfg),
+			phoneCommands{incidents: a.Incidents, engine: a.Engine, teams: func() []config.Team { return a.Live().Teams }, store: st, clock: opts.Clock}, a.Engine, opts.Logger)
 	}
 	a.Timers.Handle(incident.TimerPage, a.Incidents.HandlePageTimer)
 	a.Timers.Handle(incident.TimerSnooze, a.Incidents.HandleSnoozeEnd)
@@ -232,11 +241,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		pub.Subscribe(outbox.Subscription{Consumer: name, Kinds: []string{"incident.*", "alert.*", "escalation.*", "notify.*"},
 			Gather: opts.RoomGather, Latest: true})
 	}
-	rawSubs, rawConsumers := rawSubscriptions(cfg, consumers)
-	for name, c := range rawConsumers {
-		a.Outbox.Register(name, c)
-	}
-	pub.Subscribe(rawSubs...)
+	a.notifyConsumers = consumers
+	a.reloadRaw(cfg)
 	// Link codes travel by email, SMS or a person's webhook when those are
 	// set up, else by the console.
 	var linkMethods []string
@@ -356,7 +362,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	a.Registry.MustRegister(&dbCollector{app: a})
 
-	a.handler = httpapi.New(httpapi.Options{
+	a.twilioIn = twilioIn
+	a.http = httpapi.New(httpapi.Options{
 		Incidents:      a.Incidents,
 		OnCall:         a.OnCall,
 		Escalator:      a.Engine,
@@ -374,7 +381,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Clock:          opts.Clock,
 		Logger:         opts.Logger,
 		Registry:       a.Registry,
-	}).Handler()
+	})
+	a.handler = a.http.Handler()
 	return a, nil
 }
 

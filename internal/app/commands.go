@@ -19,9 +19,10 @@ import (
 type phoneCommands struct {
 	incidents *incident.Service
 	engine    *oncall.Engine
-	teams     []config.Team
-	store     *store.Store
-	clock     interface{ Now() time.Time }
+	// teams are the teams in force (the App's live configuration).
+	teams func() []config.Team
+	store *store.Store
+	clock interface{ Now() time.Time }
 }
 
 // saidError is a refusal meant for the person who asked.
@@ -52,7 +53,7 @@ func (c phoneCommands) allowed(ctx context.Context, id int64, person, verb strin
 	if err != nil {
 		return forPerson(id, err)
 	}
-	if !chat.MayAct(c.teams, d.Team, person) {
+	if !chat.MayAct(c.teams(), d.Team, person) {
 		return saidError{fmt.Sprintf("only members of team %s may %s it; you are not on team %s", d.Team, verb, d.Team)}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Commands are what a person can do from a phone: the same incident
@@ -41,18 +42,25 @@ type StatusRecorder interface {
 type TwilioInbound struct {
 	authToken string
 	publicURL string
-	byPhone   map[string]string
-	cmds      Commands
-	status    StatusRecorder
-	log       *slog.Logger
+	// byPhone maps a phone number to its person; SetPeople swaps it.
+	byPhone atomic.Pointer[map[string]string]
+	cmds    Commands
+	status  StatusRecorder
+	log     *slog.Logger
 }
 
 // NewTwilioInbound returns the handler. phones maps E.164 numbers to
 // person names.
 func NewTwilioInbound(authToken, publicURL string, phones map[string]string, cmds Commands, status StatusRecorder, log *slog.Logger) *TwilioInbound {
-	return &TwilioInbound{authToken: authToken, publicURL: strings.TrimRight(publicURL, "/"), byPhone: phones,
+	in := &TwilioInbound{authToken: authToken, publicURL: strings.TrimRight(publicURL, "/"),
 		cmds: cmds, status: status, log: log}
+	in.SetPeople(phones)
+	return in
 }
+
+// SetPeople puts a new map of phone numbers to people in force, as a
+// configuration reload does.
+func (h *TwilioInbound) SetPeople(phones map[string]string) { h.byPhone.Store(&phones) }
 
 // verify parses the form and checks the signature against the URL Twilio
 // called, which is the bot's public URL plus the request's path and query.
@@ -162,7 +170,7 @@ func (h *TwilioInbound) SMS(w http.ResponseWriter, r *http.Request) {
 	if !h.once(w, r, "sms:"+sid) {
 		return
 	}
-	person, ok := h.byPhone[r.PostForm.Get("From")]
+	person, ok := (*h.byPhone.Load())[r.PostForm.Get("From")]
 	if !ok {
 		writeTwiML(w, twimlMessage{Message: "This number is not known to the on-call bot."})
 		return
@@ -216,7 +224,7 @@ func (h *TwilioInbound) Voice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// On a call the bot placed, To is the person called.
-	person, ok := h.byPhone[r.PostForm.Get("To")]
+	person, ok := (*h.byPhone.Load())[r.PostForm.Get("To")]
 	if !ok {
 		writeTwiML(w, twimlMessage{Say: "Sorry, this number is not known to the on-call bot. Goodbye."})
 		return
