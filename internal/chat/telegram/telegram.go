@@ -373,8 +373,10 @@ func (h *Inbound) command(ctx context.Context, m *models.Message) {
 	if reply.Unanswered && !req.Direct {
 		return // in a group the refusal would be said to everyone there
 	}
+	// A reply quotes what it was told (the words typed, names), and in a
+	// group everyone there reads it: it is content, its entities broken.
 	_, err := h.platform.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: m.Chat.ID, MessageThreadID: m.MessageThreadID,
-		Text: reply.Text, ReplyParameters: &models.ReplyParameters{MessageID: m.ID}})
+		Text: breakAutoEntities(reply.Text), ReplyParameters: &models.ReplyParameters{MessageID: m.ID}})
 	if err != nil {
 		h.log.Warn("answer a telegram command", "chat", m.Chat.ID, "err", err)
 	}
@@ -401,7 +403,10 @@ func (h *Inbound) press(ctx context.Context, q *models.CallbackQuery) {
 	// The card changes through the outbox; the presser sees a toast, an
 	// alert when refused, in the 200 characters Telegram shows (an
 	// answer over it is refused, and the presser would see nothing).
-	_, err := h.platform.bot.AnswerCallbackQuery(ctx, &tg.AnswerCallbackQueryParams{CallbackQueryID: q.ID, Text: answerText(reply.Text), ShowAlert: reply.Private})
+	// A toast makes no entities today; its text is content all the same,
+	// broken as every text the bot sends, before it is cut to fit.
+	_, err := h.platform.bot.AnswerCallbackQuery(ctx, &tg.AnswerCallbackQueryParams{CallbackQueryID: q.ID,
+		Text: answerText(breakAutoEntities(reply.Text)), ShowAlert: reply.Private})
 	if err != nil {
 		h.log.Warn("answer a telegram button", "err", err)
 	}
