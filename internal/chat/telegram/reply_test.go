@@ -26,6 +26,8 @@ func TestHostileWordsInRepliesReachTelegramPlain(t *testing.T) {
 		{"usernames", "(@bob,@carol)", "(@" + zw + "bob,@" + zw + "carol)"},
 		{"email", "ops@example.com", "ops@" + zw + "example.com"},
 		{"markdown link", "[Click](tg://user?id=42)", "[Click](tg://user?id=42)"},
+		// Quoted (and %q escapes the quotes), a command still.
+		{"command in quotes", `"/resolve"`, `\"/` + zw + `resolve\"`},
 	}
 	// The reply's own "/oncall help" is broken too: it is one text.
 	reply := func(word string) string { return `unknown command "` + word + `"; try /` + zw + `oncall help` }

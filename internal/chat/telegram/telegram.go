@@ -117,9 +117,11 @@ func (p *Platform) OpenRoom(ctx context.Context, inc incident.Incident, team con
 var (
 	// atUsername is a @username, which in a group notifies that member.
 	atUsername = regexp.MustCompile(`@(\w)`)
-	// botCommand is a /command at a word's start, which a tap sends to
-	// the chat: in an incident's topic, it runs against the incident.
-	botCommand = regexp.MustCompile(`(^|\s)/(\w)`)
+	// botCommand is a /command, which a tap sends to the chat: in an
+	// incident's topic, it runs against the incident. Telegram finds one
+	// at any "/" that follows no letter, digit, _, /, < or >, so inside
+	// brackets and quotes too: "(/resolve)", a reply's "/resolve".
+	botCommand = regexp.MustCompile(`(^|[^\w/<>])/(\w)`)
 	// webLink is a link, which shows its own address (it disguises
 	// nothing) and which a character put inside would break.
 	webLink = regexp.MustCompile(`https?://\S+`)
