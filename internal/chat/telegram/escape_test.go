@@ -78,6 +78,8 @@ func TestHostileTitlesReachTelegramPlain(t *testing.T) {
 		{"command", "/resolve now", "/" + zw + "resolve now"},
 		{"command in a group", "tap /ack@oncall_bot", "tap /" + zw + "ack@" + zw + "oncall_bot"},
 		{"commands in brackets and quotes", `db down (/resolve) "/ack"`, `db down (/` + zw + `resolve) "/` + zw + `ack"`},
+		// A tap on /oncall alone runs help: the bot's command stays whole.
+		{"the bot's command", "/oncall resolve (/oncall_x, /oncallx)", "/oncall resolve (/" + zw + "oncall_x, /" + zw + "oncallx)"},
 		{"html link", `<a href="tg://user?id=42">Click to fix</a>`, `<a href="tg://user?id=42">Click to fix</a>`},
 		{"markdown link", "[Click to fix](tg://user?id=42) *bold*", "[Click to fix](tg://user?id=42) *bold*"},
 		{"a link stays whole", "see https://mastodon.example/@ops/1 and a/b", "see https://mastodon.example/@ops/1 and a/b"},

@@ -121,7 +121,7 @@ var (
 	// incident's topic, it runs against the incident. Telegram finds one
 	// at any "/" that follows no letter, digit, _, /, < or >, so inside
 	// brackets and quotes too: "(/resolve)", a reply's "/resolve".
-	botCommand = regexp.MustCompile(`(^|[^\w/<>])/(\w)`)
+	botCommand = regexp.MustCompile(`(^|[^\w/<>])/(\w+)`)
 	// webLink is a link, which shows its own address (it disguises
 	// nothing) and which a character put inside would break.
 	webLink = regexp.MustCompile(`https?://\S+`)
@@ -145,10 +145,19 @@ func breakAutoEntities(text string) string {
 	return b.String()
 }
 
-// breakRun is breakAutoEntities for text with no link in it.
+// breakRun is breakAutoEntities for text with no link in it. The bot's
+// own /oncall stays whole: a tap on it sends /oncall alone, which runs
+// help and nothing else, and the bot's replies tell people what to type
+// ("/oncall accept 1"), which must work when copied.
 func breakRun(text string) string {
 	text = atUsername.ReplaceAllString(text, "@\u200b$1")
-	return botCommand.ReplaceAllString(text, "$1/\u200b$2")
+	return botCommand.ReplaceAllStringFunc(text, func(m string) string {
+		slash := strings.IndexByte(m, '/') // the character before it is no /
+		if m[slash+1:] == "oncall" {
+			return m
+		}
+		return m[:slash+1] + "\u200b" + m[slash+1:]
+	})
 }
 
 // Keyboard is the card's buttons as an inline keyboard, two a row; the
