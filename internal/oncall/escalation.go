@@ -262,7 +262,7 @@ func (e *Engine) runFrom(tx *store.Tx, inc incident.Incident, cycle, step int, n
 				}
 				continue
 			}
-			payload, err := json.Marshal(RoomPage{Team: r, Incident: inc, Text: "@here " + PageText(inc)})
+			payload, err := json.Marshal(RoomPage{Team: r, Incident: inc, Text: PageText(inc)})
 			if err != nil {
 				return err
 			}
