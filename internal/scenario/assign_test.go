@@ -54,7 +54,9 @@ func TestAssignFromSlackHandsTheIncidentOver(t *testing.T) {
 	for _, c := range []struct{ line, says string }{
 		{"assign dave", "already assigned to dave"},
 		{"assign zed", `no person "zed"`},
-		{"assign <@U0NOBODY>", "don't know who <@U0NOBODY> is"},
+		// What was typed comes back escaped: Slack shows it as typed, and
+		// it pings nobody.
+		{"assign <@U0NOBODY>", "don't know who &lt;@U0NOBODY&gt; is"},
 	} {
 		_, kind, text := h.SlackCommand("U0BOB", ch.ID, c.line)
 		if kind != "ephemeral" || !strings.Contains(text, c.says) {
