@@ -40,6 +40,9 @@ import (
 type Options struct {
 	Clock  clock.Clock
 	Logger *slog.Logger
+	// ConfigPaths are the files the configuration was loaded from, read
+	// again by ReloadStartFile (SIGHUP).
+	ConfigPaths []string
 	// HTTPClient makes outgoing calls (webhooks); nil means a default
 	// client with timeouts.
 	HTTPClient *http.Client
@@ -72,6 +75,8 @@ type App struct {
 	// live is the configuration in force (see Reload).
 	live       atomic.Pointer[config.Config]
 	reloadMu   sync.Mutex
+	applyMu    sync.Mutex // one apply at a time: plan, commit, reload
+	startPaths []string
 	pub        *outbox.Publisher
 	http       *httpapi.Server
 	twilioIn   *notify.TwilioInbound
@@ -127,6 +132,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	a.Timers = timer.NewRunner(st, opts.Clock, opts.Logger)
 
 	a.live.Store(cfg)
+	a.startPaths = opts.ConfigPaths
 	a.httpClient = opts.HTTPClient
 	pub := outbox.NewPublisher(nil, opts.Clock, a.Outbox.Wake)
 	a.pub = pub

@@ -477,3 +477,50 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	}
 	return out
 }
+
+// ParseFiles is LoadPaths for files given by name and content (a
+// configuration uploaded to the API), in name order, without the
+// environment overrides and the token-length check, which belong to the
+// server that takes them.
+func ParseFiles(files map[string][]byte) (*Config, error) {
+	if len(files) == 0 {
+		return nil, errors.New("config: no file given")
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	l := newLoader()
+	for _, n := range names {
+		l.add(n, files[n])
+	}
+	return l.finish()
+}
+
+// objectSections are the file's keys that define objects (what plan and
+// apply manage); every other key is a server setting.
+var objectSections = []string{"integrations", "routes", "default_route", "people", "teams", "schedules",
+	"escalation_policies", "webhooks", "api_tokens"}
+
+// ServerSettings lists, as "file:line: key", the server settings the files
+// set: what an apply to a running bot does not change (listen, database,
+// platform credentials...).
+func (c *Config) ServerSettings() []string {
+	if c.src == nil {
+		return nil
+	}
+	var out []string
+	for key, s := range c.src.settings {
+		if !slices.Contains(objectSections, key) {
+			out = append(out, position(s.src.name, s.key.Line, s.key.Column)+": "+key)
+		}
+	}
+	for key, origins := range c.src.lists {
+		if !slices.Contains(objectSections, key) && len(origins) > 0 {
+			out = append(out, origins[0].src.name+": "+key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -263,3 +263,24 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+// After is the applied set as it will be once p is applied: what a running
+// bot checks, and then runs on, before the apply is committed.
+func After(applied, desired Set, p Plan) Set {
+	out := Set{}
+	for k, o := range applied {
+		out[k] = o
+	}
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create, Update:
+			out[c.Key] = desired[c.Key]
+		case Delete:
+			delete(out, c.Key)
+		}
+	}
+	for _, k := range p.inSync {
+		out[k] = desired[k]
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/plan"
+	"github.com/oncallbot/bot/internal/store"
+)
+
+// ErrReloadFailed wraps what kept a committed apply from being put in
+// force; the bot runs on the configuration it had.
+var ErrReloadFailed = errors.New("applied to the database, but the running bot could not take it")
+
+// ApplyConfig plans desired's objects against the applied set and, with
+// commit, applies the plan in one transaction and puts the result in
+// force in the running bot (Reload). The running configuration is checked
+// whole (references, token lengths for who can reach this bot, routes,
+// schedules) before anything is written; a desired that does not hold
+// changes nothing. desired's server settings are not used: the bot keeps
+// the ones it started with.
+func (a *App) ApplyConfig(ctx context.Context, desired *config.Config, o plan.Options, actor string, commit bool) (plan.Plan, error) {
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	db := a.Store.Read()
+	digester, err := plan.DigesterOf(ctx, db)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	want, err := plan.FromConfig(desired, digester)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	applied, err := plan.Applied(ctx, db)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	live, err := plan.LiveSet(ctx, db, applied)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	p, err := plan.Compute(want, applied, live, o)
+	if err != nil || !commit {
+		return p, err
+	}
+	next, err := a.running(plan.After(applied, want, p))
+	if err != nil {
+		return p, err
+	}
+	layers, err := plan.LayerStatesOf(ctx, db)
+	if err != nil {
+		return p, err
+	}
+	err = a.Store.Write(ctx, func(tx *store.Tx) error {
+		return plan.Apply(tx, p, want, applied, plan.ApplyOptions{Options: o, Actor: actor, Now: a.Clock.Now(), Digester: digester, Layers: layers})
+	})
+	if err != nil {
+		return p, fmt.Errorf("apply: %w", err)
+	}
+	if err := a.Reload(ctx, next); err != nil {
+		a.log.Error("configuration applied but not put in force; the bot runs on the previous one until the next apply or restart", "err", err)
+		return p, fmt.Errorf("%w: %w", ErrReloadFailed, err)
+	}
+	return p, nil
+}
+
+// running is the configuration the bot would run on with set applied:
+// set's objects with the server settings the bot started with, checked
+// whole.
+func (a *App) running(set plan.Set) (*config.Config, error) {
+	next := *a.Live()
+	if err := plan.Objects(&next, set); err != nil {
+		return nil, err
+	}
+	if err := next.Check(); err != nil {
+		return nil, err
+	}
+	if err := next.CheckTokenLengths(); err != nil {
+		return nil, err
+	}
+	return &next, nil
+}
+
+// ReloadStartFile reads the files the bot started with again and applies
+// them as at start (what they changed since; nothing pruned), then puts
+// the result in force: what SIGHUP does. A file that does not validate
+// changes nothing.
+func (a *App) ReloadStartFile(ctx context.Context, actor string) (plan.Plan, error) {
+	if len(a.startPaths) == 0 {
+		return plan.Plan{}, errors.New("the bot was not started from a file")
+	}
+	desired, err := config.LoadPaths(a.startPaths...)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	return a.ApplyConfig(ctx, desired, plan.Options{Start: true}, actor, true)
+}
