@@ -383,6 +383,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Teams:          cfg.Teams,
 		MetricsToken:   cfg.MetricsBearer(),
 		TrustedProxies: cfg.TrustedProxyPrefixes(),
+		Config:         a,
 		Ready:          st.Ping,
 		Clock:          opts.Clock,
 		Logger:         opts.Logger,

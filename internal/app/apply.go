@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/oncall"
 	"github.com/oncallbot/bot/internal/plan"
 	"github.com/oncallbot/bot/internal/store"
 )
@@ -31,7 +33,7 @@ func (a *App) ApplyConfig(ctx context.Context, desired *config.Config, o plan.Op
 	}
 	want, err := plan.FromConfig(desired, digester)
 	if err != nil {
-		return plan.Plan{}, err
+		return plan.Plan{}, fmt.Errorf("%w: %w", plan.ErrInvalid, err)
 	}
 	applied, err := plan.Applied(ctx, db)
 	if err != nil {
@@ -47,7 +49,7 @@ func (a *App) ApplyConfig(ctx context.Context, desired *config.Config, o plan.Op
 	}
 	next, err := a.running(plan.After(applied, want, p))
 	if err != nil {
-		return p, err
+		return p, fmt.Errorf("%w: %w", plan.ErrInvalid, err)
 	}
 	layers, err := plan.LayerStatesOf(ctx, db)
 	if err != nil {
@@ -68,7 +70,7 @@ func (a *App) ApplyConfig(ctx context.Context, desired *config.Config, o plan.Op
 
 // running is the configuration the bot would run on with set applied:
 // set's objects with the server settings the bot started with, checked
-// whole.
+// whole, routes and schedules built.
 func (a *App) running(set plan.Set) (*config.Config, error) {
 	next := *a.Live()
 	if err := plan.Objects(&next, set); err != nil {
@@ -79,6 +81,12 @@ func (a *App) running(set plan.Set) (*config.Config, error) {
 	}
 	if err := next.CheckTokenLengths(); err != nil {
 		return nil, err
+	}
+	if _, err := incident.NewRouter(next.Routes, next.DefaultRoute); err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+	if _, err := oncall.SchedulesFromConfig(next.Schedules); err != nil {
+		return nil, fmt.Errorf("schedules: %w", err)
 	}
 	return &next, nil
 }
@@ -93,7 +101,22 @@ func (a *App) ReloadStartFile(ctx context.Context, actor string) (plan.Plan, err
 	}
 	desired, err := config.LoadPaths(a.startPaths...)
 	if err != nil {
-		return plan.Plan{}, err
+		return plan.Plan{}, fmt.Errorf("%w: %w", plan.ErrInvalid, err)
 	}
 	return a.ApplyConfig(ctx, desired, plan.Options{Start: true}, actor, true)
+}
+
+// ExportConfig is the applied configuration with run-time edits folded
+// in, as files apply accepts, and the environment variables its literal
+// secrets are written as.
+func (a *App) ExportConfig(ctx context.Context) (map[string][]byte, []string, error) {
+	applied, err := plan.Applied(ctx, a.Store.Read())
+	if err != nil {
+		return nil, nil, err
+	}
+	live, err := plan.LiveSet(ctx, a.Store.Read(), applied)
+	if err != nil {
+		return nil, nil, err
+	}
+	return plan.ExportFiles(live)
 }

@@ -59,6 +59,9 @@ type Options struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client, for the limits on failed attempts.
 	TrustedProxies []netip.Prefix
+	// Config plans, applies and exports the configuration
+	// (/api/v1/config/...); nil answers 501.
+	Config ConfigApplier
 	// Ready reports whether the bot can take writes, for /readyz.
 	Ready    func(ctx context.Context) error
 	Clock    clock.Clock
@@ -91,6 +94,7 @@ type Server struct {
 	objects      atomic.Pointer[objects]
 	metricsToken *secret // nil: /metrics is open
 	ready        func(ctx context.Context) error
+	config       ConfigApplier
 	trusted      []netip.Prefix
 	apiAttempts  *attempts.Limiter
 	hookAttempts *attempts.Limiter
@@ -179,6 +183,7 @@ func New(opts Options) *Server {
 		console:      opts.Console,
 		mounts:       opts.Mounts,
 		ready:        opts.Ready,
+		config:       opts.Config,
 		trusted:      opts.TrustedProxies,
 		apiAttempts:  attempts.New(apiPolicy, opts.Clock.Now),
 		hookAttempts: attempts.New(hookPolicy, opts.Clock.Now),
@@ -255,6 +260,10 @@ func (s *Server) Handler() http.Handler {
 		schedule.Patch("/schedules/{schedule}/layers/{layer}", s.handleEditLayer)
 		read.Get("/teams/{team}/oncall", s.handleTeamOnCall)
 		read.Get("/users/{user}/shifts", s.handleUserShifts)
+		admin := r.With(s.need(config.ScopeAdmin))
+		admin.Post("/config/plan", s.handleConfig(false))
+		admin.Post("/config/apply", s.handleConfig(true))
+		admin.Get("/config/export", s.handleConfigExport)
 	})
 	if s.console != nil {
 		s.console.Routes(r)

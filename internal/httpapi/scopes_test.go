@@ -31,6 +31,9 @@ var routeScopes = map[string]string{
 	"PATCH /api/v1/schedules/{schedule}/layers/{layer}":     "schedule:ops",
 	"GET /api/v1/teams/{team}/oncall":                       "read",
 	"GET /api/v1/users/{user}/shifts":                       "read",
+	"POST /api/v1/config/plan":                              "admin",
+	"POST /api/v1/config/apply":                             "admin",
+	"GET /api/v1/config/export":                             "admin",
 }
 
 // Tokens of the scope tests, one per scope.
@@ -48,6 +51,7 @@ var holds = map[string][]string{
 	"read":         {"reader", "responder", "ops-rota", "dba-rota", "rota", "admin"},
 	"respond":      {"responder", "admin"},
 	"schedule:ops": {"ops-rota", "rota", "admin"},
+	"admin":        {"admin"},
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)

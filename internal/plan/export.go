@@ -43,9 +43,24 @@ var secretFields = map[string][]string{
 // its object, which the returned list names so whoever applies the export
 // sets them; its value is never written.
 func Export(set Set, dir string) (envNeeded []string, err error) {
+	files, env, err := ExportFiles(set)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return env, nil
+}
+
+// ExportFiles is Export's files by name, in memory (for the API).
+func ExportFiles(set Set) (files map[string][]byte, envNeeded []string, err error) {
+	files = map[string][]byte{}
 	for _, sec := range sections {
 		var items []*yaml.Node
 		var objs []Object
@@ -58,7 +73,7 @@ func Export(set Set, dir string) (envNeeded []string, err error) {
 		for _, o := range objs {
 			n, env, err := exportNode(o)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			envNeeded = append(envNeeded, env...)
 			items = append(items, n)
@@ -71,7 +86,7 @@ func Export(set Set, dir string) (envNeeded []string, err error) {
 			if d, ok := set[Key{KindDefaultRoute, "default"}]; ok {
 				n, _, err := exportNode(d)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				doc.Content = append(doc.Content, scalar("default_route"), n)
 			}
@@ -81,14 +96,12 @@ func Export(set Set, dir string) (envNeeded []string, err error) {
 		}
 		b, err := yaml.Marshal(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{doc}})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		header := "# Exported by `bot export`: the applied configuration, run-time rotation edits folded in.\n"
-		if err := os.WriteFile(filepath.Join(dir, sec.file), append([]byte(header), b...), 0o644); err != nil {
-			return nil, err
-		}
+		files[sec.file] = append([]byte(header), b...)
 	}
-	return envNeeded, nil
+	return files, envNeeded, nil
 }
 
 var notEnvChar = regexp.MustCompile(`[^A-Z0-9_]+`)

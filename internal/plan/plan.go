@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -284,3 +285,7 @@ func After(applied, desired Set, p Plan) Set {
 	}
 	return out
 }
+
+// ErrInvalid marks a configuration that does not validate or hold
+// together: the caller's to fix, and nothing was changed.
+var ErrInvalid = errors.New("the configuration does not validate; nothing changed")
