@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/oncallbot/bot/internal/config"
@@ -123,20 +124,24 @@ func Account(ctx context.Context, st *store.Store, p config.Person, platform str
 type Deliverer struct {
 	platform Platform
 	store    *store.Store
-	teams    map[string]config.Team
-	people   map[string]config.Person
-	loc      *time.Location
-	now      func() time.Time
+	// dir is who is in which team and how to reach them, swapped whole by
+	// Reload: a delivery loads it once, so the room it opens and the
+	// people it calls in come from one configuration.
+	dir atomic.Pointer[directory]
+	loc *time.Location
+	now func() time.Time
 	// pacer keeps to the platform's rate limits, when it has some.
 	pacer *pacer
 }
 
-// NewDeliverer returns the consumer for platform, named ConsumerName.
-func NewDeliverer(p Platform, st *store.Store, cfg *config.Config, now func() time.Time) *Deliverer {
-	d := &Deliverer{platform: p, store: st, teams: map[string]config.Team{}, people: map[string]config.Person{}, loc: time.UTC, now: now}
-	if pc, ok := p.(Paced); ok {
-		d.pacer = newPacer(pc.Pace())
-	}
+// directory is the teams and people of one configuration, by name.
+type directory struct {
+	teams  map[string]config.Team
+	people map[string]config.Person
+}
+
+func newDirectory(cfg *config.Config) *directory {
+	d := &directory{teams: make(map[string]config.Team, len(cfg.Teams)), people: make(map[string]config.Person, len(cfg.People))}
 	for _, t := range cfg.Teams {
 		d.teams[t.Name] = t
 	}
@@ -145,6 +150,24 @@ func NewDeliverer(p Platform, st *store.Store, cfg *config.Config, now func() ti
 	}
 	return d
 }
+
+// NewDeliverer returns the consumer for platform, named ConsumerName.
+func NewDeliverer(p Platform, st *store.Store, cfg *config.Config, now func() time.Time) *Deliverer {
+	d := &Deliverer{platform: p, store: st, loc: time.UTC, now: now}
+	if pc, ok := p.(Paced); ok {
+		d.pacer = newPacer(pc.Pace())
+	}
+	d.dir.Store(newDirectory(cfg))
+	return d
+}
+
+// Reload puts cfg's teams and people in force for the deliveries that
+// start from now: a new incident's room opens with its team's members and
+// leads of cfg, and the people a step pages are called in by their
+// accounts of cfg. A room already open keeps whom it has (nobody is
+// removed from it). The platform, the store, the rate limits and the
+// rooms already recorded are kept.
+func (d *Deliverer) Reload(cfg *config.Config) { d.dir.Store(newDirectory(cfg)) }
 
 // ConsumerName is the outbox consumer of a platform.
 func ConsumerName(platform string) string { return "chat:" + platform }
@@ -185,7 +208,7 @@ func (d *Deliverer) saveRef(ctx context.Context, id int64, r ref) error {
 
 // accounts returns the accounts on this platform of the people named,
 // once each, skipping those with none.
-func (d *Deliverer) accounts(ctx context.Context, names ...[]string) ([]Member, error) {
+func (d *Deliverer) accounts(ctx context.Context, dir *directory, names ...[]string) ([]Member, error) {
 	var out []Member
 	seen := map[string]bool{}
 	for _, list := range names {
@@ -194,7 +217,7 @@ func (d *Deliverer) accounts(ctx context.Context, names ...[]string) ([]Member, 
 				continue
 			}
 			seen[n] = true
-			p, ok := d.people[n]
+			p, ok := dir.people[n]
 			if !ok {
 				p = config.Person{Name: n}
 			}
@@ -243,13 +266,14 @@ func (d *Deliverer) DeliverBatch(ctx context.Context, ms []outbox.Message) error
 		// In a storm: the storm's room and card show this incident.
 		return nil
 	}
+	dir := d.dir.Load()
 	r, ok, err := d.loadRef(ctx, inc.ID)
 	if err != nil {
 		return fmt.Errorf("load chat ref: %w", err)
 	}
 	if !ok {
-		team := d.teams[inc.Team]
-		members, err := d.accounts(ctx, team.Members, team.Leads)
+		team := dir.teams[inc.Team]
+		members, err := d.accounts(ctx, dir, team.Members, team.Leads)
 		if err != nil {
 			return err
 		}
@@ -316,7 +340,7 @@ func (d *Deliverer) DeliverBatch(ctx context.Context, ms []outbox.Message) error
 		if err := d.pace(r.room); err != nil {
 			return err
 		}
-		if err := d.say(ctx, r.room, text, paging); err != nil {
+		if err := d.say(ctx, dir, r.room, text, paging); err != nil {
 			return fmt.Errorf("post to incident %d's room: %w", inc.ID, err)
 		}
 	}
@@ -386,12 +410,12 @@ func (d *Deliverer) pace(room Room) error {
 
 // say posts line into room, calling in the people it pages where the
 // platform can.
-func (d *Deliverer) say(ctx context.Context, room Room, line string, paging []string) error {
+func (d *Deliverer) say(ctx context.Context, dir *directory, room Room, line string, paging []string) error {
 	s, ok := d.platform.(Summoner)
 	if !ok || len(paging) == 0 {
 		return d.platform.Post(ctx, room, line)
 	}
-	people, err := d.accounts(ctx, paging)
+	people, err := d.accounts(ctx, dir, paging)
 	if err != nil {
 		return err
 	}

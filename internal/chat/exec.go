@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oncallbot/bot/internal/config"
@@ -84,16 +85,47 @@ type Executor struct {
 	Escalator Escalator
 	Assigner  Assigner
 	OnCall    *oncall.Service
-	Teams     []config.Team
-	Clock     interface{ Now() time.Time }
+	// Teams are the teams the executor starts with. Set it before the
+	// first command; later, Reload replaces it, since a command may be
+	// reading it at any moment.
+	Teams []config.Team
+	Clock interface{ Now() time.Time }
 	// Links resolves and makes /oncall link links; nil disables linking.
 	Links *Linker
 	// Paged lists what "ack all" acknowledges; nil refuses it.
 	Paged Paged
+
+	// reloaded is the teams Reload put in force, preferred to Teams once
+	// set: swapped whole, so a command that loaded it keeps its version.
+	reloaded atomic.Pointer[[]config.Team]
 }
 
-func (e *Executor) team(name string) (config.Team, bool) {
-	for _, t := range e.Teams {
+// Reload puts cfg's teams in force for the commands that start from now:
+// who may act on a team's incidents, which team a command names or its
+// room implies, who may swap shifts and edit rotations. A command already
+// running finishes with the teams it started with. The rest (the
+// incidents, the on-call service, links, the clock) is kept: those
+// follow a reload themselves.
+func (e *Executor) Reload(cfg *config.Config) {
+	teams := slices.Clone(cfg.Teams)
+	e.reloaded.Store(&teams)
+}
+
+// teams is the version of the teams one command runs with, loaded once
+// so that every check of the command answers from the same one.
+func (e *Executor) teams() teamList {
+	if t := e.reloaded.Load(); t != nil {
+		return *t
+	}
+	return e.Teams
+}
+
+// teamList is the teams of one configuration.
+type teamList []config.Team
+
+// named finds a team by name.
+func (ts teamList) named(name string) (config.Team, bool) {
+	for _, t := range ts {
 		if t.Name == name {
 			return t, true
 		}
@@ -101,10 +133,10 @@ func (e *Executor) team(name string) (config.Team, bool) {
 	return config.Team{}, false
 }
 
-// teamsOf lists the teams a user belongs to, as member or lead.
-func (e *Executor) teamsOf(user string) []config.Team {
+// of lists the teams a user belongs to, as member or lead.
+func (ts teamList) of(user string) []config.Team {
 	var out []config.Team
-	for _, t := range e.Teams {
+	for _, t := range ts {
 		if slices.Contains(t.Members, user) || slices.Contains(t.Leads, user) {
 			out = append(out, t)
 		}
@@ -154,13 +186,14 @@ func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
 	if err != nil {
 		return private("%v", err)
 	}
+	ts := e.teams()
 	switch c.Verb {
 	case VerbHelp:
 		return private("%s", Help())
 	case VerbWho:
-		return e.who(req, c)
+		return e.who(ts, req, c)
 	case VerbSchedule:
-		return e.schedule(req, c)
+		return e.schedule(ts, req, c)
 	case VerbLink:
 		return e.link(ctx, req, c)
 	}
@@ -171,13 +204,13 @@ func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
 	switch c.Verb {
 	case VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote, VerbAssign:
 		if c.All {
-			return e.ackAll(ctx, req, actor)
+			return e.ackAll(ctx, ts, req, actor)
 		}
-		return e.incidentCommand(ctx, req, c, actor)
+		return e.incidentCommand(ctx, ts, req, c, actor)
 	case VerbRotation, VerbOverride:
-		return e.leadCommand(ctx, req, c, actor)
+		return e.leadCommand(ctx, ts, req, c, actor)
 	default: // swap, cover, accept, take
-		return e.shiftCommand(ctx, req, c)
+		return e.shiftCommand(ctx, ts, req, c)
 	}
 }
 
@@ -246,7 +279,7 @@ func refusal(err error) string {
 var pastTense = map[Verb]string{VerbAck: "acknowledged", VerbUnack: "unacknowledged", VerbResolve: "resolved",
 	VerbReopen: "reopened", VerbEscalate: "escalated", VerbSnooze: "snoozed", VerbNote: "noted", VerbAssign: "assigned"}
 
-func (e *Executor) incidentCommand(ctx context.Context, req Request, c Command, actor string) Reply {
+func (e *Executor) incidentCommand(ctx context.Context, ts teamList, req Request, c Command, actor string) Reply {
 	id := c.Incident
 	if id == 0 {
 		id = req.Incident
@@ -258,7 +291,7 @@ func (e *Executor) incidentCommand(ctx context.Context, req Request, c Command, 
 	if err != nil {
 		return private("Incident #%d: %s.", id, refusal(err))
 	}
-	if !e.inTeam(d.Team, req.User) {
+	if !MayAct(ts, d.Team, req.User) {
 		return private("Only members of team %s may %s incident #%d; you are not one.", d.Team, c.Verb, id)
 	}
 	var assignee string
@@ -301,11 +334,6 @@ func (e *Executor) incidentCommand(ctx context.Context, req Request, c Command, 
 	return Reply{Text: text, Incident: id}
 }
 
-// inTeam reports whether user may act on the incidents of team (MayAct).
-func (e *Executor) inTeam(team, user string) bool {
-	return MayAct(e.Teams, team, user)
-}
-
 // MayAct is the rule of who may act on an incident of team: its members
 // and its leads. Every way in (chat, the console, a phone) applies it.
 func MayAct(teams []config.Team, team, user string) bool {
@@ -333,7 +361,7 @@ const ackAllListed = 10
 // ackAll acknowledges every triggered incident that paged the asker, each
 // under the rules of a single ack (members and leads of its team only),
 // and answers with the count and the refusals, grouped by reason.
-func (e *Executor) ackAll(ctx context.Context, req Request, actor string) Reply {
+func (e *Executor) ackAll(ctx context.Context, ts teamList, req Request, actor string) Reply {
 	if e.Paged == nil {
 		return private("ack all is not available here; name the incident: /oncall ack #42.")
 	}
@@ -357,7 +385,7 @@ func (e *Executor) ackAll(ctx context.Context, req Request, actor string) Reply 
 			switch {
 			case err != nil:
 				why[i] = refusal(err)
-			case !e.inTeam(d.Team, req.User):
+			case !MayAct(ts, d.Team, req.User):
 				why[i] = fmt.Sprintf("only members of team %s may", d.Team)
 			default:
 				if _, err := e.Incidents.Acknowledge(ctx, id, actor); err != nil {
@@ -439,23 +467,23 @@ func (e *Executor) resolvePerson(ctx context.Context, req Request, who string) (
 
 // teamFor picks the team a command is about: the one named, the room's,
 // or the asker's only team.
-func (e *Executor) teamFor(req Request, named string) (config.Team, string) {
+func (e *Executor) teamFor(ts teamList, req Request, named string) (config.Team, string) {
 	for _, n := range []string{named, req.Team} {
 		if n == "" {
 			continue
 		}
-		if t, ok := e.team(n); ok {
+		if t, ok := ts.named(n); ok {
 			return t, ""
 		}
 		return config.Team{}, fmt.Sprintf("There is no team %q.", n)
 	}
-	mine := e.teamsOf(req.User)
+	mine := ts.of(req.User)
 	switch len(mine) {
 	case 1:
 		return mine[0], ""
 	case 0:
 		var names []string
-		for _, t := range e.Teams {
+		for _, t := range ts {
 			names = append(names, t.Name)
 		}
 		return config.Team{}, "Which team? One of: " + strings.Join(names, ", ") + "."
@@ -470,8 +498,8 @@ func (e *Executor) teamFor(req Request, named string) (config.Team, string) {
 // when formats an instant in the schedule's zone.
 func when(t time.Time, loc *time.Location) string { return t.In(loc).Format("Mon 2 Jan 15:04 MST") }
 
-func (e *Executor) who(req Request, c Command) Reply {
-	t, msg := e.teamFor(req, c.Team)
+func (e *Executor) who(ts teamList, req Request, c Command) Reply {
+	t, msg := e.teamFor(ts, req, c.Team)
 	if msg != "" {
 		return private("%s", msg)
 	}
@@ -503,8 +531,8 @@ func (e *Executor) who(req Request, c Command) Reply {
 	return Reply{Text: b.String()}
 }
 
-func (e *Executor) schedule(req Request, c Command) Reply {
-	t, msg := e.teamFor(req, c.Team)
+func (e *Executor) schedule(ts teamList, req Request, c Command) Reply {
+	t, msg := e.teamFor(ts, req, c.Team)
 	if msg != "" {
 		return private("%s", msg)
 	}
@@ -542,8 +570,8 @@ func (e *Executor) localTime(s, user string, fallback *time.Location) (time.Time
 	return first, nil
 }
 
-func (e *Executor) shiftCommand(ctx context.Context, req Request, c Command) Reply {
-	t, msg := e.teamFor(req, "")
+func (e *Executor) shiftCommand(ctx context.Context, ts teamList, req Request, c Command) Reply {
+	t, msg := e.teamFor(ts, req, "")
 	if msg != "" {
 		return private("%s", msg)
 	}
@@ -601,8 +629,8 @@ func (e *Executor) shiftCommand(ctx context.Context, req Request, c Command) Rep
 		req.User, when(sw.Start, sc.Zone), when(sw.End, sc.Zone), sw.ID)}
 }
 
-func (e *Executor) leadCommand(ctx context.Context, req Request, c Command, actor string) Reply {
-	t, msg := e.teamFor(req, "")
+func (e *Executor) leadCommand(ctx context.Context, ts teamList, req Request, c Command, actor string) Reply {
+	t, msg := e.teamFor(ts, req, "")
 	if msg != "" {
 		return private("%s", msg)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/oncall"
@@ -16,16 +17,29 @@ import (
 // team has a room.
 type RoomPager struct {
 	platforms []Platform
-	teams     map[string]config.Team
+	// teams is the teams by name, swapped whole by Reload.
+	teams atomic.Pointer[map[string]config.Team]
 }
 
 // NewRoomPager returns the notify:rooms consumer.
 func NewRoomPager(platforms []Platform, teams []config.Team) *RoomPager {
-	r := &RoomPager{platforms: platforms, teams: map[string]config.Team{}}
-	for _, t := range teams {
-		r.teams[t.Name] = t
-	}
+	r := &RoomPager{platforms: platforms}
+	r.setTeams(teams)
 	return r
+}
+
+// Reload puts cfg's teams in force for the pages delivered from now: a
+// page goes to the rooms its team has in cfg, and a team cfg no longer
+// has gets no page (a permanent failure the timeline shows). The
+// platforms are kept: they are the ones the bot started with.
+func (r *RoomPager) Reload(cfg *config.Config) { r.setTeams(cfg.Teams) }
+
+func (r *RoomPager) setTeams(teams []config.Team) {
+	m := make(map[string]config.Team, len(teams))
+	for _, t := range teams {
+		m[t.Name] = t
+	}
+	r.teams.Store(&m)
 }
 
 // teamRoom is a team's room on a platform, "" when it has none there.
@@ -52,7 +66,7 @@ func (r *RoomPager) Deliver(ctx context.Context, m outbox.Message) error {
 	if err := json.Unmarshal(m.Payload, &p); err != nil {
 		return outbox.Permanent(fmt.Errorf("decode room page %d: %w", m.ID, err))
 	}
-	t := r.teams[p.Team]
+	t := (*r.teams.Load())[p.Team]
 	sent := 0
 	var errs []error
 	for _, pl := range r.platforms {
