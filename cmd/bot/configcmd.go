@@ -41,6 +41,7 @@ type configFlags struct {
 	format    string
 	yes       bool
 	out       string
+	server    string
 }
 
 func (f *configFlags) register(fs *flag.FlagSet, cmd string) {
@@ -51,6 +52,7 @@ func (f *configFlags) register(fs *flag.FlagSet, cmd string) {
 		fs.StringVar(&f.format, "format", "text", "text or json")
 	}
 	fs.StringVar(&f.config, "config", "", "the bot's configuration file, for its database (BOT_DB overrides)")
+	fs.StringVar(&f.server, "server", "", "a running bot's URL: plan and apply through its API (an admin-scoped token in BOT_TOKEN), live")
 	if cmd == "apply" {
 		fs.BoolVar(&f.yes, "yes", false, "apply without asking")
 	}
@@ -100,6 +102,9 @@ func configCommand(ctx context.Context, cmd string, args []string, stdin io.Read
 	}
 	if f.format != "" && f.format != "text" && f.format != "json" {
 		return fmt.Errorf("--format %q: want text or json", f.format)
+	}
+	if f.server != "" {
+		return remoteCommand(ctx, cmd, f, stdin, stdout, stderr)
 	}
 	path, err := f.database()
 	if err != nil {

@@ -169,7 +169,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("--debug-listen %s: %w", *debugListen, err)
 		}
 	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: log, RoomGather: 250 * time.Millisecond})
+	a, err := app.New(ctx, cfg, app.Options{Logger: log, RoomGather: 250 * time.Millisecond, ConfigPaths: []string{*path}})
 	if err != nil {
 		ln.Close()
 		if dbgLn != nil {
@@ -210,6 +210,32 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("bot serving", "addr", ln.Addr().String(), "database", cfg.Database, "version", version())
 
+	// SIGHUP applies the configuration file again, live (as POST
+	// /api/v1/config/apply with no files does); a file that does not
+	// validate changes nothing and is logged.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	hupDone := make(chan struct{})
+	var reloader sync.WaitGroup // ends before the app closes
+	reloader.Add(1)
+	go func() {
+		defer reloader.Done()
+		for {
+			select {
+			case <-hupDone:
+				return
+			case <-hup:
+				p, err := a.ReloadStartFile(ctx, "sighup")
+				if err != nil {
+					log.Error("SIGHUP: configuration not reloaded; running on the previous one", "file", *path, "err", err)
+					continue
+				}
+				log.Info("SIGHUP: configuration reloaded", "file", *path, "changes", len(p.Changes))
+			}
+		}
+	}()
+
 	var serveErr error
 	select {
 	case err := <-served:
@@ -218,6 +244,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		stop() // a second SIGTERM or ^C ends the process at once
 		log.Info("shutting down: finishing requests in flight")
 	}
+	close(hupDone)
+	reloader.Wait()
 	// The HTTP server stops first, so every 202 it sent is committed and
 	// no request is left waiting on a closed store; then the app's loops
 	// stop and the database closes; the debug server goes last, so a

@@ -49,13 +49,18 @@ func applyAtStart(ctx context.Context, st *store.Store, file *config.Config, now
 	if err != nil {
 		return nil, fmt.Errorf("apply the configuration at start: %w", err)
 	}
+	counts := map[plan.Action]int{}
 	for _, c := range p.Changes {
+		counts[c.Action]++
 		switch c.Action {
 		case plan.Create, plan.Update:
-			log.Info("configuration applied at start", "object", c.Key.String(), "action", string(c.Action), "source", c.Source)
+			log.Debug("configuration applied at start", "object", c.Key.String(), "action", string(c.Action), "source", c.Source)
 		case plan.Drift:
 			log.Info("configuration: run-time changes kept", "object", c.Key.String(), "fields", len(c.Drift))
 		}
+	}
+	if p.HasChanges() {
+		log.Info("configuration applied at start", "created", counts[plan.Create], "updated", counts[plan.Update])
 	}
 	if applied, err = plan.Applied(ctx, st.Read()); err != nil {
 		return nil, err

@@ -1,0 +1,148 @@
+package scenario
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncallbot/bot/internal/oncall"
+)
+
+// applyObjects is a configuration of objects only (no server settings),
+// so the same text is what the bot starts with and what an apply uploads.
+const applyObjects = `
+api_tokens:
+  - {name: admin, token: admin-secret-0123456789, scopes: [admin]}
+  - {name: tester, token: api-secret}
+integrations:
+  - {name: alertmanager, format: alertmanager, token: am-secret}
+default_route: {team: ops, group_by: [alertname]}
+people:
+  - {name: alice, webhook: "%PERSONHOOK%alice", notify: [{method: webhook, after: 0m}]}
+  - {name: bob, webhook: "%PERSONHOOK%bob", notify: [{method: webhook, after: 0m}]}
+  - {name: carol, webhook: "%PERSONHOOK%carol", notify: [{method: webhook, after: 0m}]}
+teams:
+  - {name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops, escalation_policy: p}
+schedules:
+  - name: ops
+    time_zone: UTC
+    layers: [{name: w, rotation: weekly, start: "2026-02-23 09:00", participants: [alice]}]
+escalation_policies:
+  - name: p
+    steps:
+      - {delay: 10m, targets: [{schedule: ops}]}
+      - {delay: 10m, targets: [{user: bob}]}
+`
+
+type applyAnswer struct {
+	HasChanges bool     `json:"has_changes"`
+	Applied    bool     `json:"applied"`
+	Error      string   `json:"error"`
+	Errors     []string `json:"errors"`
+	Changes    []struct {
+		Kind, Name, Action string
+	} `json:"changes"`
+}
+
+// applyFiles posts files to the config API with the admin token.
+func applyFiles(t *testing.T, h *Harness, path string, files map[string]string) (int, applyAnswer) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"files": files})
+	r := h.do("POST", path, http.Header{"Authorization": {"Bearer admin-secret-0123456789"}, "Content-Type": {"application/json"}}, body)
+	var a applyAnswer
+	if err := json.Unmarshal(r.Body, &a); err != nil {
+		t.Fatalf("POST %s = %d %s", path, r.Code, r.Body)
+	}
+	return r.Code, a
+}
+
+// Issue 10: an apply between two escalation steps, live. The open
+// incident keeps paging; the changed policy takes effect from its next
+// step; no page is lost or sent twice.
+func TestAnApplyBetweenTwoStepsLosesNoPageAndSendsNoneTwice(t *testing.T) {
+	h := New(t, WithConfig(applyObjects))
+	uploaded := func(yaml string) map[string]string {
+		return map[string]string{"objects.yaml": strings.ReplaceAll(yaml, "%PERSONHOOK%", h.Webhook.PersonURL(""))}
+	}
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull")))
+	h.Advance(time.Second)
+	if n := len(pagesTo(h, "alice")); n != 1 {
+		t.Fatalf("step 1 paged alice %d times", n)
+	}
+
+	// Five minutes in, between the steps, step 2 changes from bob to carol.
+	h.Advance(5 * time.Minute)
+	changed := strings.Replace(applyObjects, "{user: bob}", "{user: carol}", 1)
+	code, plan := applyFiles(t, h, "/api/v1/config/plan", uploaded(changed))
+	if code != http.StatusOK || !plan.HasChanges || len(plan.Changes) != 1 || plan.Changes[0].Kind != "escalation_policy" || plan.Changes[0].Action != "update" {
+		t.Fatalf("plan = %d %+v", code, plan)
+	}
+	if code, a := applyFiles(t, h, "/api/v1/config/apply", uploaded(changed)); code != http.StatusOK || !a.Applied {
+		t.Fatalf("apply = %d %+v", code, a)
+	}
+
+	h.Advance(6 * time.Minute) // step 2 falls due at 10 minutes
+	if n := len(pagesTo(h, "carol")); n != 1 {
+		t.Errorf("the new step 2 paged carol %d times, want once", n)
+	}
+	if n := len(pagesTo(h, "bob")); n != 0 {
+		t.Errorf("the old step 2 paged bob %d times", n)
+	}
+	if n := len(pagesTo(h, "alice")); n != 1 {
+		t.Errorf("alice was paged %d times: the apply paged step 1 again", n)
+	}
+	if dup := h.Webhook.Duplicates(); dup != 0 {
+		t.Errorf("%d pages went out twice", dup)
+	}
+	var step2 string
+	for _, e := range h.Incident(inc.ID).Timeline {
+		if e.Kind == oncall.KindStep && strings.HasPrefix(e.Detail, "step 2/2") {
+			step2 = e.Detail
+		}
+	}
+	if !strings.Contains(step2, "carol") {
+		t.Errorf("step 2 on the timeline = %q, want carol", step2)
+	}
+
+	// The same files again: nothing to do.
+	if code, a := applyFiles(t, h, "/api/v1/config/apply", uploaded(changed)); code != http.StatusOK || a.HasChanges || a.Applied {
+		t.Errorf("a second apply = %d %+v", code, a)
+	}
+}
+
+// Files that do not validate change nothing and say every problem, each
+// in its place; a server setting in them is refused by name.
+func TestAnApplyThatDoesNotValidateChangesNothing(t *testing.T) {
+	h := New(t, WithConfig(applyObjects))
+	uploaded := func(yaml string) map[string]string {
+		return map[string]string{"objects.yaml": strings.ReplaceAll(yaml, "%PERSONHOOK%", h.Webhook.PersonURL(""))}
+	}
+	cases := []struct {
+		name, yaml string
+		says       []string
+	}{
+		{"an unknown person and a typo'd key", strings.NewReplacer("{user: bob}", "{user: bbo}", "time_zone: UTC", "timezone: UTC").Replace(applyObjects),
+			[]string{`objects.yaml:22:39: escalation_policies[0].steps[1].targets[0].user`, `did you mean "bob"`, `objects.yaml:16:5: schedules[0].timezone: unknown key`}},
+		{"a server setting", "listen: 0.0.0.0:9000\n" + applyObjects, []string{"objects.yaml:1:1: listen"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, a := applyFiles(t, h, "/api/v1/config/apply", uploaded(c.yaml))
+			if code != http.StatusBadRequest || a.Applied {
+				t.Fatalf("apply = %d %+v", code, a)
+			}
+			all := a.Error + "\n" + strings.Join(a.Errors, "\n")
+			for _, want := range c.says {
+				if !strings.Contains(all, want) {
+					t.Errorf("answer does not say %q:\n%s", want, all)
+				}
+			}
+		})
+	}
+	// Nothing changed: the original files plan no change.
+	if code, a := applyFiles(t, h, "/api/v1/config/plan", uploaded(applyObjects)); code != http.StatusOK || a.HasChanges {
+		t.Fatalf("after refused applies the plan = %d %+v", code, a)
+	}
+}
