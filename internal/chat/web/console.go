@@ -17,9 +17,11 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -45,8 +47,11 @@ type Console struct {
 	exec      *chat.Executor
 	incidents *incident.Service
 	oncall    *oncall.Service
-	teams     []config.Team
-	tokens    []consoleToken
+	// teams is who is in which team, for the on-call page and the
+	// visibility of incidents; swapped whole by Reload, so a page or an
+	// event is decided by one version.
+	teams  atomic.Pointer[[]config.Team]
+	tokens []consoleToken
 	// signIns counts failed sign-ins per client (see package attempts).
 	signIns *attempts.Limiter
 	trusted []netip.Prefix
@@ -94,7 +99,7 @@ func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *onc
 	if ttl <= 0 { // a Config not from config.Parse
 		ttl = 12 * time.Hour
 	}
-	c := &Console{platform: p, exec: exec, incidents: inc, oncall: oc, teams: cfg.Teams,
+	c := &Console{platform: p, exec: exec, incidents: inc, oncall: oc,
 		signIns: attempts.New(signInPolicy, clk.Now), trusted: cfg.TrustedProxyPrefixes(), visibility: cfg.ConsoleVisibility,
 		key: key, ttl: ttl, clock: clk, log: log, signedOut: map[string]time.Time{}}
 	if u, err := url.Parse(cfg.BaseURL); err == nil && strings.EqualFold(u.Scheme, "https") {
@@ -103,6 +108,7 @@ func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *onc
 	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Host != "" && !cfg.BaseURLDerived() {
 		c.origin = originOf(u)
 	}
+	c.Reload(cfg)
 	for _, t := range cfg.ConsoleTokens {
 		c.tokens = append(c.tokens, consoleToken{hash: sha256.Sum256([]byte(t.Token)), person: t.Person})
 	}
@@ -115,6 +121,18 @@ func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *onc
 	}
 	c.tmpl = tmpl
 	return c, nil
+}
+
+// Reload puts cfg's teams in force for the pages and live updates served
+// from now: the teams the on-call page lists and, under
+// console_visibility: teams, whose incidents each person sees (a stream
+// already open follows too, from its next event). Console tokens, the
+// session length, the visibility setting and the origin are server
+// settings and stay as the console started; so do the sessions signed
+// in.
+func (c *Console) Reload(cfg *config.Config) {
+	teams := slices.Clone(cfg.Teams)
+	c.teams.Store(&teams)
 }
 
 // Routes mounts the console's pages.
@@ -598,7 +616,7 @@ func (c *Console) oncallPage(w http.ResponseWriter, r *http.Request) { c.renderO
 
 func (c *Console) renderOnCall(w http.ResponseWriter, r *http.Request, reply string) {
 	var teams []oncall.TeamOnCall
-	for _, t := range c.teams {
+	for _, t := range *c.teams.Load() {
 		oc, err := c.oncall.TeamOnCall(t.Name, 2)
 		if err == nil {
 			teams = append(teams, oc)

@@ -25,7 +25,7 @@ func (c *Console) restricted() bool { return c.visibility == config.ConsoleVisib
 // teamsOf lists the teams person is a member or lead of.
 func (c *Console) teamsOf(person string) []string {
 	var out []string
-	for _, t := range c.teams {
+	for _, t := range *c.teams.Load() {
 		if slices.Contains(t.Members, person) || slices.Contains(t.Leads, person) {
 			out = append(out, t.Name)
 		}
