@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,7 +218,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	register(oncall.NotifyConsumer("webhook"), notify.NewPersonWebhook(opts.HTTPClient, opts.Clock.Now))
 	if len(opts.Platforms) > 0 {
 		register(oncall.NotifyConsumer("chat"), chat.NewDirectPager(opts.Platforms, st, opts.Clock.Now))
-		a.Outbox.Register(oncall.RoomConsumer, chat.NewRoomPager(opts.Platforms, cfg.Teams))
+		rooms := chat.NewRoomPager(opts.Platforms, cfg.Teams)
+		a.Outbox.Register(oncall.RoomConsumer, rooms)
+		a.reloaders = append(a.reloaders, rooms.Reload)
 	}
 	if m := cfg.SMTP; m != nil {
 		register(oncall.NotifyConsumer("email"), notify.NewEmail(notify.SMTPOptions{Addr: m.Addr,
@@ -243,7 +244,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	for _, p := range opts.Platforms {
 		name := chat.ConsumerName(p.Name())
-		a.Outbox.Register(name, chat.NewDeliverer(p, st, cfg, opts.Clock.Now))
+		d := chat.NewDeliverer(p, st, cfg, opts.Clock.Now)
+		a.Outbox.Register(name, d)
+		a.reloaders = append(a.reloaders, d.Reload)
 		pub.Subscribe(outbox.Subscription{Consumer: name, Kinds: []string{"incident.*", "alert.*", "escalation.*", "notify.*"},
 			Gather: opts.RoomGather, Latest: true})
 	}
@@ -262,6 +265,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	a.Chat = &chat.Executor{Incidents: a.Incidents, Escalator: a.Engine, Assigner: a.Engine, Paged: a.Engine, OnCall: a.OnCall, Teams: cfg.Teams, Clock: opts.Clock,
 		Links: &chat.Linker{Store: st, Sender: pub, OnCall: a.OnCall, Methods: linkMethods, Clock: opts.Clock, Log: opts.Logger}}
+	a.reloaders = append(a.reloaders, a.Chat.Reload)
 	var consoleRoutes interface{ Routes(chi.Router) }
 	if console != nil {
 		c, err := web.NewConsole(console, a.Chat, a.Incidents, a.OnCall, cfg, opts.Clock, opts.Logger)
@@ -270,28 +274,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			return nil, err
 		}
 		consoleRoutes = c
+		a.reloaders = append(a.reloaders, c.Reload)
 	}
 	var mounts []func(chi.Router)
 	if dcPlatform != nil {
-		users := map[string]string{}
-		for _, p := range cfg.People {
-			if p.Discord != "" {
-				users[p.Discord] = p.Name
-			}
-		}
-		in, err := discord.NewInbound(cfg.Discord.PublicKey, opts.Clock.Now, a.Chat, users,
+		in, err := discord.NewInbound(cfg.Discord.PublicKey, opts.Clock.Now, a.Chat,
 			func(ctx context.Context, ch string) (int64, bool) { return chat.IncidentOfRoom(ctx, st, "discord", ch) },
 			opts.Logger)
 		if err != nil {
 			st.Close()
 			return nil, err
 		}
-		in.Teams = map[string]string{}
-		for _, t := range cfg.Teams {
-			if t.Rooms.Discord != "" {
-				in.Teams[t.Rooms.Discord] = t.Name
-			}
-		}
+		in.Reload(cfg)
+		a.reloaders = append(a.reloaders, in.Reload)
 		// The HTTP endpoint needs the public key to verify requests; with
 		// the gateway it is optional, and serving both while it is set
 		// lets the app be switched on Discord's side without a redeploy.
@@ -308,23 +303,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		}
 	}
 	if tgPlatform != nil {
-		users := map[int64]string{}
-		for _, p := range cfg.People {
-			if id, err := strconv.ParseInt(p.Telegram, 10, 64); err == nil {
-				users[id] = p.Name
-			}
-		}
-		in := telegram.NewInbound(cfg.Telegram.WebhookSecret, a.Chat, tgPlatform, users,
+		in := telegram.NewInbound(cfg.Telegram.WebhookSecret, a.Chat, tgPlatform,
 			func(ctx context.Context, room string) (int64, bool) {
 				return chat.IncidentOfRoom(ctx, st, "telegram", room)
 			},
 			opts.Logger)
-		in.Teams = map[int64]string{}
-		for _, t := range cfg.Teams {
-			if id, err := strconv.ParseInt(t.Rooms.Telegram, 10, 64); err == nil {
-				in.Teams[id] = t.Name
-			}
-		}
+		in.Reload(cfg)
+		a.reloaders = append(a.reloaders, in.Reload)
 		if cfg.Telegram.LongPolling {
 			// No route: with long polling Telegram sends nothing to the bot.
 			poller := telegram.NewPoller(cfg.Telegram.BotToken, cfg.Telegram.APIURL, in.Handle, opts.Clock, opts.Logger)
@@ -334,23 +319,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		}
 	}
 	if slackPlatform != nil {
-		users := map[string]string{}
-		for _, p := range cfg.People {
-			if p.Slack != "" {
-				users[p.Slack] = p.Name
-			}
-		}
-		in := slackchat.NewInbound(cfg.Slack.SigningSecret, opts.Clock.Now, a.Chat, slackPlatform, users,
+		in := slackchat.NewInbound(cfg.Slack.SigningSecret, opts.Clock.Now, a.Chat, slackPlatform,
 			func(ctx context.Context, channel string) (int64, bool) {
 				return chat.IncidentOfRoom(ctx, st, "slack", channel)
 			},
 			opts.Logger)
-		in.Teams = map[string]string{}
-		for _, t := range cfg.Teams {
-			if t.Rooms.Slack != "" {
-				in.Teams[t.Rooms.Slack] = t.Name
-			}
-		}
+		in.Reload(cfg)
+		a.reloaders = append(a.reloaders, in.Reload)
 		// The HTTP endpoints need the signing secret to verify requests;
 		// in Socket Mode it is optional, and serving both while it is set
 		// lets the app be switched on Slack's side without a redeploy.

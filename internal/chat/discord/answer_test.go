@@ -19,12 +19,12 @@ import (
 // the config does not name, another guild) its answer is the one
 // refusal, to the asker alone.
 func TestCommandsCountWhereTheBotListens(t *testing.T) {
-	in, err := NewInbound("", time.Now, &chat.Executor{}, map[string]string{"111": "alice"},
+	in, err := NewInbound("", time.Now, &chat.Executor{},
 		func(_ context.Context, channel string) (int64, bool) { return 7, channel == "800" }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Teams = map[string]string{"900": "ops"}
+	in.Reload(directoryOf(map[string]string{"111": "alice"}, map[string]string{"900": "ops"}))
 	cases := []struct {
 		name, user, channel, guild string
 		answered                   bool

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -312,22 +313,30 @@ func (p *Platform) DirectCard(ctx context.Context, to chat.Member, text string, 
 // Inbound takes interactions: over HTTP as the interactions endpoint
 // (ServeHTTP), or from the gateway (Answer).
 type Inbound struct {
-	key   ed25519.PublicKey
-	now   func() time.Time
-	exec  *chat.Executor
-	users map[string]string // Discord user id -> person
-	room  func(ctx context.Context, channel string) (int64, bool)
-	// Teams maps team channels to teams, so a command in one implies it.
-	Teams map[string]string
-	log   *slog.Logger
+	key  ed25519.PublicKey
+	now  func() time.Time
+	exec *chat.Executor
+	// dir is who is who on Discord, swapped whole by Reload: an
+	// interaction loads it once.
+	dir  atomic.Pointer[directory]
+	room func(ctx context.Context, channel string) (int64, bool)
+	log  *slog.Logger
 }
 
-// NewInbound returns the handler. publicKey is the application's key,
-// hex. It may be empty when interactions come only over the gateway;
-// ServeHTTP then refuses every request, having no key to verify it with.
-func NewInbound(publicKey string, now func() time.Time, exec *chat.Executor, users map[string]string,
+// directory is what the configuration says of Discord's ids.
+type directory struct {
+	users map[string]string // Discord user id -> person
+	teams map[string]string // team channel id -> team, so a command there implies it
+}
+
+// NewInbound returns the handler, knowing nobody until Reload. publicKey
+// is the application's key, hex. It may be empty when interactions come
+// only over the gateway; ServeHTTP then refuses every request, having no
+// key to verify it with.
+func NewInbound(publicKey string, now func() time.Time, exec *chat.Executor,
 	room func(ctx context.Context, channel string) (int64, bool), log *slog.Logger) (*Inbound, error) {
-	h := &Inbound{now: now, exec: exec, users: users, room: room, log: log}
+	h := &Inbound{now: now, exec: exec, room: room, log: log}
+	h.dir.Store(&directory{})
 	if publicKey == "" {
 		return h, nil
 	}
@@ -337,6 +346,25 @@ func NewInbound(publicKey string, now func() time.Time, exec *chat.Executor, use
 	}
 	h.key = k
 	return h, nil
+}
+
+// Reload puts cfg's Discord ids in force for the interactions that come
+// next: people's user ids (people[].discord) and the teams' channels
+// (teams[].rooms.discord). The public key and the log are kept: they are
+// the bot's as it started.
+func (h *Inbound) Reload(cfg *config.Config) {
+	d := &directory{users: map[string]string{}, teams: map[string]string{}}
+	for _, p := range cfg.People {
+		if p.Discord != "" {
+			d.users[p.Discord] = p.Name
+		}
+	}
+	for _, t := range cfg.Teams {
+		if t.Rooms.Discord != "" {
+			d.teams[t.Rooms.Discord] = t.Name
+		}
+	}
+	h.dir.Store(d)
 }
 
 const maxSkew = 5 * time.Minute
@@ -398,19 +426,7 @@ func (h *Inbound) Answer(ctx context.Context, in *discordgo.Interaction) (*disco
 	default:
 		return nil, fmt.Errorf("%w %d", errUnsupported, in.Type)
 	}
-	user := ""
-	switch {
-	case in.Member != nil && in.Member.User != nil:
-		user = in.Member.User.ID
-	case in.User != nil:
-		user = in.User.ID
-	}
-	req := chat.Request{User: h.users[user], Platform: "discord", PlatformUser: user, Team: h.Teams[in.ChannelID],
-		Direct: in.GuildID == ""} // an interaction from outside a guild is from a DM
-	if id, ok := h.room(ctx, in.ChannelID); ok {
-		req.Incident = id
-	}
-	reply := h.exec.Run(ctx, req, line)
+	reply := h.exec.Run(ctx, h.request(ctx, in), line)
 	// A reply quotes what it was told (the words typed, names), and the
 	// bot may mention whom its asker may not: it is content, escaped and
 	// pinging no one.
@@ -421,6 +437,25 @@ func (h *Inbound) Answer(ctx context.Context, in *discordgo.Interaction) (*disco
 		data.Flags = discordgo.MessageFlagsEphemeral
 	}
 	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: data}, nil
+}
+
+// request says who sent an interaction and from where, as the
+// configuration in force knows them.
+func (h *Inbound) request(ctx context.Context, in *discordgo.Interaction) chat.Request {
+	user := ""
+	switch {
+	case in.Member != nil && in.Member.User != nil:
+		user = in.Member.User.ID
+	case in.User != nil:
+		user = in.User.ID
+	}
+	dir := h.dir.Load()
+	req := chat.Request{User: dir.users[user], Platform: "discord", PlatformUser: user, Team: dir.teams[in.ChannelID],
+		Direct: in.GuildID == ""} // an interaction from outside a guild is from a DM
+	if id, ok := h.room(ctx, in.ChannelID); ok {
+		req.Incident = id
+	}
+	return req
 }
 
 func respond(w http.ResponseWriter, resp discordgo.InteractionResponse) {

@@ -117,11 +117,12 @@ func identify(t *testing.T, ws *websocket.Conn) (token string, intents int) {
 }
 
 func newTestInbound(t *testing.T) *Inbound {
-	in, err := NewInbound("", time.Now, &chat.Executor{}, map[string]string{"111": "alice"},
+	in, err := NewInbound("", time.Now, &chat.Executor{},
 		func(context.Context, string) (int64, bool) { return 0, false }, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	in.Reload(directoryOf(map[string]string{"111": "alice"}, nil))
 	return in
 }
 

@@ -20,7 +20,7 @@ func TestInboundAuthenticatesEveryRequest(t *testing.T) {
 	}
 	_, otherKey, _ := ed25519.GenerateKey(nil)
 	now := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
-	h, err := NewInbound(hex.EncodeToString(pub), func() time.Time { return now }, nil, nil, nil,
+	h, err := NewInbound(hex.EncodeToString(pub), func() time.Time { return now }, nil, nil,
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestInboundAuthenticatesEveryRequest(t *testing.T) {
 
 func TestNewInboundRejectsBadKeys(t *testing.T) {
 	for _, key := range []string{"abc", strings.Repeat("ab", 31), strings.Repeat("zz", 32)} {
-		if _, err := NewInbound(key, time.Now, nil, nil, nil, nil); err == nil {
+		if _, err := NewInbound(key, time.Now, nil, nil, nil); err == nil {
 			t.Errorf("public key %q accepted", key)
 		}
 	}
@@ -78,7 +78,7 @@ func TestNewInboundRejectsBadKeys(t *testing.T) {
 func TestInboundWithoutKeyRefusesHTTP(t *testing.T) {
 	// With the gateway alone there is no key: nothing that comes over
 	// HTTP can be verified, so nothing is taken.
-	h, err := NewInbound("", time.Now, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := NewInbound("", time.Now, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("no key refused: %v", err)
 	}

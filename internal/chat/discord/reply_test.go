@@ -79,12 +79,12 @@ func TestHostileWordsInRepliesReachDiscordInert(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Unix(1700000000, 0)
-	in, err := NewInbound(hex.EncodeToString(pub), func() time.Time { return now }, &chat.Executor{}, nil,
+	in, err := NewInbound(hex.EncodeToString(pub), func() time.Time { return now }, &chat.Executor{},
 		func(context.Context, string) (int64, bool) { return 0, false }, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Teams = map[string]string{"900": "ops"}
+	in.Reload(directoryOf(nil, map[string]string{"900": "ops"}))
 	for _, tt := range hostile {
 		t.Run(tt.name, func(t *testing.T) {
 			body, _ := json.Marshal(interaction("1", tt.text))
@@ -107,7 +107,7 @@ func TestHostileWordsInRepliesReachDiscordInert(t *testing.T) {
 func TestHostileWordsInGatewayRepliesReachDiscordInert(t *testing.T) {
 	tg := newTestGateway(t)
 	in := newTestInbound(t)
-	in.Teams = map[string]string{"900": "ops"}
+	in.Reload(directoryOf(map[string]string{"111": "alice"}, map[string]string{"900": "ops"}))
 	g, err := NewGateway(in, "tok", tg.srv.URL, clock.NewFake(time.Now()), quietLog())
 	if err != nil {
 		t.Fatal(err)

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
 
 	"github.com/oncallbot/bot/internal/chat"
+	"github.com/oncallbot/bot/internal/config"
 )
 
 // maxSkew is how far a request's timestamp may be from now: Slack's own
@@ -32,18 +34,45 @@ type Inbound struct {
 	now      func() time.Time
 	exec     *chat.Executor
 	platform *Platform
-	users    map[string]string // Slack user ID -> person
-	room     func(ctx context.Context, channel string) (int64, bool)
-	// Teams maps team channels to teams, so a command in one implies it.
-	Teams map[string]string
-	log   *slog.Logger
+	// dir is who is who on Slack, swapped whole by Reload: a request
+	// loads it once.
+	dir  atomic.Pointer[directory]
+	room func(ctx context.Context, channel string) (int64, bool)
+	log  *slog.Logger
 }
 
-// NewInbound returns the handlers. users maps Slack user IDs to people;
-// room finds the incident of a channel.
-func NewInbound(secret string, now func() time.Time, exec *chat.Executor, p *Platform, users map[string]string,
+// directory is what the configuration says of Slack's ids.
+type directory struct {
+	users map[string]string // Slack user ID -> person
+	teams map[string]string // team channel ID -> team, so a command there implies it
+}
+
+// NewInbound returns the handlers, knowing nobody until Reload; room
+// finds the incident of a channel.
+func NewInbound(secret string, now func() time.Time, exec *chat.Executor, p *Platform,
 	room func(ctx context.Context, channel string) (int64, bool), log *slog.Logger) *Inbound {
-	return &Inbound{secret: []byte(secret), now: now, exec: exec, platform: p, users: users, room: room, log: log}
+	h := &Inbound{secret: []byte(secret), now: now, exec: exec, platform: p, room: room, log: log}
+	h.dir.Store(&directory{})
+	return h
+}
+
+// Reload puts cfg's Slack ids in force for the requests that come next:
+// people's user IDs (people[].slack) and the teams' channels
+// (teams[].rooms.slack). The signing secret, the client and the log are
+// kept: they are the bot's as it started.
+func (h *Inbound) Reload(cfg *config.Config) {
+	d := &directory{users: map[string]string{}, teams: map[string]string{}}
+	for _, p := range cfg.People {
+		if p.Slack != "" {
+			d.users[p.Slack] = p.Name
+		}
+	}
+	for _, t := range cfg.Teams {
+		if t.Rooms.Slack != "" {
+			d.teams[t.Rooms.Slack] = t.Name
+		}
+	}
+	h.dir.Store(d)
 }
 
 // Signature computes X-Slack-Signature for a body sent at ts.
@@ -82,7 +111,8 @@ func (h *Inbound) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 }
 
 func (h *Inbound) request(ctx context.Context, user, channel string) chat.Request {
-	req := chat.Request{User: h.users[user], Platform: "slack", PlatformUser: user, Team: h.Teams[channel],
+	dir := h.dir.Load()
+	req := chat.Request{User: dir.users[user], Platform: "slack", PlatformUser: user, Team: dir.teams[channel],
 		Direct: isDM(channel)}
 	if id, ok := h.room(ctx, channel); ok {
 		req.Incident = id

@@ -16,6 +16,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/oncallbot/bot/internal/chat"
+	"github.com/oncallbot/bot/internal/config"
 )
 
 func TestSignatureMatchesSlacksPublishedExample(t *testing.T) {
@@ -51,8 +52,8 @@ func TestPublishedExampleIsAcceptedInItsWindowOnly(t *testing.T) {
 	} {
 		now := c.now
 		in := NewInbound("8f742231b10e8888abcd99yyyzzz85a5", func() time.Time { return now },
-			&chat.Executor{}, nil, nil, func(context.Context, string) (int64, bool) { return 0, false }, log)
-		in.Teams = map[string]string{"G8PSS9T3V": "ops"} // the example's channel, a team's room here
+			&chat.Executor{}, nil, func(context.Context, string) (int64, bool) { return 0, false }, log)
+		in.Reload(teamRoom("ops", "G8PSS9T3V")) // the example's channel, a team's room here
 		w := httptest.NewRecorder()
 		in.Command(w, signedRequest(t, "/slack/commands", body, now))
 		if w.Code != c.code {
@@ -71,7 +72,7 @@ func TestURLVerification(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Unix(1700000000, 0)
-	in := NewInbound("s3cret", func() time.Time { return now }, &chat.Executor{}, nil, nil,
+	in := NewInbound("s3cret", func() time.Time { return now }, &chat.Executor{}, nil,
 		func(context.Context, string) (int64, bool) { return 0, false }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r := httptest.NewRequest("POST", "/slack/events", bytes.NewReader(body))
 	r.Header.Set("X-Slack-Request-Timestamp", "1700000000")
@@ -104,9 +105,11 @@ func TestChannelName(t *testing.T) {
 // DM of a person the bot knows; anywhere else it gets the one private
 // refusal.
 func TestCommandsCountWhereTheBotListens(t *testing.T) {
-	in := NewInbound("", time.Now, &chat.Executor{}, nil, map[string]string{"UA": "alice"},
+	in := NewInbound("", time.Now, &chat.Executor{}, nil,
 		func(_ context.Context, channel string) (int64, bool) { return 7, channel == "CINC7" }, quietLog())
-	in.Teams = map[string]string{"CTEAM": "ops"}
+	cfg := teamRoom("ops", "CTEAM")
+	cfg.People = []config.Person{{Name: "alice", Slack: "UA"}}
+	in.Reload(cfg)
 	for _, c := range []struct {
 		user, channel string
 		answered      bool

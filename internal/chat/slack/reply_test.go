@@ -48,9 +48,9 @@ func TestHostileWordsInRepliesReachSlackEscaped(t *testing.T) {
 	for _, tt := range hostile {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := newLoopback(t)
-			in := NewInbound(secret, func() time.Time { return now }, &chat.Executor{}, New("xoxb-test", fake.srv.URL, true), nil,
+			in := NewInbound(secret, func() time.Time { return now }, &chat.Executor{}, New("xoxb-test", fake.srv.URL, true),
 				func(context.Context, string) (int64, bool) { return 0, false }, quietLog())
-			in.Teams = map[string]string{"C0TEAM": "ops"}
+			in.Reload(teamRoom("ops", "C0TEAM"))
 			want := CommandResponse{ResponseType: "ephemeral", Text: `unknown command "` + tt.escaped + `"; try /oncall help`}
 
 			w := httptest.NewRecorder()

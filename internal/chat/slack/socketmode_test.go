@@ -21,9 +21,9 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 // testInbound's C1 is a team's room, where the bot answers anyone.
 func testInbound() *Inbound {
-	in := NewInbound("", time.Now, &chat.Executor{}, nil, nil,
+	in := NewInbound("", time.Now, &chat.Executor{}, nil,
 		func(context.Context, string) (int64, bool) { return 0, false }, quietLog())
-	in.Teams = map[string]string{"C1": "ops"}
+	in.Reload(teamRoom("ops", "C1"))
 	return in
 }
 

@@ -46,9 +46,9 @@ func TestCommandsCountWhereTheBotListens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := NewInbound("s", &chat.Executor{}, p, map[int64]string{1001: "alice"},
+	in := NewInbound("s", &chat.Executor{}, p,
 		func(context.Context, string) (int64, bool) { return 0, false }, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	in.Teams = map[int64]string{forum: "ops"}
+	in.Reload(directoryOf(map[int64]string{1001: "alice"}, map[int64]string{forum: "ops"}))
 	cases := []struct {
 		name       string
 		user, chat int64

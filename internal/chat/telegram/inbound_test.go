@@ -28,7 +28,7 @@ func TestInboundChecksTheSecretToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := NewInbound(tt.secret, nil, nil, nil, nil, log)
+			h := NewInbound(tt.secret, nil, nil, nil, log)
 			req := httptest.NewRequest(http.MethodPost, "/telegram/webhook", strings.NewReader(tt.body))
 			if tt.header != "-" {
 				req.Header.Set("X-Telegram-Bot-Api-Secret-Token", tt.header)

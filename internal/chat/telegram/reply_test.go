@@ -38,9 +38,9 @@ func TestHostileWordsInRepliesReachTelegramPlain(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := NewInbound("s", &chat.Executor{}, p, nil, func(context.Context, string) (int64, bool) { return 0, false },
+			in := NewInbound("s", &chat.Executor{}, p, func(context.Context, string) (int64, bool) { return 0, false },
 				slog.New(slog.NewTextHandler(io.Discard, nil)))
-			in.Teams = map[int64]string{-100: "ops"}
+			in.Reload(directoryOf(nil, map[int64]string{-100: "ops"}))
 			from := map[string]any{"id": 5001, "is_bot": false, "first_name": "U"}
 			// Message 9 in the team forum's topic 5: the command, then the
 			// card whose button is pressed.

@@ -16,7 +16,7 @@ import (
 func TestWebhookSecretIsComparedAsHashes(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	const secret = "s3cret-token"
-	h := NewInbound(secret, nil, nil, nil, nil, log)
+	h := NewInbound(secret, nil, nil, nil, log)
 	if h.secret != sha256.Sum256([]byte(secret)) {
 		t.Fatal("the inbound does not keep the secret as its SHA-256")
 	}

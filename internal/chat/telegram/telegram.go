@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf16"
 
@@ -305,18 +306,47 @@ type Inbound struct {
 	secret   [sha256.Size]byte
 	exec     *chat.Executor
 	platform *Platform
-	users    map[int64]string // Telegram user id -> person
-	room     func(ctx context.Context, roomID string) (int64, bool)
-	// Teams maps team chats (forum supergroups) to teams.
-	Teams map[int64]string
-	log   *slog.Logger
+	// dir is who is who on Telegram, swapped whole by Reload: an update
+	// loads it once.
+	dir  atomic.Pointer[directory]
+	room func(ctx context.Context, roomID string) (int64, bool)
+	log  *slog.Logger
 }
 
-// NewInbound returns the webhook handler. users maps Telegram user IDs to
-// people; room finds the incident of a "<chat>:<topic>" room.
-func NewInbound(secret string, exec *chat.Executor, p *Platform, users map[int64]string,
+// directory is what the configuration says of Telegram's ids.
+type directory struct {
+	users map[int64]string // Telegram user id -> person
+	teams map[int64]string // team chat (a forum supergroup) -> team
+}
+
+// NewInbound returns the webhook handler, knowing nobody until Reload;
+// room finds the incident of a "<chat>:<topic>" room.
+func NewInbound(secret string, exec *chat.Executor, p *Platform,
 	room func(ctx context.Context, roomID string) (int64, bool), log *slog.Logger) *Inbound {
-	return &Inbound{secret: sha256.Sum256([]byte(secret)), exec: exec, platform: p, users: users, room: room, log: log}
+	h := &Inbound{secret: sha256.Sum256([]byte(secret)), exec: exec, platform: p, room: room, log: log}
+	h.dir.Store(&directory{})
+	return h
+}
+
+// Reload puts cfg's Telegram ids in force for the updates that come next:
+// people's user ids (people[].telegram) and the teams' chats
+// (teams[].rooms.telegram). Telegram's ids are numbers; one that does not
+// read as a number names no chat or user Telegram can send, and is left
+// out. The webhook secret, the client and the log are kept: they are the
+// bot's as it started.
+func (h *Inbound) Reload(cfg *config.Config) {
+	d := &directory{users: map[int64]string{}, teams: map[int64]string{}}
+	for _, p := range cfg.People {
+		if id, err := strconv.ParseInt(p.Telegram, 10, 64); err == nil {
+			d.users[id] = p.Name
+		}
+	}
+	for _, t := range cfg.Teams {
+		if id, err := strconv.ParseInt(t.Rooms.Telegram, 10, 64); err == nil {
+			d.teams[id] = t.Name
+		}
+	}
+	h.dir.Store(d)
 }
 
 // ServeHTTP checks the secret token (401 on mismatch: the library alone
@@ -366,9 +396,10 @@ func (h *Inbound) Handle(ctx context.Context, upd *models.Update) {
 }
 
 func (h *Inbound) request(ctx context.Context, from *models.User, chatID int64, topic int) chat.Request {
-	req := chat.Request{Platform: "telegram", Team: h.Teams[chatID]}
+	dir := h.dir.Load()
+	req := chat.Request{Platform: "telegram", Team: dir.teams[chatID]}
 	if from != nil {
-		req.User = h.users[from.ID]
+		req.User = dir.users[from.ID]
 		req.PlatformUser = strconv.FormatInt(from.ID, 10)
 		req.Direct = chatID == from.ID // a private chat's id is its user's
 	}
