@@ -14,8 +14,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/oncallbot/bot/internal/app"
 	"github.com/oncallbot/bot/internal/clock"
 	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/plan"
 	"github.com/oncallbot/bot/internal/store"
 )
@@ -42,6 +44,7 @@ type configFlags struct {
 	yes       bool
 	out       string
 	server    string
+	force     bool
 }
 
 func (f *configFlags) register(fs *flag.FlagSet, cmd string) {
@@ -50,6 +53,7 @@ func (f *configFlags) register(fs *flag.FlagSet, cmd string) {
 		fs.BoolVar(&f.prune, "prune", false, "delete applied objects that no file defines any more")
 		fs.BoolVar(&f.overwrite, "overwrite-drift", false, "put the files' version back over run-time edits (rotation edits from chat)")
 		fs.StringVar(&f.format, "format", "text", "text or json")
+		fs.BoolVar(&f.force, "force", false, "delete what open incidents use; they move to their route's current policy (needs --server)")
 	}
 	fs.StringVar(&f.config, "config", "", "the bot's configuration file, for its database (BOT_DB overrides)")
 	fs.StringVar(&f.server, "server", "", "a running bot's URL: plan and apply through its API (an admin-scoped token in BOT_TOKEN), live")
@@ -154,6 +158,25 @@ func configCommand(ctx context.Context, cmd string, args []string, stdin io.Read
 	p, err := plan.Compute(desired, applied, live, opts)
 	if err != nil {
 		return err
+	}
+	// What open incidents still use is not deleted behind the running
+	// bot's back: with --force it moves them, so it must be the one to
+	// apply.
+	current := &config.Config{}
+	if err := plan.Objects(current, applied); err != nil {
+		return err
+	}
+	open, err := incident.NewService(st, clock.Real{}, nil, nil, incident.Options{}).Open(ctx)
+	if err != nil {
+		return err
+	}
+	if strand := app.StrandedBy(open, p, current); len(strand) > 0 {
+		msg := app.RefuseStranded(strand).Error()
+		if f.force {
+			msg += "\n--force needs --server: the running bot moves the incidents and tells their leads"
+		}
+		fmt.Fprintln(stderr, strings.TrimPrefix(msg, plan.ErrInvalid.Error()+": "))
+		return exitError{1}
 	}
 	if f.format == "json" {
 		enc := json.NewEncoder(stdout)

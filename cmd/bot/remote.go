@@ -51,7 +51,7 @@ func remoteCommand(ctx context.Context, cmd string, f configFlags, stdin io.Read
 	if err != nil {
 		return err
 	}
-	req := map[string]any{"files": files, "prune": f.prune, "overwrite_drift": f.overwrite}
+	req := map[string]any{"files": files, "prune": f.prune, "overwrite_drift": f.overwrite, "force": f.force}
 	var res struct {
 		plan.Plan
 		HasChanges bool `json:"has_changes"`

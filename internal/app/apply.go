@@ -44,8 +44,18 @@ func (a *App) ApplyConfig(ctx context.Context, desired *config.Config, o plan.Op
 		return plan.Plan{}, err
 	}
 	p, err := plan.Compute(want, applied, live, o)
-	if err != nil || !commit {
+	if err != nil {
 		return p, err
+	}
+	strand, err := a.strandedBy(ctx, p, a.Live())
+	if err != nil {
+		return p, err
+	}
+	if len(strand) > 0 && !o.Force {
+		return p, RefuseStranded(strand)
+	}
+	if !commit {
+		return p, nil
 	}
 	next, err := a.running(plan.After(applied, want, p))
 	if err != nil {
@@ -56,7 +66,10 @@ func (a *App) ApplyConfig(ctx context.Context, desired *config.Config, o plan.Op
 		return p, err
 	}
 	err = a.Store.Write(ctx, func(tx *store.Tx) error {
-		return plan.Apply(tx, p, want, applied, plan.ApplyOptions{Options: o, Actor: actor, Now: a.Clock.Now(), Digester: digester, Layers: layers})
+		if err := plan.Apply(tx, p, want, applied, plan.ApplyOptions{Options: o, Actor: actor, Now: a.Clock.Now(), Digester: digester, Layers: layers}); err != nil {
+			return err
+		}
+		return a.moveStranded(tx, strand, next)
 	})
 	if err != nil {
 		return p, fmt.Errorf("apply: %w", err)

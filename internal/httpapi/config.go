@@ -27,6 +27,9 @@ type configRequest struct {
 	Files          map[string]string `json:"files"`
 	Prune          bool              `json:"prune"`
 	OverwriteDrift bool              `json:"overwrite_drift"`
+	// Force lets the apply remove what open incidents use; they move to
+	// their route's current policy.
+	Force bool `json:"force"`
 }
 
 // configResponse is a plan, and whether it was applied.
@@ -52,7 +55,7 @@ func (s *Server) handleConfig(commit bool) http.HandlerFunc {
 		var req configRequest
 		if r.ContentLength != 0 {
 			r.Body = http.MaxBytesReader(w, r.Body, maxConfigBytes)
-			if !decodeBody(w, r, &req, `{"files": {"ops.yaml": "..."}, "prune": false, "overwrite_drift": false}`) {
+			if !decodeBody(w, r, &req, `{"files": {"ops.yaml": "..."}, "prune": false, "overwrite_drift": false, "force": false}`) {
 				return
 			}
 		}
@@ -78,7 +81,7 @@ func (s *Server) handleConfig(commit bool) http.HandlerFunc {
 						Errors: set})
 					return
 				}
-				p, err = s.config.ApplyConfig(r.Context(), desired, plan.Options{Prune: req.Prune, OverwriteDrift: req.OverwriteDrift}, actor, commit)
+				p, err = s.config.ApplyConfig(r.Context(), desired, plan.Options{Prune: req.Prune, OverwriteDrift: req.OverwriteDrift, Force: req.Force}, actor, commit)
 			}
 		}
 		if err != nil {

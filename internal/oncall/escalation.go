@@ -532,9 +532,24 @@ func (e *Engine) undeliverable(tx *store.Tx, inc incident.Incident, who, method,
 	if err := e.incidents.Record(tx, inc.ID, KindUndeliverable, "bot", fmt.Sprintf("%s to %s: %s", method, who, why)); err != nil {
 		return err
 	}
+	return e.tellLeads(tx, inc, who, fmt.Sprintf("incident/%d/undeliverable/%s/%s", inc.ID, who, method), "notify.undeliverable",
+		fmt.Sprintf("Could not reach %s by %s for #%d %s: %s", who, method, inc.ID, inc.Title, why))
+}
+
+// TellLeads sends text to the leads of inc's team, each by a contact
+// method that works, once per key (the outbox's idempotency), in tx, and
+// says on the timeline who was told: what a configuration apply that
+// moved the incident to another policy does.
+func (e *Engine) TellLeads(tx *store.Tx, inc incident.Incident, key, text string) error {
+	return e.tellLeads(tx, inc, "", key, "notify.leads", text)
+}
+
+// tellLeads is TellLeads leaving out except (the person who could not be
+// reached, when it is a lead).
+func (e *Engine) tellLeads(tx *store.Tx, inc incident.Incident, except, key, kind, text string) error {
 	var told, unreachable []string
 	for _, lead := range e.dir.d().teams[inc.Team].Leads {
-		if lead == who {
+		if lead == except {
 			continue
 		}
 		m := e.workingMethod(lead)
@@ -543,14 +558,13 @@ func (e *Engine) undeliverable(tx *store.Tx, inc incident.Incident, who, method,
 			continue
 		}
 		person, _ := e.dir.Person(lead)
-		key := fmt.Sprintf("incident/%d/undeliverable/%s/%s/lead/%s", inc.ID, who, method, lead)
-		payload, err := json.Marshal(Page{Key: key, Method: m, Person: person, Incident: inc,
-			Text: fmt.Sprintf("Could not reach %s by %s for #%d %s: %s", who, method, inc.ID, inc.Title, why)})
+		leadKey := key + "/lead/" + lead
+		payload, err := json.Marshal(Page{Key: leadKey, Method: m, Person: person, Incident: inc, Text: text})
 		if err != nil {
 			return err
 		}
-		if err := e.sender.Send(tx, NotifyConsumer(m), outbox.Event{Kind: "notify.undeliverable", Team: inc.Team,
-			OrderingKey: "person/" + lead + "/" + m, IdempotencyKey: key, Payload: payload}); err != nil {
+		if err := e.sender.Send(tx, NotifyConsumer(m), outbox.Event{Kind: kind, Team: inc.Team,
+			OrderingKey: "person/" + lead + "/" + m, IdempotencyKey: leadKey, Payload: payload}); err != nil {
 			return err
 		}
 		told = append(told, lead+" by "+m)
@@ -569,13 +583,9 @@ func (e *Engine) undeliverable(tx *store.Tx, inc incident.Incident, who, method,
 		detail += "no configured way to tell " + strings.Join(unreachable, ", ")
 	}
 	// Say each distinct thing once per incident, not at every failure.
-	var seen int
-	if err := tx.QueryRow(`SELECT count(*) FROM timeline WHERE incident_id = ? AND kind = ? AND detail = ?`,
-		inc.ID, KindLeadsTold, detail).Scan(&seen); err != nil {
-		return fmt.Errorf("look up timeline: %w", err)
-	}
-	if seen > 0 {
-		return nil
+	said, err := e.incidents.Recorded(tx, inc.ID, KindLeadsTold, detail)
+	if err != nil || said {
+		return err
 	}
 	return e.incidents.Record(tx, inc.ID, KindLeadsTold, "bot", detail)
 }

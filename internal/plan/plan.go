@@ -67,6 +67,10 @@ type Options struct {
 	Prune bool
 	// OverwriteDrift puts the files' version back over run-time edits.
 	OverwriteDrift bool
+	// Force lets an apply delete a policy, schedule, person or team that
+	// open incidents still use; the running bot moves those incidents to
+	// their route's current policy. The plan itself ignores it.
+	Force bool
 	// Start is the plan of the file the bot starts with: an object whose
 	// spec is what that file said when the bot last started is left as
 	// applied, so a restart does not undo an apply made since.

@@ -146,3 +146,67 @@ func TestAnApplyThatDoesNotValidateChangesNothing(t *testing.T) {
 		t.Fatalf("after refused applies the plan = %d %+v", code, a)
 	}
 }
+
+// Issue 10: removing a policy that open incidents follow is refused unless
+// forced; forced, those incidents move to their route's current policy,
+// said on their timeline and to the team's leads, and page on by it.
+func TestRemovingAPolicyInUseIsRefusedUnlessForced(t *testing.T) {
+	withQ := strings.Replace(applyObjects, "escalation_policies:\n", "routes:\n  - {name: db, match: ['service=\"db\"'], team: ops, escalation_policy: q}\nescalation_policies:\n  - {name: q, steps: [{delay: 10m, targets: [{user: carol}]}]}\n", 1)
+	h := New(t, WithConfig(withQ))
+	uploaded := func(yaml string) map[string]string {
+		return map[string]string{"objects.yaml": strings.ReplaceAll(yaml, "%PERSONHOOK%", h.Webhook.PersonURL(""))}
+	}
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=Lag", "service=db")))
+	h.Advance(time.Second)
+	if n := len(pagesTo(h, "carol")); n != 1 || inc.Policy != "q" {
+		t.Fatalf("policy %q paged carol %d times", inc.Policy, n)
+	}
+	// q goes, and the route moves to p.
+	withoutQ := strings.NewReplacer("  - {name: q, steps: [{delay: 10m, targets: [{user: carol}]}]}\n", "", "escalation_policy: q}", "escalation_policy: p}").Replace(withQ)
+	post := func(force bool) (int, applyAnswer) {
+		body, _ := json.Marshal(map[string]any{"files": uploaded(withoutQ), "prune": true, "force": force})
+		r := h.do("POST", "/api/v1/config/apply", http.Header{"Authorization": {"Bearer admin-secret-0123456789"}, "Content-Type": {"application/json"}}, body)
+		var a applyAnswer
+		json.Unmarshal(r.Body, &a)
+		return r.Code, a
+	}
+	code, a := post(false)
+	if code != http.StatusBadRequest || len(a.Errors) != 1 || !strings.Contains(a.Errors[0], "escalation_policy q: open incidents still use it (#1)") {
+		t.Fatalf("unforced = %d %+v", code, a)
+	}
+	if d := h.Incident(inc.ID); d.Policy != "q" {
+		t.Fatalf("the refused apply moved the incident to %q", d.Policy)
+	}
+	if code, a = post(true); code != http.StatusOK || !a.Applied {
+		t.Fatalf("forced = %d %+v", code, a)
+	}
+	d := h.Incident(inc.ID)
+	if d.Policy != "p" {
+		t.Fatalf("after the forced apply the incident follows %q, want p", d.Policy)
+	}
+	moved := ""
+	for _, e := range d.Timeline {
+		if e.Kind == "incident.policy_moved" {
+			moved = e.Detail
+		}
+	}
+	if !strings.Contains(moved, "removed escalation_policy q") || !strings.Contains(moved, "follows escalation policy p (route db)") {
+		t.Errorf("timeline says %q", moved)
+	}
+	h.Advance(time.Second)
+	told := false
+	for _, p := range pagesTo(h, "alice") {
+		told = told || strings.Contains(p.Text, "removed escalation_policy q")
+	}
+	if !told {
+		t.Errorf("the lead was not told: %+v", pagesTo(h, "alice"))
+	}
+	// It pages on by p: its next step is p's step 2, bob.
+	h.Advance(10 * time.Minute)
+	if n := len(pagesTo(h, "bob")); n != 1 {
+		t.Errorf("p's next step paged bob %d times, want once", n)
+	}
+	if n := len(pagesTo(h, "carol")); n != 1 {
+		t.Errorf("carol was paged %d times", n)
+	}
+}
