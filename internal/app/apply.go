@@ -85,7 +85,7 @@ func (a *App) ApplyConfig(ctx context.Context, desired *config.Config, o plan.Op
 // set's objects with the server settings the bot started with, checked
 // whole, routes and schedules built.
 func (a *App) running(set plan.Set) (*config.Config, error) {
-	next := *a.Live()
+	next := *a.Live().Settings()
 	if err := plan.Objects(&next, set); err != nil {
 		return nil, err
 	}

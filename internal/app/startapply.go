@@ -65,7 +65,7 @@ func applyAtStart(ctx context.Context, st *store.Store, file *config.Config, now
 	if applied, err = plan.Applied(ctx, st.Read()); err != nil {
 		return nil, err
 	}
-	running := *file
+	running := *file.Settings()
 	if err := plan.Objects(&running, applied); err != nil {
 		return nil, fmt.Errorf("the applied configuration: %w", err)
 	}

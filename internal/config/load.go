@@ -524,3 +524,13 @@ func (c *Config) ServerSettings() []string {
 	slices.Sort(out)
 	return out
 }
+
+// Settings returns a copy of c for a configuration built in code from
+// it (the running one, from the applied set): server settings and
+// objects as c has them, but no file positions, which would name places
+// in c's files that the new objects do not come from.
+func (c *Config) Settings() *Config {
+	d := *c
+	d.src = nil
+	return &d
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/notify"
 	"github.com/oncallbot/bot/internal/oncall"
+	"github.com/oncallbot/bot/internal/plan"
 )
 
 // MaxBodyBytes bounds a webhook body; larger bodies get 413.
@@ -261,6 +262,22 @@ func (s *Server) Handler() http.Handler {
 		read.Get("/teams/{team}/oncall", s.handleTeamOnCall)
 		read.Get("/users/{user}/shifts", s.handleUserShifts)
 		admin := r.With(s.need(config.ScopeAdmin))
+		for _, o := range objectPaths {
+			// API tokens' names and scopes are for admins to see.
+			list := read
+			if o.kind == plan.KindAPIToken {
+				list = admin
+			}
+			list.Get(o.path, s.handleObjectList(o.kind))
+			list.Get(o.path+"/{name}", s.handleObjectGet(o.kind, pathName("name")))
+			admin.Put(o.path+"/{name}", s.handleObjectPut(o.kind, pathName("name")))
+			admin.Delete(o.path+"/{name}", s.handleObjectDelete(o.kind, pathName("name")))
+		}
+		read.Get("/schedules/{schedule}/definition", s.handleObjectGet(plan.KindSchedule, pathName("schedule")))
+		admin.Put("/schedules/{schedule}", s.handleObjectPut(plan.KindSchedule, pathName("schedule")))
+		admin.Delete("/schedules/{schedule}", s.handleObjectDelete(plan.KindSchedule, pathName("schedule")))
+		read.Get("/default-route", s.handleObjectGet(plan.KindDefaultRoute, fixedName("default")))
+		admin.Put("/default-route", s.handleObjectPut(plan.KindDefaultRoute, fixedName("default")))
 		admin.Post("/config/plan", s.handleConfig(false))
 		admin.Post("/config/apply", s.handleConfig(true))
 		admin.Get("/config/export", s.handleConfigExport)

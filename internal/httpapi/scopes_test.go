@@ -36,6 +36,26 @@ var routeScopes = map[string]string{
 	"GET /api/v1/config/export":                             "admin",
 }
 
+func init() {
+	// Configuration objects: anyone may read them (API tokens: admins),
+	// only admins change them.
+	for _, p := range []string{"/people", "/teams", "/escalation-policies", "/routes", "/integrations", "/webhooks", "/api-tokens"} {
+		read := "read"
+		if p == "/api-tokens" {
+			read = "admin"
+		}
+		routeScopes["GET /api/v1"+p] = read
+		routeScopes["GET /api/v1"+p+"/{name}"] = read
+		routeScopes["PUT /api/v1"+p+"/{name}"] = "admin"
+		routeScopes["DELETE /api/v1"+p+"/{name}"] = "admin"
+	}
+	routeScopes["GET /api/v1/schedules/{schedule}/definition"] = "read"
+	routeScopes["PUT /api/v1/schedules/{schedule}"] = "admin"
+	routeScopes["DELETE /api/v1/schedules/{schedule}"] = "admin"
+	routeScopes["GET /api/v1/default-route"] = "read"
+	routeScopes["PUT /api/v1/default-route"] = "admin"
+}
+
 // Tokens of the scope tests, one per scope.
 var scopedTokens = []config.APIToken{
 	{Name: "reader", Token: "reader-token-0123456789", Scopes: []string{"read"}},
@@ -56,7 +76,7 @@ var holds = map[string][]string{
 
 var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
 
-var scopeParams = map[string]string{"id": "1", "action": "ack", "schedule": "ops", "layer": "weekly", "team": "ops", "user": "alice"}
+var scopeParams = map[string]string{"id": "1", "action": "ack", "schedule": "ops", "layer": "weekly", "team": "ops", "user": "alice", "name": "ops"}
 
 // Issue 10: every API route checks its scope. Walked from the router, each
 // route answers a token without the scope with 403 naming it, and one with

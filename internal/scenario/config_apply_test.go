@@ -210,3 +210,71 @@ func TestRemovingAPolicyInUseIsRefusedUnlessForced(t *testing.T) {
 		t.Errorf("carol was paged %d times", n)
 	}
 }
+
+// The objects' REST API: each PUT and DELETE goes through the same plan
+// and apply, live; GET shows an object as the file writes it, secrets as
+// their reference.
+func TestObjectsOverREST(t *testing.T) {
+	h := New(t, WithConfig(applyObjects))
+	call := func(method, path, body string) Response {
+		return h.do(method, path, http.Header{"Authorization": {"Bearer admin-secret-0123456789"}, "Content-Type": {"application/json"}}, []byte(body))
+	}
+	// A new person, then the team takes them.
+	if r := call("PUT", "/api/v1/people/dave", `{"time_zone": "Europe/Berlin", "webhook": "`+h.Webhook.PersonURL("dave")+`", "notify": [{"method": "webhook", "after": "0m"}]}`); r.Code != 200 || !strings.Contains(string(r.Body), `"applied":true`) {
+		t.Fatalf("PUT person = %d %s", r.Code, r.Body)
+	}
+	if r := call("GET", "/api/v1/people/dave", ""); r.Code != 200 || !strings.Contains(string(r.Body), `"time_zone":"Europe/Berlin"`) {
+		t.Fatalf("GET person = %d %s", r.Code, r.Body)
+	}
+	if r := call("PUT", "/api/v1/schedules/ops", `{"time_zone": "UTC", "layers": [{"name": "w", "rotation": "weekly", "start": "2026-02-23 09:00", "participants": ["dave"]}]}`); r.Code != 200 {
+		t.Fatalf("PUT schedule = %d %s", r.Code, r.Body)
+	}
+	if r := call("GET", "/api/v1/schedules/ops/definition", ""); r.Code != 200 || !strings.Contains(string(r.Body), `"participants":["dave"]`) {
+		t.Fatalf("GET schedule definition = %d %s", r.Code, r.Body)
+	}
+	// Live: dave is paged by the next incident.
+	h.PostAlerts(Firing("alertname=New"))
+	h.Advance(time.Second)
+	if n := len(pagesTo(h, "dave")); n != 1 {
+		t.Fatalf("dave, on call since the PUT, was paged %d times", n)
+	}
+	// The integration's token is never shown; a PUT that leaves it out
+	// keeps it.
+	if r := call("GET", "/api/v1/integrations/alertmanager", ""); r.Code != 200 || strings.Contains(string(r.Body), "am-secret") || !strings.Contains(string(r.Body), `"token":"(secret)"`) {
+		t.Fatalf("GET integration = %d %s", r.Code, r.Body)
+	}
+	if r := call("PUT", "/api/v1/integrations/alertmanager", `{"format": "alertmanager", "default_severity": "warning"}`); r.Code != 200 {
+		t.Fatalf("PUT integration = %d %s", r.Code, r.Body)
+	}
+	if res := h.PostAlerts(Firing("alertname=StillAuthenticated")); len(res.Incidents) != 1 {
+		t.Fatalf("the kept token no longer authenticates: %+v", res)
+	}
+	cases := []struct {
+		name, method, path, body string
+		code                     int
+		says                     string
+	}{
+		{"a reference to nobody", "PUT", "/api/v1/teams/ops", `{"members": ["zed"], "schedule": "ops"}`, 400, `person "zed" is not in people`},
+		{"an unknown field", "PUT", "/api/v1/people/erin", `{"timezone": "UTC"}`, 400, "timezone"},
+		{"names that disagree", "PUT", "/api/v1/people/erin", `{"name": "frank"}`, 400, "the body names frank"},
+		{"an unknown object", "GET", "/api/v1/teams/nope", "", 404, `team "nope" is not in the configuration`},
+		{"deleting an unknown object", "DELETE", "/api/v1/webhooks/nope", "", 404, "is not in the configuration"},
+		{"deleting a person a team still names", "DELETE", "/api/v1/people/alice", "", 400, `person "alice" is not in people`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := call(c.method, c.path, c.body)
+			var said struct {
+				Error  string   `json:"error"`
+				Errors []string `json:"errors"`
+			}
+			json.Unmarshal(r.Body, &said)
+			if r.Code != c.code || !strings.Contains(said.Error+"\n"+strings.Join(said.Errors, "\n"), c.says) {
+				t.Errorf("= %d %s, want %d saying %q", r.Code, r.Body, c.code, c.says)
+			}
+		})
+	}
+	if r := call("GET", "/api/v1/people", ""); r.Code != 200 || strings.Count(string(r.Body), `"name":`) != 4 {
+		t.Errorf("GET people = %d %s", r.Code, r.Body)
+	}
+}

@@ -37,7 +37,7 @@ var public = map[string]bool{
 // the path.
 var paramValue = map[string]string{
 	"id": "1", "integration": "alertmanager", "action": "ack", "schedule": "ops", "layer": "weekly",
-	"team": "ops", "user": "alice", "file": "ops.ics",
+	"team": "ops", "user": "alice", "file": "ops.ics", "name": "ops",
 }
 
 var routeParam = regexp.MustCompile(`\{([a-z]+)(:[^}]*)?\}`)
