@@ -281,6 +281,7 @@ func (s *Server) Handler() http.Handler {
 		admin.Post("/config/plan", s.handleConfig(false))
 		admin.Post("/config/apply", s.handleConfig(true))
 		admin.Get("/config/export", s.handleConfigExport)
+		read.Get("/openapi.json", s.handleOpenAPI)
 	})
 	if s.console != nil {
 		s.console.Routes(r)

@@ -54,6 +54,7 @@ func init() {
 	routeScopes["DELETE /api/v1/schedules/{schedule}"] = "admin"
 	routeScopes["GET /api/v1/default-route"] = "read"
 	routeScopes["PUT /api/v1/default-route"] = "admin"
+	routeScopes["GET /api/v1/openapi.json"] = "read"
 }
 
 // Tokens of the scope tests, one per scope.
