@@ -80,6 +80,12 @@ func TestPlanAndApplyAgainstARunningBot(t *testing.T) {
 	if _, _, err := runCmdErr("plan", "-f", objects, "--server", server); err == nil || !strings.Contains(err.Error(), `lacks the scope "admin"`) {
 		t.Fatalf("a read-only token: %v", err)
 	}
+	// No token reaches the bot's log, whatever was applied or refused.
+	for _, secret := range []string{"ci-admin-token-0123456789", "reader-token-0123456789"} {
+		if strings.Contains(log.String(), secret) {
+			t.Errorf("the bot's log holds %s", secret)
+		}
+	}
 }
 
 // runCmdErr is runCmd for a command expected to fail other than by an

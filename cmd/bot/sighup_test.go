@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,8 +20,8 @@ const hupConfig = `
 listen: 127.0.0.1:0
 api_tokens: [{name: t, token: api}]
 integrations: [{name: am, format: alertmanager, token: hook}]
-people: [{name: alice}, {name: bob}]
-teams: [{name: ops, members: [alice], schedule: ops}]
+people: [{name: alice, webhook: "%LEADHOOK%", notify: [{method: webhook, after: 0m}]}, {name: bob}]
+teams: [{name: ops, members: [alice], leads: [alice], schedule: ops}]
 schedules:
   - name: ops
     time_zone: UTC
@@ -38,6 +39,19 @@ func TestSIGHUPReloadsDuringAStormAndLosesNoAlert(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "bot.yaml")
+	// alice, the lead, takes her pages by webhook: here.
+	var leadMu sync.Mutex
+	var leadGot []string
+	lead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b bytes.Buffer
+		b.ReadFrom(r.Body)
+		leadMu.Lock()
+		leadGot = append(leadGot, b.String())
+		leadMu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer lead.Close()
+	hupConfig := strings.ReplaceAll(hupConfig, "%LEADHOOK%", lead.URL)
 	if err := os.WriteFile(cfgPath, []byte(hupConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -157,5 +171,36 @@ func TestSIGHUPReloadsDuringAStormAndLosesNoAlert(t *testing.T) {
 	if code, body := get("/api/v1/teams/ops/oncall"); code != 200 || !strings.Contains(body, `"on_call":["bob"]`) {
 		t.Fatalf("after a bad SIGHUP, ops on call = %d %s", code, body)
 	}
+	// The lead of the team the file names is told, and the metric counts.
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		leadMu.Lock()
+		told := strings.Contains(strings.Join(leadGot, "\n"), "was not reloaded")
+		leadMu.Unlock()
+		if told {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lead was not told; she got %q", leadGot)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, m := get("/metrics"); !strings.Contains(m, `bot_config_reloads_total{result="invalid"} 1`) || !strings.Contains(m, `bot_config_reloads_total{result="applied"} 1`) {
+		t.Errorf("reload metrics:\n%s", grep(m, "bot_config_reloads_total"))
+	}
+	// No secret reaches the log.
+	if strings.Contains(log.String(), "Bearer") || strings.Contains(log.String(), "token: hook") {
+		t.Error("the log holds a token")
+	}
 	t.Logf("%d alerts accepted across the reload, all stored", accepted.Load())
+}
+
+func grep(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -75,6 +75,7 @@ type App struct {
 	live       atomic.Pointer[config.Config]
 	reloadMu   sync.Mutex
 	applyMu    sync.Mutex // one apply at a time: plan, commit, reload
+	applies    *prometheus.CounterVec
 	startPaths []string
 	pub        *outbox.Publisher
 	http       *httpapi.Server
@@ -342,6 +343,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		}
 	}
 	a.Registry.MustRegister(&dbCollector{app: a})
+	a.applies = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bot_config_reloads_total",
+		Help: "Reloads of the start files (SIGHUP, or POST /api/v1/config/apply with no files) by result: applied, unchanged, invalid (nothing changed), failed.",
+	}, []string{"result"})
+	a.Registry.MustRegister(a.applies)
 
 	a.twilioIn = twilioIn
 	a.http = httpapi.New(httpapi.Options{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/incident"
@@ -113,10 +114,65 @@ func (a *App) ReloadStartFile(ctx context.Context, actor string) (plan.Plan, err
 		return plan.Plan{}, errors.New("the bot was not started from a file")
 	}
 	desired, err := config.LoadPaths(a.startPaths...)
+	var p plan.Plan
 	if err != nil {
-		return plan.Plan{}, fmt.Errorf("%w: %w", plan.ErrInvalid, err)
+		err = fmt.Errorf("%w: %w", plan.ErrInvalid, err)
+	} else {
+		p, err = a.ApplyConfig(ctx, desired, plan.Options{Start: true}, actor, true)
 	}
-	return a.ApplyConfig(ctx, desired, plan.Options{Start: true}, actor, true)
+	a.countReload(p, err)
+	if errors.Is(err, plan.ErrInvalid) {
+		a.tellLeadsOfFailedReload(ctx, err)
+	}
+	return p, err
+}
+
+// countReload counts a reload's outcome on bot_config_reloads_total.
+func (a *App) countReload(p plan.Plan, err error) {
+	result := "applied"
+	switch {
+	case errors.Is(err, plan.ErrInvalid):
+		result = "invalid"
+	case err != nil:
+		result = "failed"
+	case !p.HasChanges():
+		result = "unchanged"
+	}
+	a.applies.WithLabelValues(result).Inc()
+}
+
+// tellLeadsOfFailedReload tells the leads of the teams the start files
+// define (read leniently: the files do not validate) that the bot runs on
+// its previous configuration, and why. Files too broken to name a team
+// tell nobody but the log.
+func (a *App) tellLeadsOfFailedReload(ctx context.Context, cause error) {
+	teams := map[string]bool{}
+	for _, path := range a.startPaths {
+		for _, t := range config.TeamNamesIn(path) {
+			teams[t] = true
+		}
+	}
+	if len(teams) == 0 {
+		return
+	}
+	why := strings.TrimPrefix(cause.Error(), plan.ErrInvalid.Error()+": ")
+	if len(why) > 1200 {
+		why = why[:1200] + "..."
+	}
+	now := a.Clock.Now()
+	text := "The on-call configuration was not reloaded: the bot runs on the previous one. What is wrong:\n" + why
+	err := a.Store.Write(ctx, func(tx *store.Tx) error {
+		for team := range teams {
+			key := fmt.Sprintf("config-reload-failed/%d/%s", now.UnixMilli(), team)
+			if _, err := a.Engine.TellTeamLeads(tx, team, key, "On-call configuration not reloaded", text); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		a.log.Error("tell the leads of a failed configuration reload", "err", err)
+	}
 }
 
 // ExportConfig is the applied configuration with run-time edits folded

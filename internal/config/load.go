@@ -534,3 +534,34 @@ func (c *Config) Settings() *Config {
 	d.src = nil
 	return &d
 }
+
+// TeamNamesIn returns the names of the teams the file or directory at path
+// defines, read leniently (the files need not validate; ones that do not
+// parse at all give none): who to tell that a reload of them failed.
+func TeamNamesIn(path string) []string {
+	files, err := configFiles([]string{path})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var doc struct {
+			Teams []struct {
+				Name string `yaml:"name"`
+			} `yaml:"teams"`
+		}
+		if yaml.Unmarshal(raw, &doc) != nil {
+			continue
+		}
+		for _, t := range doc.Teams {
+			if t.Name != "" {
+				out = append(out, t.Name)
+			}
+		}
+	}
+	return out
+}

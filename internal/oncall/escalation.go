@@ -536,6 +536,46 @@ func (e *Engine) undeliverable(tx *store.Tx, inc incident.Incident, who, method,
 		fmt.Sprintf("Could not reach %s by %s for #%d %s: %s", who, method, inc.ID, inc.Title, why))
 }
 
+// TellTeamLeads sends a message about no incident to the leads of team,
+// each by a contact method that works, once per key, in tx: what a
+// configuration reload that failed does. It returns the leads no
+// configured method reaches.
+func (e *Engine) TellTeamLeads(tx *store.Tx, team, key, subject, text string) ([]string, error) {
+	_, unreachable, err := e.sendToLeads(tx, team, "", key, "notify.leads", subject, text, nil)
+	return unreachable, err
+}
+
+// sendToLeads queues text to each lead of team but except, by their first
+// working method, keyed key/lead/<name>.
+func (e *Engine) sendToLeads(tx *store.Tx, team, except, key, kind, subject, text string, inc *incident.Incident) (told, unreachable []string, err error) {
+	for _, lead := range e.dir.d().teams[team].Leads {
+		if lead == except {
+			continue
+		}
+		m := e.workingMethod(lead)
+		if m == "" {
+			unreachable = append(unreachable, lead)
+			continue
+		}
+		person, _ := e.dir.Person(lead)
+		leadKey := key + "/lead/" + lead
+		page := Page{Key: leadKey, Method: m, Person: person, Text: text, Subject: subject}
+		if inc != nil {
+			page.Incident = *inc
+		}
+		payload, err := json.Marshal(page)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := e.sender.Send(tx, NotifyConsumer(m), outbox.Event{Kind: kind, Team: team,
+			OrderingKey: "person/" + lead + "/" + m, IdempotencyKey: leadKey, Payload: payload}); err != nil {
+			return nil, nil, err
+		}
+		told = append(told, lead+" by "+m)
+	}
+	return told, unreachable, nil
+}
+
 // TellLeads sends text to the leads of inc's team, each by a contact
 // method that works, once per key (the outbox's idempotency), in tx, and
 // says on the timeline who was told: what a configuration apply that
@@ -547,27 +587,9 @@ func (e *Engine) TellLeads(tx *store.Tx, inc incident.Incident, key, text string
 // tellLeads is TellLeads leaving out except (the person who could not be
 // reached, when it is a lead).
 func (e *Engine) tellLeads(tx *store.Tx, inc incident.Incident, except, key, kind, text string) error {
-	var told, unreachable []string
-	for _, lead := range e.dir.d().teams[inc.Team].Leads {
-		if lead == except {
-			continue
-		}
-		m := e.workingMethod(lead)
-		if m == "" {
-			unreachable = append(unreachable, lead)
-			continue
-		}
-		person, _ := e.dir.Person(lead)
-		leadKey := key + "/lead/" + lead
-		payload, err := json.Marshal(Page{Key: leadKey, Method: m, Person: person, Incident: inc, Text: text})
-		if err != nil {
-			return err
-		}
-		if err := e.sender.Send(tx, NotifyConsumer(m), outbox.Event{Kind: kind, Team: inc.Team,
-			OrderingKey: "person/" + lead + "/" + m, IdempotencyKey: leadKey, Payload: payload}); err != nil {
-			return err
-		}
-		told = append(told, lead+" by "+m)
+	told, unreachable, err := e.sendToLeads(tx, inc.Team, except, key, kind, "", text, &inc)
+	if err != nil {
+		return err
 	}
 	if len(told) == 0 && len(unreachable) == 0 {
 		return nil
