@@ -278,3 +278,41 @@ func TestObjectsOverREST(t *testing.T) {
 		t.Errorf("GET people = %d %s", r.Code, r.Body)
 	}
 }
+
+// A rotation edited at run time (the API here; chat takes the same path)
+// is drift: the plan of the unchanged files shows it and changes nothing,
+// an apply keeps it, and the export carries it.
+func TestARunTimeRotationEditIsDriftThatAnApplyKeeps(t *testing.T) {
+	h := New(t, WithConfig(applyObjects))
+	files := map[string]string{"objects.yaml": strings.ReplaceAll(applyObjects, "%PERSONHOOK%", h.Webhook.PersonURL(""))}
+	r := h.do("PATCH", "/api/v1/schedules/ops/layers/w", http.Header{"Authorization": {"Bearer api-secret"}, "Content-Type": {"application/json"}}, []byte(`{"add": "carol"}`))
+	if r.Code != http.StatusOK {
+		t.Fatalf("rotation edit = %d %s", r.Code, r.Body)
+	}
+	body, _ := json.Marshal(map[string]any{"files": files})
+	pr := h.do("POST", "/api/v1/config/plan", http.Header{"Authorization": {"Bearer admin-secret-0123456789"}, "Content-Type": {"application/json"}}, body)
+	var p struct {
+		HasChanges bool `json:"has_changes"`
+		Changes    []struct {
+			Kind, Name, Action string
+			KeepDrift          bool `json:"keep_drift"`
+			Drift              []struct{ Path, New string }
+		} `json:"changes"`
+	}
+	if err := json.Unmarshal(pr.Body, &p); err != nil || p.HasChanges || len(p.Changes) != 1 {
+		t.Fatalf("plan after a rotation edit = %d %s", pr.Code, pr.Body)
+	}
+	c := p.Changes[0]
+	if c.Kind != "schedule" || c.Action != "drift" || !c.KeepDrift || len(c.Drift) != 1 || c.Drift[0].Path != "layers[w].participants" || c.Drift[0].New != "[alice, carol]" {
+		t.Fatalf("drift = %+v", c)
+	}
+	// An apply of the files elsewhere (bob's time zone) keeps the edit.
+	changed := strings.Replace(files["objects.yaml"], `{name: bob, webhook`, `{name: bob, time_zone: Europe/Paris, webhook`, 1)
+	if code, a := applyFiles(t, h, "/api/v1/config/apply", map[string]string{"objects.yaml": changed}); code != 200 || !a.Applied {
+		t.Fatalf("apply = %d %+v", code, a)
+	}
+	on := h.API("GET", "/api/v1/schedules/ops/definition")
+	if !strings.Contains(string(on.Body), `"participants":["alice","carol"]`) {
+		t.Fatalf("after the apply the rotation is %s", on.Body)
+	}
+}
