@@ -56,7 +56,6 @@ type Options struct {
 
 // App is a running bot.
 type App struct {
-	Config    *config.Config
 	Store     *store.Store
 	Clock     clock.Clock
 	Incidents *incident.Service
@@ -120,7 +119,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
 	a := &App{
-		Config:   cfg,
 		Store:    st,
 		Clock:    opts.Clock,
 		Registry: prometheus.NewRegistry(),
