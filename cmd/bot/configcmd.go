@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -178,13 +176,7 @@ func configCommand(ctx context.Context, cmd string, args []string, stdin io.Read
 		fmt.Fprintln(stderr, strings.TrimPrefix(msg, plan.ErrInvalid.Error()+": "))
 		return exitError{1}
 	}
-	if f.format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(p); err != nil {
-			return err
-		}
-	} else if err := p.Write(stdout); err != nil {
+	if err := printPlan(stdout, f.format, p); err != nil {
 		return err
 	}
 	if cmd == "plan" {
@@ -196,13 +188,8 @@ func configCommand(ctx context.Context, cmd string, args []string, stdin io.Read
 	if !p.HasChanges() {
 		return nil
 	}
-	if !f.yes {
-		fmt.Fprint(stdout, "Apply these changes? Only 'yes' applies: ")
-		answer, _ := bufio.NewReader(stdin).ReadString('\n')
-		if strings.TrimSpace(answer) != "yes" {
-			fmt.Fprintln(stdout, "Nothing applied.")
-			return exitError{1}
-		}
+	if !f.yes && !confirm(stdin, stdout) {
+		return exitError{1}
 	}
 	layers, err := plan.LayerStatesOf(ctx, st.Read())
 	if err != nil {

@@ -57,14 +57,7 @@ func remoteCommand(ctx context.Context, cmd string, f configFlags, stdin io.Read
 		HasChanges bool `json:"has_changes"`
 	}
 	if err := c.call(ctx, "POST", "/api/v1/config/plan", req, &res); err != nil {
-		var bad *invalidConfig
-		if errors.As(err, &bad) {
-			for _, e := range bad.Errors {
-				fmt.Fprintln(stderr, e)
-			}
-			return exitError{1}
-		}
-		return err
+		return invalidOr(stderr, err)
 	}
 	if err := printPlan(stdout, f.format, res.Plan); err != nil {
 		return err
@@ -78,26 +71,38 @@ func remoteCommand(ctx context.Context, cmd string, f configFlags, stdin io.Read
 	if !res.HasChanges {
 		return nil
 	}
-	if !f.yes {
-		fmt.Fprint(stdout, "Apply these changes? Only 'yes' applies: ")
-		answer, _ := bufio.NewReader(stdin).ReadString('\n')
-		if strings.TrimSpace(answer) != "yes" {
-			fmt.Fprintln(stdout, "Nothing applied.")
-			return exitError{1}
-		}
+	if !f.yes && !confirm(stdin, stdout) {
+		return exitError{1}
 	}
 	if err := c.call(ctx, "POST", "/api/v1/config/apply", req, &res); err != nil {
-		var bad *invalidConfig
-		if errors.As(err, &bad) {
-			for _, e := range bad.Errors {
-				fmt.Fprintln(stderr, e)
-			}
-			return exitError{1}
-		}
-		return err
+		return invalidOr(stderr, err)
 	}
 	fmt.Fprintln(stdout, "Applied, live.")
 	return nil
+}
+
+// invalidOr prints the problems of files the server refused, one a line,
+// and ends with exit status 1; any other error is returned as it is.
+func invalidOr(stderr io.Writer, err error) error {
+	var bad *invalidConfig
+	if !errors.As(err, &bad) {
+		return err
+	}
+	for _, e := range bad.Errors {
+		fmt.Fprintln(stderr, e)
+	}
+	return exitError{1}
+}
+
+// confirm asks before an apply; only "yes" goes on.
+func confirm(stdin io.Reader, stdout io.Writer) bool {
+	fmt.Fprint(stdout, "Apply these changes? Only 'yes' applies: ")
+	answer, _ := bufio.NewReader(stdin).ReadString('\n')
+	if strings.TrimSpace(answer) != "yes" {
+		fmt.Fprintln(stdout, "Nothing applied.")
+		return false
+	}
+	return true
 }
 
 func printPlan(w io.Writer, format string, p plan.Plan) error {
