@@ -8,6 +8,7 @@
 //	bot plan -f teams/ --config bot.yaml [--prune] [--format json]
 //	bot apply -f teams/ --config bot.yaml [--prune] [--yes]
 //	bot export --config bot.yaml -o exported/
+//	bot report --config bot.yaml --team ops [--week 2026-W48] [--format md|json|csv]
 //	bot version
 package main
 
@@ -56,6 +57,7 @@ commands:
   plan     -f PATH: what applying the files would change (exit 0: nothing, 2: changes, 1: errors)
   apply    -f PATH: the plan, then applied to the database
   export   -o DIR: the applied configuration, run-time edits folded in, as files apply accepts
+  report   --team NAME [--week 2026-W48 | --from DATE --to DATE] [--format md|json|csv]: the handoff report
   version  print the version`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -88,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s: ok (%d integrations, %d routes, %d teams, %d schedules, %d escalation policies)\n", *path,
 			len(cfg.Integrations), len(cfg.Routes), len(cfg.Teams), len(cfg.Schedules), len(cfg.EscalationPolicies))
 		return nil
+	case "report":
+		return reportCommand(ctx, args[1:], stdout, stderr)
 	case "plan", "apply", "export":
 		return configCommand(ctx, args[0], args[1:], os.Stdin, stdout, stderr)
 	case "version":

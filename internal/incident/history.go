@@ -1,0 +1,91 @@
+package incident
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// History is an incident as a report reads it: the incident and the
+// entries of its timeline that tell its course (acks, resolves, reopens,
+// escalations, snoozes, assignments, tags), oldest first; alert entries
+// are left out (a storm's incident has thousands).
+type History struct {
+	Incident
+	Events []Event
+}
+
+// courseKinds are the timeline kinds History keeps.
+var courseKinds = []string{KindAcknowledged, KindUnacknowledged, KindResolved, KindReopened, KindSnoozed, KindAssigned,
+	"escalation.step", "escalation.manual", "escalation.repeat", "escalation.exhausted", KindTagged}
+
+// KindTagged is a responder's label on an incident (actionable, noise,
+// needs-tuning), for the handoff report.
+const KindTagged = "incident.tagged"
+
+// Histories returns the incidents of team (every team for "") created in
+// [from, to), oldest first, each with its course. It reads with one
+// query for the incidents and one per 500 for their timelines.
+func Histories(ctx context.Context, db *sql.DB, team string, from, to time.Time) ([]History, error) {
+	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE created_at >= ? AND created_at < ?`
+	args := []any{from.UnixMilli(), to.UnixMilli()}
+	if team != "" {
+		q += ` AND team = ?`
+		args = append(args, team)
+	}
+	rows, err := db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read incident history: %w", err)
+	}
+	var out []History
+	index := map[int64]int{}
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read incident history: %w", err)
+		}
+		index[inc.ID] = len(out)
+		out = append(out, History{Incident: inc})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read incident history: %w", err)
+	}
+	kinds := "'" + strings.Join(courseKinds, "','") + "'"
+	for start := 0; start < len(out); start += 500 {
+		end := min(start+500, len(out))
+		ids := make([]string, 0, end-start)
+		for _, h := range out[start:end] {
+			ids = append(ids, fmt.Sprint(h.ID))
+		}
+		erows, err := db.QueryContext(ctx, `SELECT incident_id, id, at, kind, actor, detail FROM timeline
+			WHERE incident_id IN (`+strings.Join(ids, ",")+`) AND kind IN (`+kinds+`) ORDER BY incident_id, id`)
+		if err != nil {
+			return nil, fmt.Errorf("read incident timelines: %w", err)
+		}
+		for erows.Next() {
+			var incID, at int64
+			var e Event
+			if err := erows.Scan(&incID, &e.ID, &at, &e.Kind, &e.Actor, &e.Detail); err != nil {
+				erows.Close()
+				return nil, fmt.Errorf("read incident timelines: %w", err)
+			}
+			e.At = msTime(at)
+			h := &out[index[incID]]
+			h.Events = append(h.Events, e)
+		}
+		erows.Close()
+		if err := erows.Err(); err != nil {
+			return nil, fmt.Errorf("read incident timelines: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// HumanActor reports whether an actor is a person (slack:alice, web:bob,
+// sms:carol, api:ci...) rather than the bot or a monitoring source
+// (resolving when its alerts do).
+func HumanActor(actor string) bool { return strings.Contains(actor, ":") }

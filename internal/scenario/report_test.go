@@ -1,0 +1,111 @@
+package scenario
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/oncallbot/bot/internal/report"
+)
+
+const reportConfig = `
+api_tokens: [{name: tester, token: api-secret}]
+integrations:
+  - {name: alertmanager, format: alertmanager, token: am-secret}
+default_route: {team: ops, group_by: [alertname]}
+people:
+  - {name: alice, time_zone: Europe/London, webhook: "%PERSONHOOK%alice", notify: [{method: webhook, after: 0m}]}
+  - {name: bob, time_zone: America/New_York, webhook: "%PERSONHOOK%bob", notify: [{method: webhook, after: 0m}]}
+  - {name: carol, time_zone: Australia/Sydney, webhook: "%PERSONHOOK%carol", notify: [{method: webhook, after: 0m}]}
+teams:
+  - {name: ops, members: [alice, bob, carol], leads: [carol], schedule: ops, escalation_policy: p}
+schedules:
+  - name: ops
+    time_zone: Europe/London
+    layers: [{name: w, rotation: weekly, start: "2026-02-23 09:00", participants: [alice]}]
+escalation_policies:
+  - name: p
+    steps:
+      - {delay: 10m, targets: [{schedule: ops}]}
+      - {delay: 10m, targets: [{user: bob}]}
+`
+
+// Issue 11: a week of incidents at set local times, paged and answered
+// through the real bot on the fake clock, gives exact figures. The week
+// holds New York's change to summer time (Sunday 8 March, 02:00): bob's
+// page at 12:30 UTC that Sunday is 08:30 there, off hours, where it would
+// have been 07:30, sleep hours, the day before.
+func TestAWeeksHandoffReportFromTheRealBot(t *testing.T) {
+	h := New(t, WithConfig(reportConfig)) // Monday 2 March, 03:00 UTC
+	ack := func(id string) { h.API("POST", "/api/v1/incidents/"+id+"/ack") }
+
+	// Monday 03:00 London: alice woken; acked after 5 minutes, resolved 25 later.
+	h.PostAlerts(Firing("alertname=DiskA").Summary("disk full on db-03"))
+	h.Advance(5 * time.Minute)
+	ack("1")
+	h.Advance(25 * time.Minute)
+	h.API("POST", "/api/v1/incidents/1/resolve")
+
+	// Tuesday 14:00 London: business hours; at 14:10 step 2 pages bob
+	// (09:10 in New York, still winter time), and then the alert clears
+	// by itself.
+	h.Advance(time.Date(2026, 3, 3, 14, 0, 0, 0, time.UTC).Sub(h.Clock.Now()))
+	h.PostAlerts(Firing("alertname=DiskB").Summary("disk full on db-11"))
+	h.Advance(10 * time.Minute)
+	h.PostAlerts(Firing("alertname=DiskB").Summary("disk full on db-11").Resolved(h.Clock.Now()))
+
+	// Sunday 12:20 UTC: alice (London, Sunday noon: off hours), then at
+	// 12:30 step 2 pages bob (08:30 in New York, summer time since 02:00).
+	h.Advance(time.Date(2026, 3, 8, 12, 20, 0, 0, time.UTC).Sub(h.Clock.Now()))
+	h.PostAlerts(Firing("alertname=Kinesis").Summary("Kinesis behind 3f9a2c1d"))
+	h.Advance(10 * time.Minute)
+	h.Advance(5 * time.Minute)
+	ack("3")
+
+	src := report.Source{DB: h.App.Store.Read(), OnCall: h.App.OnCall, Config: h.App.Live()}
+	r, err := src.ParseRange("ops", []string{"2026-03-02", "2026-03-09"}, h.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hand, err := src.Weekly(context.Background(), "ops", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := hand.Response
+	want := report.Response{
+		Incidents:        3,
+		TimeToAck:        report.Durations{Count: 2, Mean: 600, Median: 300, P95: 900},   // 5 and 15 minutes
+		TimeToResolve:    report.Durations{Count: 2, Mean: 1200, Median: 600, P95: 1800}, // 10 and 30 minutes; the third is open
+		AckedShare:       0.667,
+		AutoResolved:     1,
+		EscalatedTimeout: 2,
+	}
+	if got != want {
+		t.Errorf("response =\n%+v\nwant\n%+v", got, want)
+	}
+	people := map[string]report.PersonCost{}
+	for _, p := range hand.People {
+		people[p.Person] = p
+	}
+	alice, bob := people["alice"], people["bob"]
+	if alice.Interruptions[report.Sleep] != 1 || alice.Interruptions[report.Business] != 1 || alice.Interruptions[report.Off] != 1 ||
+		alice.Nights != 1 || alice.Hours != 3 {
+		t.Errorf("alice = %+v, want one interruption in each bucket, one night, three hours", alice)
+	}
+	if bob.Interruptions[report.Off] != 1 || bob.Interruptions[report.Business] != 1 || bob.Interruptions[report.Sleep] != 0 || bob.Nights != 0 {
+		t.Errorf("bob = %+v, want Tuesday 09:10 EST in business hours and Sunday 08:30 EDT off hours", bob)
+	}
+	// alice is on call the whole week; its weekend is 48 hours in London.
+	if alice.WeekendOnCallHours != 48 {
+		t.Errorf("alice's weekend on call = %v hours, want 48", alice.WeekendOnCallHours)
+	}
+	n := hand.Noise
+	if n.Alerts != 3 || n.Incidents != 3 || n.NoHumanShare != 0.5 || len(n.Categories) != 2 ||
+		n.Categories[0].Name != "disk full on db-#" || n.Categories[0].Incidents != 2 || n.Categories[0].SleepPages != 1 ||
+		n.Categories[1].Name != "Kinesis behind #" || !n.Categories[1].New {
+		t.Errorf("noise = %+v", n)
+	}
+	if len(hand.Trend) != 4 || hand.Trend[3].Incidents != 3 || hand.Trend[0].Incidents != 0 {
+		t.Errorf("trend = %+v", hand.Trend)
+	}
+}
