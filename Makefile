@@ -30,7 +30,9 @@ fmt:
 # alerts against Alertmanager), escalation-step lateness with 100,000
 # pending timers, then the Go benchmarks (who is on call, decoders, the
 # store, the outbox with 1,000 and 500,000 rows pending,
-# webhook-to-first-Slack-call latency, a storm-mode storm on Slack).
+# webhook-to-first-Slack-call latency, a storm-mode storm on Slack, plan
+# and apply of a 200-person setup, the handoff report in a generated year
+# of history for 20 teams).
 bench:
 	$(GO) run ./cmd/ingestbench
 	$(GO) run ./cmd/stormbench
