@@ -282,6 +282,7 @@ func (s *Server) Handler() http.Handler {
 		admin.Post("/config/apply", s.handleConfig(true))
 		admin.Get("/config/export", s.handleConfigExport)
 		read.Get("/openapi.json", s.handleOpenAPI)
+		read.Get("/reports/handoff", s.handleHandoffReport)
 	})
 	if s.console != nil {
 		s.console.Routes(r)

@@ -66,6 +66,8 @@ var apiDocs = append([]apiOp{
 	{"POST", "/config/apply", "admin", "Plan and apply files live, in one transaction; no files applies the bot's own file again", nil, "ConfigFiles", "ConfigResult"},
 	{"GET", "/config/export", "admin", "The applied configuration, run-time edits folded in, as files apply accepts", nil, "", "ConfigExport"},
 	{"GET", "/openapi.json", "read", "This document", nil, "", "Object"},
+	{"GET", "/reports/handoff", "read", "A team's handoff report: the range's measures, the range before and a 4-week trend (as bot report --format json)",
+		[]string{"team: the team (required)", "week: an ISO week, 2026-W48", "from: first day, 2026-11-23 (with to)", "to: the day after the last (with from)"}, "", "Object"},
 }, objectDocs()...)
 
 var docPathParam = regexp.MustCompile(`\{([a-z_]+)\}`)

@@ -55,6 +55,7 @@ func init() {
 	routeScopes["GET /api/v1/default-route"] = "read"
 	routeScopes["PUT /api/v1/default-route"] = "admin"
 	routeScopes["GET /api/v1/openapi.json"] = "read"
+	routeScopes["GET /api/v1/reports/handoff"] = "read"
 }
 
 // Tokens of the scope tests, one per scope.

@@ -27,9 +27,14 @@ type Source struct {
 // that does not exist.
 var ErrBadRange = errors.New("bad report range")
 
-func badRange(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadRange, fmt.Sprintf(format, a...))
-}
+// rangeError is an ErrBadRange that says only what is wrong, for the
+// person who asked.
+type rangeError struct{ msg string }
+
+func (e rangeError) Error() string        { return e.msg }
+func (e rangeError) Is(target error) bool { return target == ErrBadRange }
+
+func badRange(format string, a ...any) error { return rangeError{fmt.Sprintf(format, a...)} }
 
 // team returns the team named, or ErrBadRange naming the ones there are.
 func (s Source) team(name string) (config.Team, error) {

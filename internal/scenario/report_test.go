@@ -2,6 +2,8 @@ package scenario
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,5 +109,26 @@ func TestAWeeksHandoffReportFromTheRealBot(t *testing.T) {
 	}
 	if len(hand.Trend) != 4 || hand.Trend[3].Incidents != 3 || hand.Trend[0].Incidents != 0 {
 		t.Errorf("trend = %+v", hand.Trend)
+	}
+
+	// The same report from the API, and its refusals.
+	r1 := h.API("GET", "/api/v1/reports/handoff?team=ops&from=2026-03-02&to=2026-03-09")
+	var api report.Handoff
+	if err := json.Unmarshal(r1.Body, &api); err != nil || r1.Code != 200 || api.Response != hand.Response {
+		t.Fatalf("API report = %d %v %s", r1.Code, err, r1.Body)
+	}
+	for _, c := range []struct{ query, says string }{
+		{"team=nope", `there is no team "nope"`},
+		{"team=ops&week=2025-W53", "2025-W53 does not exist"},
+		{"team=ops&from=2026-03-09&to=2026-03-02", "is not after"},
+		{"team=ops&from=2026-03-02", "from and to go together"},
+		{"", "team is required"},
+	} {
+		r := h.API("GET", "/api/v1/reports/handoff?"+c.query)
+		var e struct{ Error string }
+		json.Unmarshal(r.Body, &e)
+		if r.Code != 400 || !strings.Contains(e.Error, c.says) {
+			t.Errorf("?%s = %d %s, want 400 saying %q", c.query, r.Code, r.Body, c.says)
+		}
 	}
 }
