@@ -8,6 +8,7 @@ package chat
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,8 +37,15 @@ const (
 	VerbRotation Verb = "rotation"
 	VerbOverride Verb = "override"
 	VerbLink     Verb = "link"
+	VerbReport   Verb = "report"
+	VerbTag      Verb = "tag"
 	VerbHelp     Verb = "help"
 )
+
+// Tags are the labels a responder puts on an incident, for the handoff
+// report: it was worth waking for, it was noise, or its alert needs
+// tuning.
+var Tags = []string{"actionable", "noise", "needs-tuning"}
 
 // Command is a parsed command line.
 type Command struct {
@@ -93,6 +101,8 @@ var usages = map[Verb]string{
 	VerbRotation: "rotation add <person> [position] | rotation remove <person> | rotation order <a,b,c> | rotation handoff <09:00>",
 	VerbOverride: "override <person> <from> <to> [instead-of-person]",
 	VerbLink:     "link <your name in the bot> [code]",
+	VerbReport:   "report [team] [last|this|2026-W48|2026-11-23 2026-11-30]",
+	VerbTag:      "tag <actionable|noise|needs-tuning> [#incident]",
 	VerbHelp:     "help",
 }
 
@@ -102,12 +112,13 @@ var aliases = map[string]Verb{
 	"snooze": VerbSnooze, "note": VerbNote, "assign": VerbAssign, "reassign": VerbAssign, "who": VerbWho, "oncall": VerbWho, "schedule": VerbSchedule,
 	"swap": VerbSwap, "cover": VerbCover, "accept": VerbAccept, "take": VerbTake,
 	"rotation": VerbRotation, "override": VerbOverride, "link": VerbLink, "help": VerbHelp, "?": VerbHelp,
+	"report": VerbReport, "tag": VerbTag, "label": VerbTag,
 }
 
 // Help is the text of the help command.
 func Help() string {
 	order := []Verb{VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote, VerbAssign,
-		VerbWho, VerbSchedule, VerbSwap, VerbCover, VerbAccept, VerbTake, VerbRotation, VerbOverride, VerbLink, VerbHelp}
+		VerbWho, VerbSchedule, VerbSwap, VerbCover, VerbAccept, VerbTake, VerbRotation, VerbOverride, VerbLink, VerbReport, VerbTag, VerbHelp}
 	var b strings.Builder
 	b.WriteString("Commands (in an incident's room the incident is implied):\n")
 	for _, v := range order {
@@ -326,6 +337,44 @@ func Parse(line string) (Command, error) {
 			return bad("give your name in the bot, then the code you were sent")
 		}
 		c.Args = args
+	case VerbReport:
+		if len(args) > 0 && !rangeWord(args[0]) {
+			c.Team, args = args[0], args[1:]
+		}
+		if len(args) > 2 {
+			return bad("too many words")
+		}
+		if len(args) > 0 {
+			c.Args = args
+		}
+	case VerbTag:
+		for _, a := range args {
+			if strings.HasPrefix(a, "#") {
+				if c.Incident, ok = incidentArg(a); !ok {
+					return bad("%q is not an incident number", a)
+				}
+				continue
+			}
+			if c.Text != "" {
+				return bad("one tag at a time")
+			}
+			c.Text = strings.ToLower(a)
+		}
+		if !slices.Contains(Tags, c.Text) {
+			return bad("tag it %s", strings.Join(Tags, ", "))
+		}
 	}
 	return c, nil
+}
+
+// rangeWord reports whether a report argument names a range (last, this,
+// an ISO week or a date) rather than a team.
+func rangeWord(s string) bool {
+	if s == "last" || s == "this" {
+		return true
+	}
+	if _, err := time.Parse("2006-01-02", s); err == nil {
+		return true
+	}
+	return len(s) == 8 && s[4:6] == "-W"
 }

@@ -36,6 +36,15 @@ func TestParse(t *testing.T) {
 		{"schedule", Command{Verb: VerbSchedule, Duration: 7 * 24 * time.Hour}},
 		{"schedule ops 14", Command{Verb: VerbSchedule, Team: "ops", Duration: 14 * 24 * time.Hour}},
 		{"swap 2026-03-07T10:00 2026-03-07T18:00", Command{Verb: VerbSwap, Args: []string{"2026-03-07T10:00", "2026-03-07T18:00"}}},
+		{"report", Command{Verb: VerbReport}},
+		{"report ops", Command{Verb: VerbReport, Team: "ops"}},
+		{"report last", Command{Verb: VerbReport, Args: []string{"last"}}},
+		{"report ops 2026-W48", Command{Verb: VerbReport, Team: "ops", Args: []string{"2026-W48"}}},
+		{"report 2026-11-23 2026-11-30", Command{Verb: VerbReport, Args: []string{"2026-11-23", "2026-11-30"}}},
+		{"report dba this", Command{Verb: VerbReport, Team: "dba", Args: []string{"this"}}},
+		{"tag noise", Command{Verb: VerbTag, Text: "noise"}},
+		{"tag Needs-Tuning #12", Command{Verb: VerbTag, Text: "needs-tuning", Incident: 12}},
+		{"label #3 actionable", Command{Verb: VerbTag, Text: "actionable", Incident: 3}},
 		{"cover", Command{Verb: VerbCover}},
 		{"cover 4h", Command{Verb: VerbCover, Duration: 4 * time.Hour}},
 		{"accept 12", Command{Verb: VerbAccept, Args: []string{"12"}}},
@@ -86,6 +95,11 @@ func TestParseRefusesWithUsage(t *testing.T) {
 		{"assign bob carol", "one person"},
 		{"assign bob #1 #2", "one incident"},
 		{"assign bob #x", "not an incident number"},
+		{"tag", "tag it actionable, noise, needs-tuning"},
+		{"tag boring", "tag it actionable"},
+		{"tag noise actionable", "one tag at a time"},
+		{"tag noise #x", "not an incident number"},
+		{"report ops 2026-11-23 2026-11-30 2026-12-07", "too many"},
 	}
 	for _, c := range cases {
 		_, err := Parse(c.in)

@@ -15,6 +15,7 @@ import (
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/oncall"
+	"github.com/oncallbot/bot/internal/report"
 )
 
 // Incidents is what commands do to incidents.
@@ -25,7 +26,14 @@ type Incidents interface {
 	Reopen(ctx context.Context, id int64, actor string) (incident.Incident, error)
 	Snooze(ctx context.Context, id int64, actor string, d time.Duration) (incident.Incident, error)
 	AddNote(ctx context.Context, id int64, actor, text string) (incident.Incident, error)
+	// Tag labels an incident for the handoff report.
+	Tag(ctx context.Context, id int64, actor, tag string) (incident.Incident, error)
 	Get(ctx context.Context, id int64) (incident.Detail, error)
+}
+
+// Reporter makes a team's handoff report over the range args name.
+type Reporter interface {
+	HandoffReport(ctx context.Context, team string, args []string) (report.Handoff, error)
 }
 
 // Escalator moves an incident's escalation on now.
@@ -94,6 +102,8 @@ type Executor struct {
 	Links *Linker
 	// Paged lists what "ack all" acknowledges; nil refuses it.
 	Paged Paged
+	// Reports makes /oncall report's reports; nil says there are none.
+	Reports Reporter
 
 	// reloaded is the teams Reload put in force, preferred to Teams once
 	// set: swapped whole, so a command that loaded it keeps its version.
@@ -196,13 +206,15 @@ func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
 		return e.schedule(ts, req, c)
 	case VerbLink:
 		return e.link(ctx, req, c)
+	case VerbReport:
+		return e.report(ctx, ts, req, c)
 	}
 	if req.User == "" {
 		return private("I don't know who you are on %s. Run /oncall link <your name in the bot>: I will send you a code to prove it; or ask a lead to add your %s ID to your entry in the bot's config.", req.Platform, req.Platform)
 	}
 	actor := req.Platform + ":" + req.User
 	switch c.Verb {
-	case VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote, VerbAssign:
+	case VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote, VerbAssign, VerbTag:
 		if c.All {
 			return e.ackAll(ctx, ts, req, actor)
 		}
@@ -316,12 +328,16 @@ func (e *Executor) incidentCommand(ctx context.Context, ts teamList, req Request
 		_, err = e.Incidents.Snooze(ctx, id, actor, c.Duration)
 	case VerbNote:
 		_, err = e.Incidents.AddNote(ctx, id, actor, c.Text)
+	case VerbTag:
+		_, err = e.Incidents.Tag(ctx, id, actor, c.Text)
 	}
 	if err != nil {
 		return private("Incident #%d: %s.", id, refusal(err))
 	}
 	text := fmt.Sprintf("Incident #%d %s by %s.", id, pastTense[c.Verb], req.User)
 	switch {
+	case c.Verb == VerbTag:
+		text = fmt.Sprintf("Incident #%d tagged %s by %s, for the handoff report.", id, c.Text, req.User)
 	case c.Verb == VerbSnooze:
 		text = fmt.Sprintf("Incident #%d snoozed by %s for %s; paging starts again then unless it is resolved.", id, req.User, c.Duration)
 	case c.Verb == VerbAssign && assignee == req.User:
@@ -709,4 +725,24 @@ func (e *Executor) handoffsReply(sc *oncall.Schedule, head string) Reply {
 		fmt.Fprintf(&b, "\nNext: %s from %s", who, when(h.Start, sc.Zone))
 	}
 	return Reply{Text: b.String()}
+}
+
+// report answers /oncall report with the short card: the five figures
+// that matter, each against the range before.
+func (e *Executor) report(ctx context.Context, ts teamList, req Request, c Command) Reply {
+	if e.Reports == nil {
+		return private("Reports are not available here.")
+	}
+	t, msg := e.teamFor(ts, req, c.Team)
+	if msg != "" {
+		return private("%s", msg)
+	}
+	h, err := e.Reports.HandoffReport(ctx, t.Name, c.Args)
+	if errors.Is(err, report.ErrBadRange) {
+		return private("%s. Usage: /oncall %s", capitalize(err.Error()), usages[VerbReport])
+	}
+	if err != nil {
+		return private("The report could not be made; try again.")
+	}
+	return Reply{Text: h.Card()}
 }

@@ -61,6 +61,10 @@ func (f *fakeIncidents) Reopen(context.Context, int64, string) (incident.Inciden
 func (f *fakeIncidents) Snooze(context.Context, int64, string, time.Duration) (incident.Incident, error) {
 	return incident.Incident{}, errors.New("not in this fake")
 }
+func (f *fakeIncidents) Tag(context.Context, int64, string, string) (incident.Incident, error) {
+	return incident.Incident{}, nil
+}
+
 func (f *fakeIncidents) AddNote(context.Context, int64, string, string) (incident.Incident, error) {
 	return incident.Incident{}, errors.New("not in this fake")
 }

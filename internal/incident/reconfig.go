@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/oncallbot/bot/internal/store"
 )
@@ -38,4 +39,13 @@ func (s *Service) MovePolicy(tx *store.Tx, id int64, policy, why string) error {
 		return fmt.Errorf("move incident %d to policy %s: %w", id, policy, err)
 	}
 	return s.record(tx, s.clock.Now(), id, KindPolicyMoved, "bot", nil, why)
+}
+
+// Tag labels incident id for the handoff report (actionable, noise,
+// needs-tuning); a later tag replaces an earlier one in the report, and
+// both stay on the timeline.
+func (s *Service) Tag(ctx context.Context, id int64, actor, tag string) (Incident, error) {
+	return s.transition(ctx, id, actor, func(tx *store.Tx, now time.Time, inc Incident) error {
+		return s.record(tx, now, id, KindTagged, actor, nil, tag)
+	})
 }

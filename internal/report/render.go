@@ -103,3 +103,27 @@ func percent(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "*", `\*`, "_", `\_`, "`", "\\`", "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`).Replace(s)
 }
+
+// Card is the short chat form: the five figures that matter, each with an
+// arrow against the range before, and the top alert to fix.
+func (h Handoff) Card() string {
+	now, prev := summary(h.Report), summary(h.Previous)
+	loc := h.Range.From.Location()
+	var b strings.Builder
+	fmt.Fprintf(&b, "Handoff report for %s, %s to %s\n", h.Team, h.Range.From.In(loc).Format("Mon 2 Jan 15:04"), h.Range.To.In(loc).Format("Mon 2 Jan 15:04 MST"))
+	fmt.Fprintf(&b, "• Incidents: %d%s (before: %d)\n", now.Incidents, arrow(float64(now.Incidents), float64(prev.Incidents)), prev.Incidents)
+	fmt.Fprintf(&b, "• Interruptions: %d%s, %d in sleep hours%s\n", now.Interruptions, arrow(float64(now.Interruptions), float64(prev.Interruptions)),
+		now.SleepPages, arrow(float64(now.SleepPages), float64(prev.SleepPages)))
+	fmt.Fprintf(&b, "• Time to ack, median: %s%s (before: %s)\n", seconds(now.MedianAck), arrow(now.MedianAck, prev.MedianAck), seconds(prev.MedianAck))
+	fmt.Fprintf(&b, "• Resolved with no person acting: %s%s\n", percent(now.NoHumanShare), arrow(now.NoHumanShare, prev.NoHumanShare))
+	if len(h.Noise.Categories) > 0 {
+		c := h.Noise.Categories[0]
+		fmt.Fprintf(&b, "• Top alert: %s (%d incidents, %d sleep pages)", c.Name, c.Incidents, c.SleepPages)
+	} else {
+		b.WriteString("• No alerts.")
+	}
+	if n := len(h.Noise.Untagged); n > 0 {
+		fmt.Fprintf(&b, "\n%d resolved incidents are untagged: /oncall tag actionable|noise|needs-tuning #N", n)
+	}
+	return b.String()
+}

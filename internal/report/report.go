@@ -180,6 +180,10 @@ type Noise struct {
 	Flapping int `json:"flapping"`
 	// NoHumanShare is the share resolved with no person acting.
 	NoHumanShare float64 `json:"resolved_without_a_person_share"`
+	// Tags count the responders' labels (each incident's latest), and
+	// Untagged lists the resolved incidents nobody labelled.
+	Tags     map[string]int `json:"tags"`
+	Untagged []int64        `json:"untagged"`
 }
 
 // Category is one kind of alert's cost.
@@ -478,7 +482,20 @@ func noise(in Input, flapping, resolved, noHuman int) Noise {
 		}
 	}
 	cats := map[string]*Category{}
+	n.Tags, n.Untagged = map[string]int{}, []int64{}
 	for _, h := range in.Incidents {
+		tag := ""
+		for _, e := range h.Events {
+			if e.Kind == incident.KindTagged {
+				tag = e.Detail
+			}
+		}
+		switch {
+		case tag != "":
+			n.Tags[tag]++
+		case h.Status == incident.StatusResolved:
+			n.Untagged = append(n.Untagged, h.ID)
+		}
 		n.Alerts += h.AlertCount
 		name := CategoryOf(h.Title, in.Categories)
 		c := cats[name]

@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -54,7 +55,9 @@ func week() Input {
 			// Monday 03:00 in London.
 			inc(1, "2026-11-23T03:00:00Z", "disk full on db-03", 4, "slack:alice",
 				ev("2026-11-23T03:05:00Z", incident.KindAcknowledged, "slack:alice", ""),
-				ev("2026-11-23T03:30:00Z", incident.KindResolved, "slack:alice", "")),
+				ev("2026-11-23T03:30:00Z", incident.KindResolved, "slack:alice", ""),
+				ev("2026-11-23T09:00:00Z", incident.KindTagged, "slack:alice", "noise"),
+				ev("2026-11-23T09:01:00Z", incident.KindTagged, "slack:bob", "actionable")), // the latest counts
 			// Tuesday 14:00 in London, gone by itself.
 			inc(2, "2026-11-24T14:00:00Z", "disk full on db-11", 1, "alertmanager",
 				ev("2026-11-24T14:10:00Z", incident.KindResolved, "alertmanager", "all alerts resolved")),
@@ -143,6 +146,9 @@ func TestComputeAWeek(t *testing.T) {
 	}
 
 	n := r.Noise
+	if len(n.Tags) != 1 || n.Tags["actionable"] != 1 || fmt.Sprint(n.Untagged) != "[2 3 4]" {
+		t.Errorf("tags = %v, untagged = %v", n.Tags, n.Untagged)
+	}
 	if n.Alerts != 14 || n.Incidents != 4 || n.DedupRatio != 3.5 || n.Flapping != 1 || n.NoHumanShare != 0.25 {
 		t.Errorf("noise = %+v", n)
 	}

@@ -132,3 +132,44 @@ func TestAWeeksHandoffReportFromTheRealBot(t *testing.T) {
 		}
 	}
 }
+
+// /oncall tag in an incident's room labels it; /oncall report in the
+// team's room answers the short card, counting the tag; a bad range is
+// answered privately with the usage.
+func TestReportAndTagOnSlack(t *testing.T) {
+	cfg := strings.Replace(slackConfig, "{name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops}",
+		"{name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops, rooms: {slack: C0TEAM}}", 1)
+	h := New(t, WithConfig(cfg))
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull").Summary("disk full on db-03")))
+	ch := h.Slack.Channel("inc-1-disk-full-on-db-03")
+	h.Advance(2 * time.Minute)
+	h.SlackCommand("U0ALICE", ch.ID, "ack")
+	h.SlackCommand("U0ALICE", ch.ID, "resolve")
+	if _, kind, text := h.SlackCommand("U0BOB", ch.ID, "tag needs-tuning"); !strings.Contains(text, "tagged needs-tuning by bob") {
+		t.Fatalf("tag = %s %q", kind, text)
+	}
+	tagged := false
+	for _, e := range h.Incident(inc.ID).Timeline {
+		tagged = tagged || e.Kind == "incident.tagged" && e.Detail == "needs-tuning" && e.Actor == "slack:bob"
+	}
+	if !tagged {
+		t.Fatalf("the tag is not on the timeline:\n%s", Timeline(h.Incident(inc.ID)))
+	}
+
+	h.Advance(7 * 24 * time.Hour) // past the next Monday 09:00 handoff
+	_, _, card := h.SlackCommand("U0BOB", "C0TEAM", "report")
+	for _, want := range []string{"Handoff report for ops", "• Incidents: 1 ↑ (before: 0)", "• Time to ack, median: 2m0s", "• Top alert: disk full on db-# (1 incidents"} {
+		if !strings.Contains(card, want) {
+			t.Errorf("the card lacks %q:\n%s", want, card)
+		}
+	}
+	if strings.Contains(card, "untagged") {
+		t.Errorf("a tagged incident counted as untagged:\n%s", card)
+	}
+	if _, kind, text := h.SlackCommand("U0BOB", "C0TEAM", "report ops 2025-W53"); kind != "ephemeral" || !strings.Contains(text, "2025-W53 does not exist") || !strings.Contains(text, "Usage: /oncall report") {
+		t.Errorf("bad week = %s %q", kind, text)
+	}
+	if _, kind, text := h.SlackCommand("U0BOB", "C0TEAM", "report nope"); kind != "ephemeral" || !strings.Contains(text, "nope") {
+		t.Errorf("unknown team = %s %q", kind, text)
+	}
+}

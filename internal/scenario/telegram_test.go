@@ -122,7 +122,7 @@ func TestTelegramCapturedUpdateIsUnderstood(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A real supergroup update (/report, a reply with a story): decoded,
-	// answered in its chat and topic as an unknown command, 200.
+	// answered in its chat and topic with the team's handoff report, 200.
 	r := h.do("POST", "/telegram/webhook", http.Header{"X-Telegram-Bot-Api-Secret-Token": {TelegramSecret}}, body)
 	if r.Code != 200 {
 		t.Fatalf("captured update = %d %s", r.Code, r.Body)
@@ -136,7 +136,7 @@ func TestTelegramCapturedUpdateIsUnderstood(t *testing.T) {
 	json.Unmarshal(body, &upd)
 	found := false
 	for _, m := range h.Telegram.AllMessages() {
-		if m.ChatID == upd.Message.Chat.ID && m.ReplyTo == upd.Message.ID && strings.Contains(m.Text, `unknown command "report"`) {
+		if m.ChatID == upd.Message.Chat.ID && m.ReplyTo == upd.Message.ID && strings.Contains(m.Text, "Handoff report for ops") {
 			found = true
 		}
 	}
