@@ -180,7 +180,7 @@ func (s Source) Input(ctx context.Context, team string, r Range, previous map[st
 	if err != nil {
 		return Input{}, err
 	}
-	in := Input{Team: team, Range: r, Incidents: inRange, Sent: sent, Zones: map[string]*time.Location{},
+	in := Input{Team: team, Range: r, Incidents: inRange, Sent: sent, Zones: map[string]*time.Location{}, Zone: s.zone(t),
 		Covered: map[string]time.Duration{}, Previous: previous}
 	for _, p := range s.Config.People {
 		if loc, err := time.LoadLocation(p.TimeZone); err == nil && p.TimeZone != "" {

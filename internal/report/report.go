@@ -41,6 +41,8 @@ type Input struct {
 	// Zones are the responders' time zones; a person without one is
 	// counted in UTC.
 	Zones map[string]*time.Location
+	// Zone is the team's (its schedule's), for the days of the range.
+	Zone *time.Location
 	// OnCall are who was on call when, over the range: the schedule's
 	// final shifts, overrides and swaps applied.
 	OnCall []oncall.Segment
@@ -70,6 +72,17 @@ type Report struct {
 	People   []PersonCost `json:"people"`
 	Noise    Noise        `json:"noise"`
 	Paging   Paging       `json:"paging"`
+	// Days are the range's days in the team's zone, each with its
+	// interruptions by bucket (each in its responder's own zone).
+	Days []Day `json:"days"`
+}
+
+// Day is one day's interruptions.
+type Day struct {
+	Date     string `json:"date"`
+	Business int    `json:"business"`
+	Off      int    `json:"off"`
+	Sleep    int    `json:"sleep"`
 }
 
 // Durations summarizes a set of durations, in whole seconds.
@@ -292,7 +305,7 @@ func Compute(in Input) Report {
 	}
 	r.Response.SnoozedSeconds = math.Round(r.Response.SnoozedSeconds)
 
-	r.People = people(in)
+	r.People, r.Days = people(in)
 	r.Noise = noise(in, r.Noise.Flapping, resolved, noHuman)
 	r.Paging = paging(in, firstAck)
 	return r
@@ -402,7 +415,19 @@ func zoneOf(in Input, person string) *time.Location {
 	return time.UTC
 }
 
-func people(in Input) []PersonCost {
+func people(in Input) ([]PersonCost, []Day) {
+	teamZone := in.Zone
+	if teamZone == nil {
+		teamZone = time.UTC
+	}
+	var days []Day
+	dayIndex := map[string]int{}
+	for d := in.Range.From.In(teamZone); d.Before(in.Range.To); {
+		date := d.Format("2006-01-02")
+		dayIndex[date] = len(days)
+		days = append(days, Day{Date: date})
+		d = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, teamZone)
+	}
 	pages := map[string][]time.Time{}
 	names := map[string]bool{}
 	for _, s := range in.Sent {
@@ -429,6 +454,16 @@ func people(in Input) []PersonCost {
 		for _, t := range interruptions(pages[name]) {
 			b := BucketOf(t, loc)
 			pc.Interruptions[b]++
+			if i, ok := dayIndex[t.In(teamZone).Format("2006-01-02")]; ok {
+				switch b {
+				case Business:
+					days[i].Business++
+				case Off:
+					days[i].Off++
+				case Sleep:
+					days[i].Sleep++
+				}
+			}
 			l := t.In(loc)
 			hours[l.Format("2006-01-02T15")] = true
 			if b == Sleep {
@@ -445,7 +480,7 @@ func people(in Input) []PersonCost {
 		out = append(out, pc)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Person < out[j].Person })
-	return out
+	return out, days
 }
 
 // weekendTime is how much of [start, end), within r, falls on a Saturday
