@@ -168,3 +168,54 @@ func TestConsoleSaysWhenLiveUpdatesAreRefused(t *testing.T) {
 		t.Fatalf("notice = %q", notice)
 	}
 }
+
+// The Reports page in a real browser: the figures, and the chart (an SVG
+// the page loads under its CSP) drawn.
+func TestConsoleReportsPageInABrowser(t *testing.T) {
+	h := scenario.New(t, scenario.WithConfig(consoleConfig))
+	h.PostAlerts(scenario.Firing("alertname=DiskFull", "instance=db1").Summary("disk full on db1"))
+	h.Advance(3 * time.Minute)
+	h.API("POST", "/api/v1/incidents/1/ack")
+	ctx := newBrowser(t)
+	base := h.Server.URL
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=token]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=token]`), "alice-console"),
+		chromedp.Submit(chromedp.CSS(`input[name=token]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/reports"]`)),
+		chromedp.Navigate(base+"/reports/ops?from=2026-03-02&to=2026-03-09"),
+		chromedp.WaitVisible(chromedp.CSS(`table.figures`)),
+		chromedp.Poll[chromedp.Void](`document.querySelector("figure img").complete && document.querySelector("figure img").naturalWidth > 0`),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	chartWidth, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector("figure img").naturalWidth`))
+	if err != nil || chartWidth == 0 {
+		t.Fatalf("the chart did not load: width %d, %v", chartWidth, err)
+	}
+	figures, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("table.figures")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(figures, "Incidents") || !strings.Contains(figures, "3m0s") {
+		t.Fatalf("figures = %q", figures)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	dir := os.Getenv("E2E_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "e2e-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "console-report.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}

@@ -272,6 +272,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			st.Close()
 			return nil, err
 		}
+		c.SetReports(a)
 		consoleRoutes = c
 		a.reloaders = append(a.reloaders, c.Reload)
 	}

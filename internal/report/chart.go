@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/go-analyze/charts"
@@ -33,6 +34,15 @@ func (r Report) Chart(format string, width, height int) ([]byte, error) {
 	opt.CategoryAxis.Labels = labels
 	opt.Legend.SeriesNames = []string{"business hours", "off hours", "sleep hours"}
 	opt.StackSeries = charts.Ptr(true)
+	// Interruptions are whole: an axis of 0, 1, 2... rather than 0.40.
+	most := 1.0
+	for i := range r.Days {
+		most = max(most, series[0][i]+series[1][i]+series[2][i])
+	}
+	opt.ValueAxis[0].Min = charts.Ptr(0.0)
+	opt.ValueAxis[0].Max = charts.Ptr(most + 1)
+	opt.ValueAxis[0].Unit = max(1, float64(int(most+1)/5))
+	opt.ValueFormatter = func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) }
 	opt.Title.Text = "Interruptions per day, " + r.Team
 	p := charts.NewPainter(charts.PainterOptions{OutputFormat: format, Width: width, Height: height})
 	if err := p.BarChart(opt); err != nil {

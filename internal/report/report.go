@@ -207,6 +207,8 @@ type Category struct {
 	// Previous is the count in the range before; New says it had none.
 	Previous int  `json:"previous"`
 	New      bool `json:"new"`
+	// IncidentIDs are its incidents, for drilling down.
+	IncidentIDs []int64 `json:"incident_ids"`
 }
 
 // Paging is how the pages went, by contact method.
@@ -540,6 +542,7 @@ func noise(in Input, flapping, resolved, noHuman int) Noise {
 		}
 		c.Incidents++
 		c.SleepPages += sleepPages[h.ID]
+		c.IncidentIDs = append(c.IncidentIDs, h.ID)
 	}
 	for name, c := range cats {
 		c.Previous = in.Previous[name]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -160,8 +161,9 @@ func TestComputeAWeek(t *testing.T) {
 	if len(n.Categories) != len(wantCats) {
 		t.Fatalf("categories = %+v", n.Categories)
 	}
+	wantCats[0].IncidentIDs, wantCats[1].IncidentIDs, wantCats[2].IncidentIDs = []int64{1, 2}, []int64{3}, []int64{4}
 	for i, c := range wantCats {
-		if n.Categories[i] != c {
+		if !reflect.DeepEqual(n.Categories[i], c) {
 			t.Errorf("category %d = %+v, want %+v", i, n.Categories[i], c)
 		}
 	}

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,37 @@ func TestReportAndTagOnSlack(t *testing.T) {
 	}
 	if _, kind, text := h.SlackCommand("U0BOB", "C0TEAM", "report nope"); kind != "ephemeral" || !strings.Contains(text, "nope") {
 		t.Errorf("unknown team = %s %q", kind, text)
+	}
+}
+
+// The console's Reports page: the figures, the chart (an SVG the page
+// loads), the drill-down from a category to its incidents, and a bad
+// range said on the page with a 400.
+func TestConsoleReportsPage(t *testing.T) {
+	h := New(t, WithConfig(strings.Replace(reportConfig, "api_tokens:", "console_tokens: [{token: carol-console, person: carol}]\napi_tokens:", 1)))
+	h.PostAlerts(Firing("alertname=DiskA").Summary("disk full on db-03"))
+	h.Advance(5 * time.Minute)
+	h.API("POST", "/api/v1/incidents/1/ack")
+	b := browser(t)
+	post(t, b, h.Server.URL+"/login", url.Values{"token": {"carol-console"}})
+	code, page, path := get(t, b, h.Server.URL+"/reports")
+	if code != 200 || path != "/reports/ops" {
+		t.Fatalf("GET /reports = %d at %s", code, path)
+	}
+	code, page, _ = get(t, b, h.Server.URL+"/reports/ops?from=2026-03-02&to=2026-03-09")
+	for _, want := range []string{"Handoff report: ops", "<td>1</td>", "5m0s", `<img src="/reports/ops/chart.svg?from=2026-03-02&amp;to=2026-03-09"`,
+		"<summary>disk full on db-#</summary>", `<a href="/incidents/1">#1</a>`, "alice <span class=\"muted\">Europe/London</span>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q:\n%s", want, page)
+		}
+	}
+	if code, svg, _ := get(t, b, h.Server.URL+"/reports/ops/chart.svg?from=2026-03-02&to=2026-03-09"); code != 200 || !strings.HasPrefix(strings.TrimSpace(svg), "<svg") {
+		t.Errorf("chart = %d %.60q", code, svg)
+	}
+	if code, page, _ := get(t, b, h.Server.URL+"/reports/ops?week=2025-W53"); code != 400 || !strings.Contains(page, "2025-W53 does not exist") {
+		t.Errorf("bad week = %d", code)
+	}
+	if code, _, _ := get(t, b, h.Server.URL+"/reports/nope"); code != 404 {
+		t.Errorf("unknown team = %d", code)
 	}
 }

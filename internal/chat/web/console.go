@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -32,6 +33,7 @@ import (
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/oncall"
+	"github.com/oncallbot/bot/internal/report"
 	"github.com/oncallbot/bot/internal/shutdown"
 )
 
@@ -50,8 +52,10 @@ type Console struct {
 	// teams is who is in which team, for the on-call page and the
 	// visibility of incidents; swapped whole by Reload, so a page or an
 	// event is decided by one version.
-	teams  atomic.Pointer[[]config.Team]
-	tokens []consoleToken
+	teams atomic.Pointer[[]config.Team]
+	// reports makes the Reports pages' reports; nil turns them off.
+	reports Reporter
+	tokens  []consoleToken
 	// signIns counts failed sign-ins per client (see package attempts).
 	signIns *attempts.Limiter
 	trusted []netip.Prefix
@@ -113,8 +117,12 @@ func NewConsole(p *Platform, exec *chat.Executor, inc *incident.Service, oc *onc
 		c.tokens = append(c.tokens, consoleToken{hash: sha256.Sum256([]byte(t.Token)), person: t.Person})
 	}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
-		"when": func(t time.Time) string { return t.UTC().Format("Mon 2 Jan 15:04 MST") },
-		"join": func(s []string) string { return strings.Join(s, ", ") },
+		"when":    func(t time.Time) string { return t.UTC().Format("Mon 2 Jan 15:04 MST") },
+		"join":    func(s []string) string { return strings.Join(s, ", ") },
+		"seconds": seconds,
+		"bucket":  func(m map[report.Bucket]int, b string) int { return m[report.Bucket(b)] },
+		"percent": percent,
+		"zoned":   func(t time.Time) string { return t.Format("Mon 2 Jan 15:04 MST") },
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
@@ -150,6 +158,9 @@ func (c *Console) Routes(r chi.Router) {
 			r.Get("/incidents/{id}", c.roomPage)
 			r.Post("/incidents/{id}/command", c.command)
 			r.Get("/oncall", c.oncallPage)
+			r.Get("/reports", c.reportsIndex)
+			r.Get("/reports/{team}", c.reportPage)
+			r.Get("/reports/{team}/chart.svg", c.reportChart)
 			r.Post("/command", c.command)
 			r.Get("/events", c.events)
 		})
@@ -391,11 +402,23 @@ type page struct {
 	Title, Me, Flash string
 }
 
+// render executes a page into a buffer first, so a template that fails
+// halfway is a 500 rather than half a page with a 200.
 func (c *Console) render(w http.ResponseWriter, name string, data any) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := c.tmpl.ExecuteTemplate(w, name, data); err != nil {
+	c.renderCode(w, http.StatusOK, name, data)
+}
+
+// renderCode is render with another status code than 200.
+func (c *Console) renderCode(w http.ResponseWriter, code int, name string, data any) {
+	var b bytes.Buffer
+	if err := c.tmpl.ExecuteTemplate(&b, name, data); err != nil {
 		c.log.Error("render console page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(b.Bytes())
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -411,8 +434,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		// Refused whatever the token: checking it would let a guesser go
 		// on at full speed.
 		w.Header().Set("Retry-After", attempts.RetryAfter(wait))
-		w.WriteHeader(http.StatusTooManyRequests)
-		c.render(w, "login.html", page{Title: "Sign in",
+		c.renderCode(w, http.StatusTooManyRequests, "login.html", page{Title: "Sign in",
 			Flash: "Too many failed sign-ins from this address. Try again in " + attempts.RetryAfter(wait) + " seconds."})
 		return
 	}
@@ -429,8 +451,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		if shut {
 			c.log.Warn("console sign-ins refused for a while: too many wrong tokens", "client", client)
 		}
-		w.WriteHeader(http.StatusUnauthorized)
-		c.render(w, "login.html", page{Title: "Sign in", Flash: "That token is not valid."})
+		c.renderCode(w, http.StatusUnauthorized, "login.html", page{Title: "Sign in", Flash: "That token is not valid."})
 		return
 	}
 	c.log.Info("console sign-in", "person", person, "client", client)
