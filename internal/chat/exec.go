@@ -85,6 +85,23 @@ type Reply struct {
 	// for the asker alone: an adapter that could only say it to the whole
 	// chat says nothing instead.
 	Unanswered bool
+	// Image is a picture that goes with Text (the handoff report's
+	// chart), which each adapter uploads the way its platform takes
+	// files, into the chat where the command was typed; nil for most
+	// replies. Text stands on its own: an adapter that cannot show the
+	// picture answers Text alone.
+	Image *Image
+}
+
+// Image is a picture a reply carries.
+type Image struct {
+	// Name is the file's name, its extension saying its format
+	// ("handoff-ops-2026-03-02.png").
+	Name string
+	Data []byte
+	// Alt says in words what the picture shows, for whoever cannot see
+	// it (Slack's alt text, the comment of an upload).
+	Alt string
 }
 
 // Executor runs commands with the rules of who may do what.
@@ -744,5 +761,26 @@ func (e *Executor) report(ctx context.Context, ts teamList, req Request, c Comma
 	if err != nil {
 		return private("The report could not be made; try again.")
 	}
-	return Reply{Text: h.Card()}
+	reply := Reply{Text: h.Card()}
+	// The card stands alone: a chart that cannot be drawn leaves it as it
+	// is, with no word about a picture nobody asked for by name.
+	if png, err := chartPNG(h.Report); err == nil {
+		loc := h.Range.From.Location()
+		reply.Image = &Image{
+			Name: fmt.Sprintf("handoff-%s-%s.png", t.Name, h.Range.From.In(loc).Format("2006-01-02")),
+			Data: png,
+			Alt: fmt.Sprintf("Interruptions per day for %s, %s to %s, stacked by business, off and sleep hours",
+				t.Name, h.Range.From.In(loc).Format("Mon 2 Jan"), h.Range.To.In(loc).Format("Mon 2 Jan")),
+		}
+	}
+	return reply
 }
+
+// The report card's chart is 800 by 400 pixels: a day's bar and label
+// stay readable over a month, and at 2:1 chat clients show it inline
+// whole.
+const chartWidth, chartHeight = 800, 400
+
+// chartPNG draws the card's chart. It is a variable so that a test can
+// make it fail, which a real report does not.
+var chartPNG = func(r report.Report) ([]byte, error) { return r.Chart(report.PNG, chartWidth, chartHeight) }
