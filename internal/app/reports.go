@@ -8,7 +8,7 @@ import (
 
 // Reports reads the handoff report over the configuration in force.
 func (a *App) Reports() report.Source {
-	return report.Source{DB: a.Store.Read(), OnCall: a.OnCall, Config: a.Live()}
+	return report.Source{DB: a.Store.Read(), OnCall: a.OnCall, Config: a.Live(), Now: a.Clock.Now}
 }
 
 // HandoffReport is team's handoff report over the range args name (see

@@ -89,3 +89,23 @@ func Histories(ctx context.Context, db *sql.DB, team string, from, to time.Time)
 // sms:carol, api:ci...) rather than the bot or a monitoring source
 // (resolving when its alerts do).
 func HumanActor(actor string) bool { return strings.Contains(actor, ":") }
+
+// OpenOf lists the incidents of team not resolved, oldest first, with
+// their course: what a report carries over to the next on-call week.
+func OpenOf(ctx context.Context, db *sql.DB, team string) ([]History, error) {
+	rows, err := db.QueryContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE status != 'resolved' AND team = ? ORDER BY id`, team)
+	if err != nil {
+		return nil, fmt.Errorf("read open incidents: %w", err)
+	}
+	var out []History
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read open incidents: %w", err)
+		}
+		out = append(out, History{Incident: inc})
+	}
+	rows.Close()
+	return out, rows.Err()
+}

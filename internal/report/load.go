@@ -21,6 +21,16 @@ type Source struct {
 	DB     *sql.DB
 	OnCall *oncall.Service
 	Config *config.Config
+	// Now tells the time for the carry-over (what is open now); nil is
+	// the wall clock.
+	Now func() time.Time
+}
+
+func (s Source) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // ErrBadRange is a range that is not one: unknown team, reversed, a week
@@ -209,11 +219,74 @@ func (s Source) Input(ctx context.Context, team string, r Range, previous map[st
 }
 
 // Handoff is the weekly handoff report: the range's measures, the range
-// before's, and the four ranges before this one for the trend.
+// before's, the four ranges before this one for the trend, and what the
+// person coming on call inherits and faces.
 type Handoff struct {
 	Report
-	Previous Report    `json:"previous"`
-	Trend    []Summary `json:"trend"`
+	Previous  Report    `json:"previous"`
+	Trend     []Summary `json:"trend"`
+	CarryOver CarryOver `json:"carry_over"`
+	NextWeek  NextWeek  `json:"next_week"`
+}
+
+// CarryOver is what is still open at the range's end.
+type CarryOver struct {
+	// Open are the team's incidents not resolved, by status.
+	Triggered    []Pending `json:"triggered"`
+	Acknowledged []Pending `json:"acknowledged"`
+	// AckedForDays are acknowledged a day or more and still open.
+	AckedForDays []Pending `json:"acked_for_days"`
+}
+
+// Pending is an open incident in the carry-over.
+type Pending struct {
+	ID    int64     `json:"id"`
+	Title string    `json:"title"`
+	Since time.Time `json:"since"`
+}
+
+// NextWeek is the week after the range: its handoffs, gaps and
+// daylight-saving changes in the team's zone.
+type NextWeek struct {
+	Handoffs  []oncall.Segment `json:"handoffs"`
+	Gaps      []oncall.Segment `json:"gaps"`
+	DSTChange []time.Time      `json:"dst_changes"`
+}
+
+// carryOver reads what is open now, and the week after r.
+func (s Source) carryOver(ctx context.Context, t config.Team, r Range, now time.Time) (CarryOver, NextWeek, error) {
+	var c CarryOver
+	open, err := incident.OpenOf(ctx, s.DB, t.Name)
+	if err != nil {
+		return c, NextWeek{}, err
+	}
+	for _, h := range open {
+		p := Pending{ID: h.ID, Title: h.Title, Since: h.CreatedAt}
+		switch {
+		case h.Status == incident.StatusTriggered:
+			c.Triggered = append(c.Triggered, p)
+		case h.AcknowledgedAt != nil && now.Sub(*h.AcknowledgedAt) >= 24*time.Hour:
+			p.Since = *h.AcknowledgedAt
+			c.AckedForDays = append(c.AckedForDays, p)
+		default:
+			c.Acknowledged = append(c.Acknowledged, p)
+		}
+	}
+	var n NextWeek
+	end := r.To.Add(7 * 24 * time.Hour)
+	if sc, ok := s.OnCall.Schedule(t.Schedule); ok {
+		n.Handoffs = sc.Handoffs(r.To, 7*24*time.Hour, 20)
+		n.Gaps = sc.Gaps(r.To, end)
+	}
+	loc := s.zone(t)
+	_, off := r.To.In(loc).Zone()
+	for h := r.To.Truncate(time.Hour); h.Before(end); h = h.Add(time.Hour) {
+		if _, o := h.In(loc).Zone(); o != off {
+			n.DSTChange = append(n.DSTChange, h)
+			off = o
+		}
+	}
+	return c, n, nil
 }
 
 // Summary is the figures of a trend point.
@@ -267,6 +340,9 @@ func (s Source) Weekly(ctx context.Context, team string, r Range) (Handoff, erro
 	h := Handoff{Report: reports[4], Previous: reports[3]}
 	for _, rp := range reports[1:] {
 		h.Trend = append(h.Trend, summary(rp))
+	}
+	if h.CarryOver, h.NextWeek, err = s.carryOver(ctx, t, r, s.now()); err != nil {
+		return Handoff{}, err
 	}
 	return h, nil
 }

@@ -14,7 +14,7 @@ import (
 // items" section for the meeting to fill.
 func (h Handoff) Markdown(w io.Writer) error {
 	var b strings.Builder
-	loc := h.Range.From.Location()
+	loc := h.location()
 	fmt.Fprintf(&b, "# Handoff: %s, %s to %s\n\n", h.Team, h.Range.From.In(loc).Format("Mon 2 Jan 2006 15:04"), h.Range.To.In(loc).Format("Mon 2 Jan 2006 15:04 MST"))
 	r, p := h.Response, h.Previous.Response
 	sumNow, sumPrev := summary(h.Report), summary(h.Previous)
@@ -58,6 +58,28 @@ func (h Handoff) Markdown(w io.Writer) error {
 	b.WriteString("\n## Trend\n\n| range | incidents | interruptions | in sleep hours | time to ack, median |\n|---|---|---|---|---|\n")
 	for _, s := range h.Trend {
 		fmt.Fprintf(&b, "| %s | %d | %d | %d | %s |\n", s.Range.From.In(loc).Format("2 Jan"), s.Incidents, s.Interruptions, s.SleepPages, seconds(s.MedianAck))
+	}
+	b.WriteString("\n## Carrying over\n\n")
+	pending := func(label string, list []Pending) {
+		for _, p := range list {
+			fmt.Fprintf(&b, "- #%d %s (%s since %s)\n", p.ID, mdEscape(p.Title), label, p.Since.In(loc).Format("Mon 2 Jan 15:04"))
+		}
+	}
+	pending("triggered", h.CarryOver.Triggered)
+	pending("acknowledged", h.CarryOver.Acknowledged)
+	pending("acknowledged for days", h.CarryOver.AckedForDays)
+	if len(h.CarryOver.Triggered)+len(h.CarryOver.Acknowledged)+len(h.CarryOver.AckedForDays) == 0 {
+		b.WriteString("Nothing is open.\n")
+	}
+	b.WriteString("\n## The week ahead\n\n")
+	for _, s := range h.NextWeek.Handoffs {
+		fmt.Fprintf(&b, "- %s: %s\n", s.Start.In(loc).Format("Mon 2 Jan 15:04"), strings.Join(s.Users, ", "))
+	}
+	for _, g := range h.NextWeek.Gaps {
+		fmt.Fprintf(&b, "- **Gap**: nobody on call %s to %s\n", g.Start.In(loc).Format("Mon 2 Jan 15:04"), g.End.In(loc).Format("Mon 2 Jan 15:04"))
+	}
+	for _, d := range h.NextWeek.DSTChange {
+		fmt.Fprintf(&b, "- Clocks change %s (%s)\n", d.In(loc).Format("Mon 2 Jan 15:04 MST"), loc)
 	}
 	b.WriteString("\n## Action items\n\n- \n")
 	_, err := io.WriteString(w, b.String())
@@ -108,7 +130,7 @@ func mdEscape(s string) string {
 // arrow against the range before, and the top alert to fix.
 func (h Handoff) Card() string {
 	now, prev := summary(h.Report), summary(h.Previous)
-	loc := h.Range.From.Location()
+	loc := h.location()
 	var b strings.Builder
 	fmt.Fprintf(&b, "Handoff report for %s, %s to %s\n", h.Team, h.Range.From.In(loc).Format("Mon 2 Jan 15:04"), h.Range.To.In(loc).Format("Mon 2 Jan 15:04 MST"))
 	fmt.Fprintf(&b, "• Incidents: %d%s (before: %d)\n", now.Incidents, arrow(float64(now.Incidents), float64(prev.Incidents)), prev.Incidents)
@@ -126,4 +148,12 @@ func (h Handoff) Card() string {
 		fmt.Fprintf(&b, "\n%d resolved incidents are untagged: /oncall tag actionable|noise|needs-tuning #N", n)
 	}
 	return b.String()
+}
+
+// location is the team's zone, for showing times.
+func (r Report) location() *time.Location {
+	if loc, err := time.LoadLocation(r.Zone); err == nil {
+		return loc
+	}
+	return time.UTC
 }

@@ -66,7 +66,9 @@ type CategoryRule struct {
 
 // Report is one range's measures.
 type Report struct {
-	Team     string       `json:"team"`
+	Team string `json:"team"`
+	// Zone is the team's time zone, which the documents show times in.
+	Zone     string       `json:"time_zone"`
 	Range    Range        `json:"range"`
 	Response Response     `json:"response"`
 	People   []PersonCost `json:"people"`
@@ -263,7 +265,10 @@ func CategoryOf(summary string, rules []CategoryRule) string {
 
 // Compute computes the report of in.
 func Compute(in Input) Report {
-	r := Report{Team: in.Team, Range: in.Range}
+	r := Report{Team: in.Team, Range: in.Range, Zone: "UTC"}
+	if in.Zone != nil {
+		r.Zone = in.Zone.String()
+	}
 	firstAck := map[int64]time.Time{}
 	var tta, ttr []time.Duration
 	resolved, noHuman := 0, 0

@@ -334,3 +334,31 @@ func TestTrendStepsBackByLocalWeeks(t *testing.T) {
 		t.Errorf("a 6-hour range steps back 6 hours: %s", got)
 	}
 }
+
+// The week ahead names the coming handoffs and London's change to winter
+// time on Sunday 25 October.
+func TestTheWeekAhead(t *testing.T) {
+	s := source(t)
+	s.Now = func() time.Time { return at("2026-10-19T00:00:00Z") }
+	r := Range{From: at("2026-10-12T00:00:00Z"), To: at("2026-10-19T00:00:00Z")}
+	h, err := s.Weekly(context.Background(), "ops", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw := h.NextWeek
+	if len(nw.Handoffs) != 1 || !nw.Handoffs[0].Start.Equal(at("2026-10-19T08:00:00Z")) || len(nw.Handoffs[0].Users) != 1 {
+		t.Errorf("handoffs = %+v, want Monday 09:00 BST", nw.Handoffs)
+	}
+	if len(nw.DSTChange) != 1 || !nw.DSTChange[0].Equal(at("2026-10-25T01:00:00Z")) {
+		t.Errorf("clock changes = %v, want 2026-10-25T01:00:00Z", nw.DSTChange)
+	}
+	var md strings.Builder
+	if err := h.Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## The week ahead", "- Mon 19 Oct 09:00: ", "- Clocks change Sun 25 Oct 01:00 GMT (Europe/London)", "## Carrying over\n\nNothing is open.", "## Action items\n\n- \n"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("the handoff document lacks %q:\n%s", want, md.String())
+		}
+	}
+}

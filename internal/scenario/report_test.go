@@ -65,7 +65,7 @@ func TestAWeeksHandoffReportFromTheRealBot(t *testing.T) {
 	h.Advance(5 * time.Minute)
 	ack("3")
 
-	src := report.Source{DB: h.App.Store.Read(), OnCall: h.App.OnCall, Config: h.App.Live()}
+	src := h.App.Reports()
 	r, err := src.ParseRange("ops", []string{"2026-03-02", "2026-03-09"}, h.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +110,15 @@ func TestAWeeksHandoffReportFromTheRealBot(t *testing.T) {
 	}
 	if len(hand.Trend) != 4 || hand.Trend[3].Incidents != 3 || hand.Trend[0].Incidents != 0 {
 		t.Errorf("trend = %+v", hand.Trend)
+	}
+	// Carried over: #3, acknowledged minutes ago. The week ahead: no
+	// handoff (alice alone is in the rotation), no gap; London's clocks
+	// change on 29 March, outside it.
+	if co := hand.CarryOver; len(co.Acknowledged) != 1 || co.Acknowledged[0].ID != 3 || len(co.Triggered) != 0 || len(co.AckedForDays) != 0 {
+		t.Errorf("carry-over = %+v", co)
+	}
+	if nw := hand.NextWeek; len(nw.Handoffs) != 0 || len(nw.Gaps) != 0 || len(nw.DSTChange) != 0 {
+		t.Errorf("next week = %+v", nw)
 	}
 
 	// The same report from the API, and its refusals.
