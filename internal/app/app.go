@@ -71,10 +71,13 @@ type App struct {
 	handler http.Handler
 
 	// live is the configuration in force (see Reload).
-	live       atomic.Pointer[config.Config]
-	reloadMu   sync.Mutex
-	applyMu    sync.Mutex // one apply at a time: plan, commit, reload
-	applies    *prometheus.CounterVec
+	live     atomic.Pointer[config.Config]
+	reloadMu sync.Mutex
+	applyMu  sync.Mutex // one apply at a time: plan, commit, reload
+	applies  *prometheus.CounterVec
+	// handoff posts the weekly handoff reports; nil without a chat
+	// platform.
+	handoff    *chat.HandoffPoster
 	startPaths []string
 	pub        *outbox.Publisher
 	http       *httpapi.Server
@@ -220,6 +223,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		rooms := chat.NewRoomPager(opts.Platforms, cfg.Teams)
 		a.Outbox.Register(oncall.RoomConsumer, rooms)
 		a.reloaders = append(a.reloaders, rooms.Reload)
+		a.handoff = chat.NewHandoffPoster(opts.Platforms, cfg)
+		a.Outbox.Register(chat.HandoffConsumer, a.handoff)
+		a.reloaders = append(a.reloaders, a.handoff.Reload)
 	}
 	if m := cfg.SMTP; m != nil {
 		register(oncall.NotifyConsumer("email"), notify.NewEmail(notify.SMTPOptions{Addr: m.Addr,
@@ -237,6 +243,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	a.Timers.Handle(incident.TimerPage, a.Incidents.HandlePageTimer)
 	a.Timers.Handle(incident.TimerSnooze, a.Incidents.HandleSnoozeEnd)
 	a.Engine.Register(a.Timers)
+	a.Timers.Handle(TimerHandoff, a.handleHandoff)
 	if err := a.Engine.EnsureGapCheck(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("arm the gap check: %w", err)
@@ -370,6 +377,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Registry:       a.Registry,
 	})
 	a.handler = a.http.Handler()
+	if err := a.ensureHandoffTimers(ctx, cfg); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("arm the handoff reports: %w", err)
+	}
 	return a, nil
 }
 

@@ -50,6 +50,9 @@ func (a *App) Reload(ctx context.Context, cfg *config.Config) error {
 		r(cfg)
 	}
 	a.live.Store(cfg)
+	if err := a.ensureHandoffTimers(ctx, cfg); err != nil {
+		a.log.Error("arm the handoff reports of new teams", "err", err)
+	}
 	a.log.Info("configuration reloaded", "people", len(cfg.People), "teams", len(cfg.Teams), "schedules", len(cfg.Schedules),
 		"policies", len(cfg.EscalationPolicies), "routes", len(cfg.Routes), "webhooks", len(cfg.Webhooks))
 	return nil

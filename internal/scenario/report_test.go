@@ -215,3 +215,41 @@ func TestConsoleReportsPage(t *testing.T) {
 		t.Errorf("unknown team = %d", code)
 	}
 }
+
+// Issue 11: at each weekly handoff the team's room gets the handoff
+// report by itself, for the person coming on call; a restart arms no
+// second timer.
+func TestTheHandoffReportIsPostedAtEachHandoff(t *testing.T) {
+	cfg := strings.Replace(slackConfig, "{name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops}",
+		"{name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops, rooms: {slack: C0TEAM}}", 1)
+	h := New(t, WithConfig(cfg)) // Monday 2 March 03:00 UTC; ops hands over on Mondays at 09:00 London
+	h.Slack.mu.Lock()
+	h.Slack.channels["C0TEAM"] = &SlackChannel{ID: "C0TEAM", Name: "ops"}
+	h.Slack.mu.Unlock()
+	posts := func() int {
+		n := 0
+		for _, m := range h.Slack.Messages("C0TEAM") {
+			if strings.Contains(m.Text, "Handoff report for ops") {
+				n++
+			}
+		}
+		return n
+	}
+	h.Advance(5*time.Hour + 59*time.Minute)
+	if n := posts(); n != 0 {
+		t.Fatalf("%d posts before the handoff", n)
+	}
+	h.Advance(2 * time.Minute) // 09:01
+	if n := posts(); n != 1 {
+		t.Fatalf("%d posts at the handoff, want 1", n)
+	}
+	h.Restart()
+	h.Advance(7 * 24 * time.Hour)
+	if n := posts(); n != 2 {
+		t.Fatalf("%d posts after a restart and a week, want 2", n)
+	}
+	last := h.Slack.Messages("C0TEAM")
+	if text := last[len(last)-1].Text; !strings.Contains(text, "Mon 2 Mar 09:00 to Mon 9 Mar 09:00 GMT") {
+		t.Errorf("the second post covers %q, want the week that just ended", text)
+	}
+}

@@ -275,3 +275,24 @@ func (r *Runner) Run(ctx context.Context) {
 		}
 	}
 }
+
+// Pending returns the timers of kind not yet run, for a caller that keeps
+// one per something (a team's handoff report) and must not arm twice.
+func Pending(tx *store.Tx, kind string) ([]Timer, error) {
+	rows, err := tx.Query(`SELECT id, kind, COALESCE(incident_id, 0), due_at, payload FROM timers WHERE kind = ? ORDER BY id`, kind)
+	if err != nil {
+		return nil, fmt.Errorf("list %s timers: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []Timer
+	for rows.Next() {
+		var t Timer
+		var due int64
+		if err := rows.Scan(&t.ID, &t.Kind, &t.IncidentID, &due, &t.Payload); err != nil {
+			return nil, fmt.Errorf("list %s timers: %w", kind, err)
+		}
+		t.Due = time.UnixMilli(due).UTC()
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
