@@ -3,10 +3,12 @@ package scenario
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,11 +37,32 @@ type SlackMessage struct {
 	Edits                                            int
 }
 
+// SlackFile is a file shared into a channel through the files API, with
+// the bytes that were uploaded.
+type SlackFile struct {
+	ID, Channel, ThreadTS string
+	// Name and AltText are as files.getUploadURLExternal was given them,
+	// Title and Comment (initial_comment) as files.completeUploadExternal.
+	Name, AltText, Title, Comment string
+	Data                          []byte
+}
+
+// slackUpload is a file between files.getUploadURLExternal and its
+// share: the upload URL takes its bytes once, the share needs them.
+type slackUpload struct {
+	name, alt string
+	length    int
+	data      []byte
+	uploaded  bool
+	shared    bool
+}
+
 // FakeSlack is a stateful stand-in for Slack's Web API: channels with
 // unique names (even among archived ones), members, messages and their
-// edits, pins, DMs, ephemeral messages; it answers like Slack (HTTP 200
-// with ok:false and an error code, 429 with Retry-After) and fails on
-// demand.
+// edits, pins, DMs, ephemeral messages, files uploaded and shared in
+// three steps as the files API takes them; it answers like Slack (HTTP
+// 200 with ok:false and an error code, 429 with Retry-After) and fails
+// on demand.
 type FakeSlack struct {
 	t   testing.TB
 	srv *httptest.Server
@@ -53,6 +76,11 @@ type FakeSlack struct {
 	// created records when each channel was asked for, for latency
 	// measurements.
 	created map[string]time.Time
+	uploads map[string]*slackUpload
+	files   []*SlackFile
+	// changed is closed and replaced whenever a file is shared, to wake
+	// WaitFiles: the bot shares a reply's picture after answering.
+	changed changes
 
 	// Socket is the Socket Mode side: apps.connections.open and the
 	// websocket it hands out.
@@ -61,7 +89,8 @@ type FakeSlack struct {
 
 // NewFakeSlack starts the fake.
 func NewFakeSlack(t testing.TB) *FakeSlack {
-	f := &FakeSlack{t: t, channels: map[string]*SlackChannel{}, calls: map[string]int{}, created: map[string]time.Time{}}
+	f := &FakeSlack{t: t, channels: map[string]*SlackChannel{}, calls: map[string]int{}, created: map[string]time.Time{},
+		uploads: map[string]*slackUpload{}, changed: newChanges()}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	f.Socket = newFakeSlackSocket(t, f.srv.URL)
@@ -114,6 +143,10 @@ func params(r *http.Request) url.Values {
 
 func (f *FakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	if f.Socket.serve(w, r) {
+		return
+	}
+	if id, ok := strings.CutPrefix(r.URL.Path, slackUploadPath); ok {
+		f.upload(w, r, id)
 		return
 	}
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
@@ -231,9 +264,146 @@ func (f *FakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		c.Pins = append(c.Pins, p.Get("timestamp"))
 		reply(w, map[string]any{"ok": true})
+	case "files.getUploadURLExternal":
+		length, err := strconv.Atoi(p.Get("length"))
+		if p.Get("filename") == "" || err != nil || length <= 0 {
+			slackErr(w, "invalid_arguments")
+			return
+		}
+		f.seq++
+		id := fmt.Sprintf("F%04d", f.seq)
+		f.uploads[id] = &slackUpload{name: p.Get("filename"), alt: p.Get("alt_txt"), length: length}
+		// The upload URL is the fake's own, as Slack's is its own host:
+		// slack-go sends the token only to the API's host.
+		reply(w, map[string]any{"ok": true, "file_id": id, "upload_url": f.srv.URL + slackUploadPath + id})
+	case "files.completeUploadExternal":
+		f.completeUpload(w, p)
 	default:
 		slackErr(w, "unknown_method")
 	}
+}
+
+// slackUploadPath is where the fake's upload URLs start.
+const slackUploadPath = "/upload/v1/"
+
+// upload takes the bytes of a file files.getUploadURLExternal announced,
+// posted to its URL as a multipart "file" part (slack-go) or as the raw
+// body, once; Slack answers the upload URL in plain text.
+func (f *FakeSlack) upload(w http.ResponseWriter, r *http.Request, id string) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	var data []byte
+	var err error
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		part, _, ferr := r.FormFile("file")
+		if ferr != nil {
+			http.Error(w, "no file part: "+ferr.Error(), http.StatusBadRequest)
+			return
+		}
+		defer part.Close()
+		data, err = io.ReadAll(part)
+	} else {
+		data, err = io.ReadAll(r.Body)
+	}
+	if err != nil {
+		http.Error(w, "read the upload: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.uploads[id]
+	if !ok || u.uploaded {
+		http.Error(w, "unknown or used upload URL", http.StatusNotFound)
+		return
+	}
+	if len(data) != u.length {
+		http.Error(w, fmt.Sprintf("announced %d bytes, got %d", u.length, len(data)), http.StatusBadRequest)
+		return
+	}
+	u.data, u.uploaded = data, true
+	w.Header().Set("Content-Type", "text/plain")
+	fmt.Fprintf(w, "OK - %d", len(data))
+}
+
+// completeUpload shares uploaded files into channel_id, in thread_ts
+// when given, with initial_comment: each file id must be one the fake
+// gave out, whose bytes came, and not shared already; the channel must
+// exist. f.mu is held.
+func (f *FakeSlack) completeUpload(w http.ResponseWriter, p url.Values) {
+	var summaries []struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	}
+	if err := json.Unmarshal([]byte(p.Get("files")), &summaries); err != nil || len(summaries) == 0 {
+		slackErr(w, "invalid_arguments")
+		return
+	}
+	channel := p.Get("channel_id")
+	if _, ok := f.channels[channel]; channel != "" && !ok {
+		slackErr(w, "channel_not_found")
+		return
+	}
+	for _, s := range summaries {
+		if u, ok := f.uploads[s.ID]; !ok || !u.uploaded || u.shared {
+			slackErr(w, "file_not_found")
+			return
+		}
+	}
+	var out []map[string]any
+	for _, s := range summaries {
+		u := f.uploads[s.ID]
+		u.shared = true
+		title := s.Title
+		if title == "" {
+			title = u.name
+		}
+		f.files = append(f.files, &SlackFile{ID: s.ID, Channel: channel, ThreadTS: p.Get("thread_ts"), Name: u.name,
+			AltText: u.alt, Title: title, Comment: p.Get("initial_comment"), Data: u.data})
+		out = append(out, map[string]any{"id": s.ID, "title": title})
+	}
+	f.changed.notify()
+	reply(w, map[string]any{"ok": true, "files": out})
+}
+
+// AddChannel makes a channel that exists before the bot does: a team's
+// room, which the configuration names.
+func (f *FakeSlack) AddChannel(id, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.channels[id] = &SlackChannel{ID: id, Name: name}
+}
+
+// Files returns copies of the files shared into a channel, in order.
+func (f *FakeSlack) Files(channel string) []SlackFile {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []SlackFile
+	for _, x := range f.files {
+		if x.Channel == channel {
+			out = append(out, *x)
+		}
+	}
+	return out
+}
+
+// WaitFiles waits up to 10 s of real time for n files shared into
+// channel, and returns them: the bot shares a reply's picture after its
+// answer has gone, so the answer comes back first.
+func (f *FakeSlack) WaitFiles(channel string, n int) []SlackFile {
+	f.t.Helper()
+	var got []SlackFile
+	waitChange(f.t, fmt.Sprintf("%d files in slack channel %s", n, channel), 10*time.Second, func() (bool, <-chan struct{}) {
+		// The channel is taken before looking, so a share in between
+		// wakes the next wait.
+		f.mu.Lock()
+		changed := f.changed.ch
+		f.mu.Unlock()
+		got = f.Files(channel)
+		return len(got) >= n, changed
+	})
+	return got
 }
 
 func containsStr(list []string, s string) bool {

@@ -148,9 +148,32 @@ func commandResponse(reply chat.Reply) CommandResponse {
 }
 
 // runCommand runs a slash command, however it arrived.
-func (h *Inbound) runCommand(ctx context.Context, s slack.SlashCommand) CommandResponse {
+func (h *Inbound) runCommand(ctx context.Context, s slack.SlashCommand) chat.Reply {
 	// The app has one slash command, whatever a workspace named it.
-	return commandResponse(h.exec.Run(ctx, h.request(ctx, s.UserID, s.ChannelID), "/oncall "+s.Text))
+	return h.exec.Run(ctx, h.request(ctx, s.UserID, s.ChannelID), "/oncall "+s.Text)
+}
+
+// imageTimeout bounds the upload of a reply's picture, which starts once
+// the command's answer has gone: Slack no longer waits for anything,
+// and a slow upload must not hold a handler forever.
+const imageTimeout = 20 * time.Second
+
+// postImage uploads a public reply's picture into the channel the
+// command was typed in, once its answer has gone, so the chart comes
+// under the card. A private reply's picture is not posted: a file shared
+// into a channel is everyone's there. The picture is an extra to the
+// text, so a failed upload is logged and nothing more.
+func (h *Inbound) postImage(ctx context.Context, channel string, reply chat.Reply) {
+	if reply.Image == nil || reply.Private || channel == "" {
+		return
+	}
+	// The answer has gone: Slack may close the connection, which must not
+	// cancel the upload.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), imageTimeout)
+	defer cancel()
+	if err := h.platform.PostImage(ctx, chat.Room{ID: channel}, *reply.Image); err != nil {
+		h.log.Warn("upload a reply's picture", "channel", channel, "file", reply.Image.Name, "err", err)
+	}
 }
 
 // runPress runs the command of a card button (its value), however the
@@ -186,8 +209,23 @@ func (h *Inbound) Command(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not a slash command: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	reply := h.runCommand(r.Context(), s)
+	body, err := json.Marshal(commandResponse(reply))
+	if err != nil {
+		http.Error(w, "encode the answer: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(h.runCommand(r.Context(), s))
+	// The length is said and the answer flushed, so that Slack has all of
+	// it, and shows the card, while the picture is still being uploaded.
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+	if reply.Image != nil {
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			h.log.Warn("flush a slash command's answer", "err", err)
+		}
+		h.postImage(r.Context(), s.ChannelID, reply)
+	}
 }
 
 // Interaction answers a button press: its value is the command to run.

@@ -122,7 +122,7 @@ func TestCommandsCountWhereTheBotListens(t *testing.T) {
 		{"UX", "GGROUPDM", false},   // a group DM
 		{"UA", "C0DIRECTLY", false}, // only D... ids are DMs
 	} {
-		got := in.runCommand(context.Background(), slack.SlashCommand{Text: "help", UserID: c.user, ChannelID: c.channel})
+		got := commandResponse(in.runCommand(context.Background(), slack.SlashCommand{Text: "help", UserID: c.user, ChannelID: c.channel}))
 		if answered := strings.Contains(got.Text, "Commands"); answered != c.answered || got.ResponseType != "ephemeral" {
 			t.Errorf("%s in %s: %+v, want answered %v, privately", c.user, c.channel, got, c.answered)
 		}

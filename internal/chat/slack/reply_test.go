@@ -62,7 +62,7 @@ func TestHostileWordsInRepliesReachSlackEscaped(t *testing.T) {
 			}
 
 			// Socket Mode acknowledges the envelope with runCommand's answer.
-			if got := in.runCommand(context.Background(), slack.SlashCommand{Text: tt.text, UserID: "U0BOB", ChannelID: "C0TEAM"}); got != want {
+			if got := commandResponse(in.runCommand(context.Background(), slack.SlashCommand{Text: tt.text, UserID: "U0BOB", ChannelID: "C0TEAM"})); got != want {
 				t.Errorf("Socket Mode answer = %+v, want %+v", got, want)
 			}
 

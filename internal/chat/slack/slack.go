@@ -5,6 +5,7 @@
 package slack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -263,6 +264,29 @@ func (p *Platform) DirectCard(ctx context.Context, to chat.Member, text string, 
 		return chat.Room{}, "", retryable(fmt.Errorf("DM %s: %w", to.Name, err))
 	}
 	return chat.Room{ID: ch.ID}, ts, nil
+}
+
+// PostImage uploads a picture into a channel (into room.Thread's thread
+// when set) through Slack's files API: a URL to upload to
+// (files.getUploadURLExternal), the bytes sent there, then the share
+// into the channel with a comment (files.completeUploadExternal). The
+// alt text is the comment too: Slack shows alt text only to screen
+// readers, and the comment says what the picture is to everyone.
+func (p *Platform) PostImage(ctx context.Context, room chat.Room, img chat.Image) error {
+	_, err := p.api.UploadFileContext(ctx, slack.UploadFileParameters{
+		Reader:          bytes.NewReader(img.Data),
+		FileSize:        len(img.Data),
+		Filename:        img.Name,
+		Title:           img.Name,
+		AltTxt:          img.Alt,
+		InitialComment:  escapeMrkdwn(img.Alt),
+		Channel:         room.ID,
+		ThreadTimestamp: room.Thread,
+	})
+	if err != nil {
+		return retryable(fmt.Errorf("upload %s: %w", img.Name, err))
+	}
+	return nil
 }
 
 // Ephemeral answers one person privately in a channel. The answer names

@@ -143,7 +143,11 @@ func (s *SocketMode) handle(ctx context.Context, ev socketmode.Event, handlers *
 		}
 		req := *ev.Request
 		handlers.Go(func() {
-			s.ack(ctx, req, s.in.runCommand(ctx, cmd))
+			// The acknowledgement carries the answer; a picture with it
+			// follows through the Web API, as over HTTP.
+			reply := s.in.runCommand(ctx, cmd)
+			s.ack(ctx, req, commandResponse(reply))
+			s.in.postImage(ctx, cmd.ChannelID, reply)
 		})
 	case socketmode.EventTypeInteractive:
 		cb, ok := ev.Data.(slack.InteractionCallback)

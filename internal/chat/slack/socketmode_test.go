@@ -77,7 +77,7 @@ func TestRunPressRunsButtonValuesOnly(t *testing.T) {
 
 func TestRunCommandPrefixesTheSlashCommand(t *testing.T) {
 	// Whatever the workspace named the command, its text is /oncall's.
-	got := testInbound().runCommand(context.Background(), slack.SlashCommand{Command: "/pager", Text: "help", UserID: "U1", ChannelID: "C1"})
+	got := commandResponse(testInbound().runCommand(context.Background(), slack.SlashCommand{Command: "/pager", Text: "help", UserID: "U1", ChannelID: "C1"}))
 	if got.ResponseType != "ephemeral" || !strings.Contains(got.Text, "Commands") {
 		t.Fatalf("/pager help = %+v", got)
 	}

@@ -1,0 +1,85 @@
+package scenario
+
+import (
+	"bytes"
+	"image/png"
+	"strings"
+	"testing"
+	"time"
+)
+
+// expectChart fails the test unless data is the report's chart: a PNG of
+// 800 by 400 pixels.
+func expectChart(t *testing.T, where string, data []byte) {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("%s: the file is not a PNG (%d bytes): %v", where, len(data), err)
+	}
+	if b := img.Bounds(); b.Dx() != 800 || b.Dy() != 400 {
+		t.Errorf("%s: the chart is %dx%d, want 800x400", where, b.Dx(), b.Dy())
+	}
+}
+
+// aWeekToReport pages the ops team once (acknowledged after two minutes)
+// and moves past the next Monday's handoff, so that /oncall report has a
+// week with something in it.
+func aWeekToReport(h *Harness) {
+	h.T.Helper()
+	h.PostAlerts(Firing("alertname=DiskFull").Summary("disk full on db-03"))
+	h.Advance(2 * time.Minute)
+	h.API("POST", "/api/v1/incidents/1/ack")
+	h.Advance(7 * 24 * time.Hour)
+}
+
+// cardOf is the first line of the handoff card, which every platform's
+// answer carries as it is.
+const cardOf = "Handoff report for ops"
+
+// Issue 11 on Slack: /oncall report typed in the team's channel answers
+// the card in the channel, then the chart comes as a file shared into
+// that channel through the files API (an upload URL, the bytes, the
+// share), its alt text as the comment; over HTTP and Socket Mode alike.
+func TestReportChartOnSlack(t *testing.T) {
+	withRoom := func(cfg string) string {
+		return strings.Replace(cfg, "{name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops}",
+			"{name: ops, members: [alice, bob, carol], leads: [alice], schedule: ops, rooms: {slack: C0TEAM}}", 1)
+	}
+	for _, c := range []struct {
+		name   string
+		config string
+		report func(t *testing.T, h *Harness) (responseType, text string)
+	}{
+		{"HTTP", withRoom(slackConfig), func(_ *testing.T, h *Harness) (string, string) {
+			_, kind, text := h.SlackCommand("U0BOB", "C0TEAM", "report")
+			return kind, text
+		}},
+		{"Socket Mode", withRoom(slackSocketConfig), func(t *testing.T, h *Harness) (string, string) {
+			h.Slack.Socket.WaitConnections(1)
+			return commandAnswer(t, h.Slack.Socket.WaitAck(h.Slack.Socket.SlashCommand("U0BOB", "C0TEAM", "report")))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := New(t, WithConfig(c.config))
+			h.Slack.AddChannel("C0TEAM", "ops")
+			aWeekToReport(h)
+
+			kind, text := c.report(t, h)
+			if kind != "in_channel" || !strings.HasPrefix(text, cardOf) {
+				t.Fatalf("answer = %s %q, want the card in the channel", kind, text)
+			}
+			files := h.Slack.WaitFiles("C0TEAM", 1)
+			if len(files) != 1 {
+				t.Fatalf("files in the team's channel = %d, want the chart once", len(files))
+			}
+			f := files[0]
+			expectChart(t, "slack file "+f.Name, f.Data)
+			if f.ThreadTS != "" || !strings.HasPrefix(f.Name, "handoff-ops-") || !strings.HasSuffix(f.Name, ".png") {
+				t.Errorf("file %q in thread %q, want handoff-ops-<date>.png in the channel itself", f.Name, f.ThreadTS)
+			}
+			if !strings.Contains(f.AltText, "Interruptions per day for ops") || f.Comment != f.AltText {
+				t.Errorf("alt text %q, comment %q: want the chart described in both", f.AltText, f.Comment)
+			}
+		})
+	}
+}
