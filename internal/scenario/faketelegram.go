@@ -1,8 +1,13 @@
 package scenario
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"image"
+	_ "image/jpeg" // the photos Telegram takes: JPEG, PNG
+	_ "image/png"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -31,15 +36,21 @@ type TelegramTopic struct {
 
 // TelegramMessage is a message the fake keeps, with its edits.
 type TelegramMessage struct {
-	ID       int
-	ChatID   int64
-	Topic    int
+	ID     int
+	ChatID int64
+	Topic  int
+	// Text is the words the message shows: its text, or a photo's
+	// caption.
 	Text     string
 	Keyboard string // the reply_markup JSON
 	Edits    int
 	ReplyTo  int
 	// Mentions are the message's text mentions.
 	Mentions []TelegramMention
+	// Photo is a photo message's picture as uploaded (sendPhoto), named
+	// PhotoName; nil for a text message.
+	Photo     []byte
+	PhotoName string
 }
 
 // TelegramMention is a text mention: the words that link to a user.
@@ -49,7 +60,8 @@ type TelegramMention struct {
 }
 
 // FakeTelegram is a stateful stand-in for the Bot API: forum topics that
-// open and close, messages and their edits, callback answers; it answers
+// open and close, messages and their edits, photos uploaded with their
+// captions, callback answers; it answers
 // like the Bot API ({"ok":false,"error_code":...} and 429 with
 // retry_after) and fails on demand.
 type FakeTelegram struct {
@@ -214,6 +226,8 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 		f.messages = append(f.messages, m)
 		tgReply(w, map[string]any{"message_id": m.ID, "date": 1772420400, "chat": map[string]any{"id": chatID, "type": "supergroup"},
 			"message_thread_id": topic, "text": m.Text})
+	case "sendPhoto":
+		f.sendPhoto(w, r, chatID, topic)
 	case "editMessageText":
 		id, _ := strconv.Atoi(v("message_id"))
 		for _, m := range f.messages {
@@ -246,6 +260,74 @@ func (f *FakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		tgError(w, 404, "Not Found: method not found")
 	}
+}
+
+// maxTelegramCaption is the longest caption Telegram takes, in UTF-16
+// code units.
+const maxTelegramCaption = 1024
+
+// sendPhoto takes a photo uploaded as the multipart file part "photo"
+// (a file_id or URL would name a file the fake cannot fetch), checks it
+// as Telegram does (a picture it can read, width and height within 10000
+// together and at most 20:1, a caption of at most 1024 characters, an
+// open topic, the group's limit) and keeps it as a message. f.mu is held.
+func (f *FakeTelegram) sendPhoto(w http.ResponseWriter, r *http.Request, chatID int64, topic int) {
+	v := r.FormValue
+	var file []byte
+	var name string
+	if r.MultipartForm != nil && len(r.MultipartForm.File["photo"]) == 1 {
+		fh := r.MultipartForm.File["photo"][0]
+		part, err := fh.Open()
+		if err == nil {
+			file, err = io.ReadAll(part)
+			part.Close()
+		}
+		if err != nil {
+			tgError(w, 400, "Bad Request: can't read the photo: "+err.Error())
+			return
+		}
+		name = fh.Filename
+	}
+	if file == nil {
+		tgError(w, 400, "Bad Request: there is no photo in the request")
+		return
+	}
+	pic, _, err := image.DecodeConfig(bytes.NewReader(file))
+	if err != nil {
+		tgError(w, 400, "Bad Request: IMAGE_PROCESS_FAILED")
+		return
+	}
+	if long, short := max(pic.Width, pic.Height), min(pic.Width, pic.Height); pic.Width+pic.Height > 10000 || short == 0 || long > 20*short {
+		tgError(w, 400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+		return
+	}
+	caption := v("caption")
+	if len(utf16.Encode([]rune(caption))) > maxTelegramCaption {
+		tgError(w, 400, "Bad Request: message caption is too long")
+		return
+	}
+	if topic != 0 && chatID == TelegramForum {
+		if tp, ok := f.topics[topic]; !ok || tp.Closed {
+			tgError(w, 400, "Bad Request: TOPIC_CLOSED")
+			return
+		}
+	}
+	if wait := f.overGroupLimit(chatID); wait > 0 {
+		f.throttled++
+		tgFailure(w, failure{code: 429, retryAfter: strconv.Itoa(int((wait + time.Second - 1) / time.Second))})
+		return
+	}
+	f.seq++
+	m := &TelegramMessage{ID: f.seq, ChatID: chatID, Topic: topic, Text: caption, Photo: file, PhotoName: name, Keyboard: v("reply_markup")}
+	var rp struct {
+		MessageID int `json:"message_id"`
+	}
+	json.Unmarshal([]byte(v("reply_parameters")), &rp)
+	m.ReplyTo = rp.MessageID
+	f.messages = append(f.messages, m)
+	tgReply(w, map[string]any{"message_id": m.ID, "date": 1772420400, "chat": map[string]any{"id": chatID, "type": "supergroup"},
+		"message_thread_id": topic, "caption": caption, "photo": []map[string]any{{"file_id": fmt.Sprintf("photo-%d", m.ID),
+			"file_unique_id": fmt.Sprintf("u%d", m.ID), "width": pic.Width, "height": pic.Height, "file_size": len(file)}}})
 }
 
 // textMentions checks a message's entities as Telegram does (offsets and
@@ -281,6 +363,16 @@ func textMentions(text, raw string) ([]TelegramMention, error) {
 		out = append(out, TelegramMention{Text: string(utf16.Decode(units[e.Offset : e.Offset+e.Length])), UserID: e.User.ID})
 	}
 	return out, nil
+}
+
+// AddTopic opens a topic in the forum as its members would, outside the
+// bot (a team's "Handoffs", say), and returns its id.
+func (f *FakeTelegram) AddTopic(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	f.topics[f.seq] = &TelegramTopic{ID: f.seq, Name: name}
+	return f.seq
 }
 
 // Topic returns a copy of the topic named name, or nil.

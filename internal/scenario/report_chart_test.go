@@ -83,3 +83,33 @@ func TestReportChartOnSlack(t *testing.T) {
 		})
 	}
 }
+
+// Issue 11 on Telegram: /oncall report typed in a topic of the team's
+// forum answers with one photo in that topic, replying to the command:
+// the chart, the card its caption.
+func TestReportChartOnTelegram(t *testing.T) {
+	h := New(t, WithConfig(telegramConfig))
+	topic := h.Telegram.AddTopic("Handoffs")
+	aWeekToReport(h)
+
+	h.TelegramCommand(1002, topic, "/oncall report")
+	var photos []TelegramMessage
+	for _, m := range h.Telegram.Messages(TelegramForum, topic) {
+		if m.Photo != nil {
+			photos = append(photos, m)
+		} else {
+			t.Errorf("a message besides the photo: %q", m.Text)
+		}
+	}
+	if len(photos) != 1 {
+		t.Fatalf("photos in the topic = %d, want the chart once", len(photos))
+	}
+	p := photos[0]
+	expectChart(t, "telegram photo "+p.PhotoName, p.Photo)
+	if !strings.HasPrefix(p.Text, cardOf) || !strings.Contains(p.Text, "• Incidents: 1") {
+		t.Errorf("caption = %q, want the card", p.Text)
+	}
+	if p.ReplyTo != 900 {
+		t.Errorf("the photo replies to message %d, want the command (900)", p.ReplyTo)
+	}
+}

@@ -6,6 +6,7 @@
 package telegram
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -417,11 +418,48 @@ func (h *Inbound) command(ctx context.Context, m *models.Message) {
 	}
 	// A reply quotes what it was told (the words typed, names), and in a
 	// group everyone there reads it: it is content, its entities broken.
+	text := breakAutoEntities(reply.Text)
+	img := reply.Image
+	// A picture goes with its text in one message, the text as its
+	// caption, when the text fits one; else the text goes first and the
+	// picture follows it. The text matters more: a photo refused with
+	// its caption leaves the text to go alone.
+	if img != nil && utf16Len(text) <= maxCaption {
+		err := h.platform.sendPhoto(ctx, m.Chat.ID, m.MessageThreadID, *img, text, m.ID)
+		if err == nil {
+			return
+		}
+		h.log.Warn("answer a telegram command with a photo; answering with the text alone", "chat", m.Chat.ID, "err", err)
+		img = nil
+	}
 	_, err := h.platform.bot.SendMessage(ctx, &tg.SendMessageParams{ChatID: m.Chat.ID, MessageThreadID: m.MessageThreadID,
-		Text: breakAutoEntities(reply.Text), ReplyParameters: &models.ReplyParameters{MessageID: m.ID}})
+		Text: text, ReplyParameters: &models.ReplyParameters{MessageID: m.ID}})
 	if err != nil {
 		h.log.Warn("answer a telegram command", "chat", m.Chat.ID, "err", err)
 	}
+	if img != nil {
+		if err := h.platform.sendPhoto(ctx, m.Chat.ID, m.MessageThreadID, *img, "", m.ID); err != nil {
+			h.log.Warn("send a telegram command's photo", "chat", m.Chat.ID, "err", err)
+		}
+	}
+}
+
+// maxCaption is the longest caption Telegram takes on a photo: 1024
+// characters, counted here in UTF-16 code units as Telegram counts a
+// message's length (a character outside the BMP is two).
+const maxCaption = 1024
+
+// sendPhoto uploads a picture (sendPhoto, multipart) into a chat's topic
+// (0: none) as a reply to message replyTo, with caption (already
+// content-safe) when not empty.
+func (p *Platform) sendPhoto(ctx context.Context, chatID int64, topic int, img chat.Image, caption string, replyTo int) error {
+	_, err := p.bot.SendPhoto(ctx, &tg.SendPhotoParams{ChatID: chatID, MessageThreadID: topic,
+		Photo:   &models.InputFileUpload{Filename: img.Name, Data: bytes.NewReader(img.Data)},
+		Caption: caption, ReplyParameters: &models.ReplyParameters{MessageID: replyTo}})
+	if err != nil {
+		return retryable(fmt.Errorf("send photo %s: %w", img.Name, err))
+	}
+	return nil
 }
 
 // maxAnswer is the most a callback query's answer shows, in characters.
