@@ -158,6 +158,7 @@ func (c *Console) Routes(r chi.Router) {
 			r.Get("/incidents/{id}", c.roomPage)
 			r.Post("/incidents/{id}/command", c.command)
 			r.Get("/oncall", c.oncallPage)
+			r.Get("/schedules/{team}", c.schedulePage)
 			r.Get("/reports", c.reportsIndex)
 			r.Get("/reports/{team}", c.reportPage)
 			r.Get("/reports/{team}/chart.svg", c.reportChart)
