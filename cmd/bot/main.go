@@ -57,6 +57,8 @@ commands:
   plan     -f PATH: what applying the files would change (exit 0: nothing, 2: changes, 1: errors)
   apply    -f PATH: the plan, then applied to the database
   export   -o DIR: the applied configuration, run-time edits folded in, as files apply accepts
+  import   pagerduty-history --team 'PD team=bot team' [--user 'PD name=person'] [--since DATE --until DATE]:
+           PagerDuty's incidents and log entries, for the report's trend (PAGERDUTY_TOKEN)
   report   --team NAME [--week 2026-W48 | --from DATE --to DATE] [--format md|json|csv]: the handoff report
   version  print the version`
 
@@ -92,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "report":
 		return reportCommand(ctx, args[1:], stdout, stderr)
+	case "import":
+		return importCommand(ctx, args[1:], stdout, stderr)
 	case "plan", "apply", "export":
 		return configCommand(ctx, args[0], args[1:], os.Stdin, stdout, stderr)
 	case "version":

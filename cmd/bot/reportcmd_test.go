@@ -45,3 +45,29 @@ func TestReportCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestImportCommandRefusals(t *testing.T) {
+	t.Setenv("BOT_DB", "")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "bot.yaml")
+	body := strings.ReplaceAll("database: "+filepath.Join(dir, "bot.db")+"\n"+hupConfig, "%LEADHOOK%", "http://127.0.0.1:1/none")
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"import"}, "say what to import"},
+		{[]string{"import", "pagerduty-history", "--config", cfg}, "map at least one PagerDuty team"},
+		{[]string{"import", "pagerduty-history", "--config", cfg, "--team", "Engineering"}, "is not NAME=name-in-the-bot"},
+		{[]string{"import", "pagerduty-history", "--config", cfg, "--team", "Engineering=nope"}, `the bot has no team "nope"`},
+		{[]string{"import", "pagerduty-history", "--config", cfg, "--team", "Engineering=ops", "--since", "last year"}, "is not a date"},
+		{[]string{"import", "pagerduty-history", "--config", cfg, "--team", "Engineering=ops", "--base-url", "http://127.0.0.1:1"}, "token is required"},
+	} {
+		t.Setenv("PAGERDUTY_TOKEN", "")
+		if _, _, err := runCmdErr(c.args...); err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("bot %v: %v, want %q", c.args, err, c.says)
+		}
+	}
+}

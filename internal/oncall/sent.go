@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/oncallbot/bot/internal/store"
 )
 
 // Sent is one notification the engine decided on, as a report reads it.
@@ -55,4 +57,16 @@ func SentFor(ctx context.Context, db *sql.DB, incidents []int64) ([]Sent, error)
 		}
 	}
 	return out, nil
+}
+
+// ImportSent records a notification of another pager's history, for the
+// handoff report: key keeps a second import from counting it twice.
+func ImportSent(tx *store.Tx, incident int64, key string, s Sent) error {
+	_, err := tx.Exec(`INSERT INTO notifications (incident_id, idempotency_key, person, method, cycle, step, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+		incident, "import/"+key, s.Person, s.Method, s.Cycle, s.Step, s.State, s.At.UnixMilli(), s.At.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("import notification %s: %w", key, err)
+	}
+	return nil
 }
