@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +47,17 @@ type DiscordMessage struct {
 	// Pings are who the message notifies by its mentions, given its
 	// allowed_mentions: user ids, or "@everyone".
 	Pings []string
+}
+
+// DiscordAttachment is a file an interaction's answer carried: the
+// answer's message, in the interaction's channel, shows it under Content.
+type DiscordAttachment struct {
+	Interaction, Channel string
+	Name, ContentType    string
+	Data                 []byte
+	// Content and Flags are the answer's message's.
+	Content string
+	Flags   int
 }
 
 // pings works out whom a message's mentions notify, as Discord does: with
@@ -84,7 +98,8 @@ func pings(body map[string]any) []string {
 
 // FakeDiscord is a stateful stand-in for Discord's REST API as discordgo
 // calls it: private threads with members that archive, messages and
-// edits, DM channels; it checks the bot token and fails on demand (429
+// edits, DM channels, interaction answers with files (multipart, at the
+// callback endpoint); it checks the bot token and fails on demand (429
 // with retry_after, or 5xx).
 type FakeDiscord struct {
 	t   testing.TB
@@ -98,6 +113,10 @@ type FakeDiscord struct {
 	// memberFailures fail the next thread-member additions only, to
 	// leave a thread half made.
 	memberFailures int
+	attachments    []*DiscordAttachment
+	// posted are the channels of the interactions posted to the bot's
+	// HTTP endpoint, by id; the gateway keeps those it dispatched.
+	posted map[string]string
 
 	// Gateway is the websocket side, and the interaction callbacks.
 	Gateway *FakeDiscordGateway
@@ -105,7 +124,7 @@ type FakeDiscord struct {
 
 // NewFakeDiscord starts the fake.
 func NewFakeDiscord(t testing.TB) *FakeDiscord {
-	f := &FakeDiscord{t: t, threads: map[string]*DiscordThread{}, Gateway: newFakeDiscordGateway(t)}
+	f := &FakeDiscord{t: t, threads: map[string]*DiscordThread{}, posted: map[string]string{}, Gateway: newFakeDiscordGateway(t)}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -160,6 +179,11 @@ func dcJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func (f *FakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v9/interactions/") && strings.HasSuffix(r.URL.Path, "/callback") &&
+		strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		f.callbackWithFiles(w, r)
+		return
+	}
 	// Discord asks no bot token for these; the gateway checks its own.
 	if f.Gateway.serve(w, r) {
 		return
@@ -178,13 +202,7 @@ func (f *FakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl, ok := takeFailure(&f.failures, path); ok {
-		if fl.code == 429 {
-			w.Header().Set("Retry-After", fl.retryAfter)
-			w.Header().Set("X-RateLimit-Scope", "user")
-			dcJSON(w, 429, map[string]any{"message": "You are being rate limited.", "retry_after": json.Number(fl.retryAfter), "global": false})
-			return
-		}
-		dcJSON(w, fl.code, map[string]any{"message": "induced failure", "code": 0})
+		dcFailure(w, fl)
 		return
 	}
 	parts := strings.Split(path, "/")
@@ -259,6 +277,174 @@ func (f *FakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// dcFailure answers an induced failure as Discord answers it.
+func dcFailure(w http.ResponseWriter, fl failure) {
+	if fl.code == 429 {
+		w.Header().Set("Retry-After", fl.retryAfter)
+		w.Header().Set("X-RateLimit-Scope", "user")
+		dcJSON(w, 429, map[string]any{"message": "You are being rate limited.", "retry_after": json.Number(fl.retryAfter), "global": false})
+		return
+	}
+	dcJSON(w, fl.code, map[string]any{"message": "induced failure", "code": 0})
+}
+
+// maxDiscordUpload is the most a message's files may weigh together on a
+// server without boosts.
+const maxDiscordUpload = 10 << 20
+
+var discordFilePart = regexp.MustCompile(`^files\[(\d+)\]$`)
+
+// callbackWithFiles takes an interaction's answer sent as Discord takes
+// one with files: multipart, the answer as payload_json and each file as
+// a files[n] part with a file name; an answer of a kind that shows no
+// message (a pong, a deferral) takes none, and attachments the payload
+// lists must name parts sent. The answer itself is then taken as any
+// callback (once, by the interaction's id and token), and its files kept
+// only if it was.
+func (f *FakeDiscord) callbackWithFiles(w http.ResponseWriter, r *http.Request) {
+	badForm := func(why string) {
+		dcJSON(w, 400, map[string]any{"message": "Invalid Form Body: " + why, "code": 50035})
+	}
+	f.mu.Lock()
+	fl, failed := takeFailure(&f.failures, strings.TrimPrefix(r.URL.Path, "/api/v9/"))
+	f.mu.Unlock()
+	if failed {
+		dcFailure(w, fl)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxDiscordUpload+1<<20)
+	if err := r.ParseMultipartForm(maxDiscordUpload); err != nil {
+		if strings.Contains(err.Error(), "too large") {
+			dcJSON(w, 413, map[string]any{"message": "Request entity too large", "code": 40005})
+			return
+		}
+		badForm(err.Error())
+		return
+	}
+	payloads := r.MultipartForm.Value["payload_json"]
+	if len(payloads) != 1 {
+		badForm("want one payload_json part")
+		return
+	}
+	var body struct {
+		Type int `json:"type"`
+		Data struct {
+			Content     string `json:"content"`
+			Flags       int    `json:"flags"`
+			Attachments []struct {
+				ID json.Number `json:"id"`
+			} `json:"attachments"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(payloads[0]), &body); err != nil {
+		badForm("payload_json: " + err.Error())
+		return
+	}
+	if body.Type != 4 && body.Type != 7 {
+		badForm(fmt.Sprintf("an answer of type %d shows no message to attach files to", body.Type))
+		return
+	}
+	parts := map[int]DiscordAttachment{}
+	for name, fhs := range r.MultipartForm.File {
+		m := discordFilePart.FindStringSubmatch(name)
+		if m == nil || len(fhs) != 1 || fhs[0].Filename == "" {
+			badForm(fmt.Sprintf("part %q is not one files[n] with a file name", name))
+			return
+		}
+		n, _ := strconv.Atoi(m[1])
+		part, err := fhs[0].Open()
+		if err != nil {
+			badForm(err.Error())
+			return
+		}
+		data, err := io.ReadAll(part)
+		part.Close()
+		if err != nil {
+			badForm(err.Error())
+			return
+		}
+		parts[n] = DiscordAttachment{Name: fhs[0].Filename, ContentType: fhs[0].Header.Get("Content-Type"), Data: data}
+	}
+	for _, a := range body.Data.Attachments {
+		if n, err := strconv.Atoi(a.ID.String()); err != nil || parts[n].Name == "" {
+			badForm(fmt.Sprintf("attachment %s names no files[n] part", a.ID))
+			return
+		}
+	}
+	// The answer goes to the callback as a JSON one would.
+	answer := httptest.NewRequest(http.MethodPost, r.URL.Path, strings.NewReader(payloads[0]))
+	answer.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	f.Gateway.serve(rec, answer)
+	if rec.Code == http.StatusNoContent {
+		id := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v9/interactions/"), "/")[0]
+		channel := f.interactionChannel(id)
+		ns := slices.Sorted(maps.Keys(parts))
+		f.mu.Lock()
+		for _, n := range ns {
+			a := parts[n]
+			a.Interaction, a.Channel, a.Content, a.Flags = id, channel, body.Data.Content, body.Data.Flags
+			f.attachments = append(f.attachments, &a)
+		}
+		f.mu.Unlock()
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
+}
+
+// interactionChannel is the channel of an interaction the fake sent the
+// bot, over HTTP or the gateway: where its answer shows.
+func (f *FakeDiscord) interactionChannel(id string) string {
+	f.mu.Lock()
+	ch, ok := f.posted[id]
+	f.mu.Unlock()
+	if ok {
+		return ch
+	}
+	g := f.Gateway
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, s := range g.sessions {
+		for _, e := range s.sent {
+			if d, ok := e.d.(map[string]any); ok && e.event == "INTERACTION_CREATE" && d["id"] == id {
+				ch, _ := d["channel_id"].(string)
+				return ch
+			}
+		}
+	}
+	return ""
+}
+
+// expectPosted registers an interaction posted to the bot's HTTP
+// endpoint, so that its answer is taken at the callback endpoint too
+// (once, by its id and token) and shows in its channel.
+func (f *FakeDiscord) expectPosted(id, token, channel string) {
+	f.mu.Lock()
+	f.posted[id] = channel
+	f.mu.Unlock()
+	g := f.Gateway
+	g.mu.Lock()
+	g.interactions[id] = &dcInteraction{token: token}
+	g.mu.Unlock()
+}
+
+// Attachments returns copies of the files the answers to interactions in
+// a channel carried, in order.
+func (f *FakeDiscord) Attachments(channel string) []DiscordAttachment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []DiscordAttachment
+	for _, a := range f.attachments {
+		if a.Channel == channel {
+			out = append(out, *a)
+		}
+	}
+	return out
+}
+
 // Thread returns a copy of the thread named name, or nil.
 func (f *FakeDiscord) Thread(name string) *DiscordThread {
 	f.mu.Lock()
@@ -290,6 +476,11 @@ func (f *FakeDiscord) Messages(channel string) []DiscordMessage {
 func (h *Harness) DiscordInteraction(interaction map[string]any, key ed25519.PrivateKey, skew int64) Response {
 	h.T.Helper()
 	body, _ := json.Marshal(interaction)
+	if id, _ := interaction["id"].(string); id != "" {
+		token, _ := interaction["token"].(string)
+		channel, _ := interaction["channel_id"].(string)
+		h.Discord.expectPosted(id, token, channel)
+	}
 	ts := fmt.Sprint(h.Clock.Now().Unix() + skew)
 	sig := ed25519.Sign(key, append([]byte(ts), body...))
 	r := h.do("POST", "/discord/interactions", http.Header{"Content-Type": {"application/json"},

@@ -22,8 +22,8 @@ func expectChart(t *testing.T, where string, data []byte) {
 }
 
 // aWeekToReport pages the ops team once (acknowledged after two minutes)
-// and moves past the next Monday's handoff, so that /oncall report has a
-// week with something in it.
+// and lets a week pass, so that the week /oncall report picks holds the
+// page.
 func aWeekToReport(h *Harness) {
 	h.T.Helper()
 	h.PostAlerts(Firing("alertname=DiskFull").Summary("disk full on db-03"))
@@ -111,5 +111,65 @@ func TestReportChartOnTelegram(t *testing.T) {
 	}
 	if p.ReplyTo != 900 {
 		t.Errorf("the photo replies to message %d, want the command (900)", p.ReplyTo)
+	}
+}
+
+// Issue 11 on Discord: /oncall report typed in the team's channel is
+// answered there with the card and the chart attached (a multipart
+// answer at the interaction's callback: payload_json and files[0]), over
+// the interactions endpoint (which then answers 202 with no body) and
+// the gateway alike. A file Discord refuses leaves the card, alone.
+func TestReportChartOnDiscord(t *testing.T) {
+	const channel = DiscordIncident // the team's channel
+	for _, c := range []struct {
+		name            string
+		gateway, refuse bool
+		// report runs /oncall report as bob and returns the answer's
+		// words as Discord took them.
+		report func(t *testing.T, h *Harness) string
+	}{
+		{"interactions endpoint", false, false, func(t *testing.T, h *Harness) string {
+			r := h.DiscordCommand("222", channel, "report")
+			if r.Code != 202 || len(r.Body) != 0 {
+				t.Fatalf("answered %d %s, want 202 with no body: the answer went to the callback", r.Code, r.Body)
+			}
+			return h.Discord.Gateway.WaitCallback("1").Content
+		}},
+		{"gateway", true, false, func(t *testing.T, h *Harness) string {
+			return h.Discord.Gateway.WaitCallback(h.Discord.Gateway.Command("222", channel, "report")).Content
+		}},
+		{"gateway, the file refused", true, true, func(t *testing.T, h *Harness) string {
+			h.Discord.FailNextOn("/callback", 1, 413, "")
+			return h.Discord.Gateway.WaitCallback(h.Discord.Gateway.Command("222", channel, "report")).Content
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var h *Harness
+			if c.gateway {
+				h = newDiscordGateway(t, discordGatewayConfig)
+			} else {
+				h = New(t, WithConfig(discordConfig))
+			}
+			aWeekToReport(h)
+
+			if content := c.report(t, h); !strings.Contains(content, cardOf) {
+				t.Fatalf("answer = %q, want the card", content)
+			}
+			files := h.Discord.Attachments(channel)
+			if c.refuse {
+				if len(files) != 0 {
+					t.Fatalf("attachments after a refusal: %d", len(files))
+				}
+				return
+			}
+			if len(files) != 1 {
+				t.Fatalf("attachments in the team's channel = %d, want the chart once", len(files))
+			}
+			a := files[0]
+			expectChart(t, "discord attachment "+a.Name, a.Data)
+			if a.ContentType != "image/png" || !strings.HasPrefix(a.Name, "handoff-ops-") || a.Flags&64 != 0 || !strings.Contains(a.Content, cardOf) {
+				t.Errorf("attachment %q (%s) with flags %d under %q, want the chart under the card, for everyone", a.Name, a.ContentType, a.Flags, a.Content)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@
 package discord
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -321,6 +322,10 @@ type Inbound struct {
 	dir  atomic.Pointer[directory]
 	room func(ctx context.Context, channel string) (int64, bool)
 	log  *slog.Logger
+	// callbacks posts the answers that carry a file to the interaction's
+	// callback endpoint, which the HTTP endpoint needs for them (see
+	// ServeHTTP); made by the first Reload, nil until then.
+	callbacks atomic.Pointer[discordgo.Session]
 }
 
 // directory is what the configuration says of Discord's ids.
@@ -351,8 +356,18 @@ func NewInbound(publicKey string, now func() time.Time, exec *chat.Executor,
 // Reload puts cfg's Discord ids in force for the interactions that come
 // next: people's user ids (people[].discord) and the teams' channels
 // (teams[].rooms.discord). The public key and the log are kept: they are
-// the bot's as it started.
+// the bot's as it started. So is the REST client the HTTP endpoint
+// answers files with, made from the first configuration's credentials
+// (discord.bot_token, api_url), which later reloads do not change.
 func (h *Inbound) Reload(cfg *config.Config) {
+	if dc := cfg.Discord; dc != nil && h.callbacks.Load() == nil {
+		p, err := New(dc.BotToken, dc.APIURL)
+		if err != nil {
+			h.log.Error("discord: no client for the answers with files; they go as text", "err", err)
+		} else {
+			h.callbacks.CompareAndSwap(nil, p.s)
+		}
+	}
 	d := &directory{users: map[string]string{}, teams: map[string]string{}}
 	for _, p := range cfg.People {
 		if p.Discord != "" {
@@ -398,7 +413,44 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	if hasFiles(resp) {
+		// Discord takes no files in the HTTP response to an interaction,
+		// only at the callback endpoint, and then wants 202 with no body
+		// here. Should the callback fail, the text goes here alone.
+		if h.callback(r.Context(), &in, resp) {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		resp = textOnly(resp)
+	}
 	respond(w, *resp)
+}
+
+// callback posts an answer to the interaction's callback endpoint and
+// says whether it went.
+func (h *Inbound) callback(ctx context.Context, in *discordgo.Interaction, resp *discordgo.InteractionResponse) bool {
+	s := h.callbacks.Load()
+	if s == nil {
+		return false
+	}
+	if err := s.InteractionRespond(in, resp, discordgo.WithContext(ctx)); err != nil {
+		h.log.Warn("discord: answer an interaction with a file; answering with the text alone", "interaction", in.ID, "err", err)
+		return false
+	}
+	return true
+}
+
+// hasFiles says whether an answer carries files, which go only as a
+// multipart body.
+func hasFiles(resp *discordgo.InteractionResponse) bool {
+	return resp.Data != nil && len(resp.Data.Files) > 0
+}
+
+// textOnly is an answer without its files, for when they cannot go.
+func textOnly(resp *discordgo.InteractionResponse) *discordgo.InteractionResponse {
+	data := *resp.Data
+	data.Files = nil
+	return &discordgo.InteractionResponse{Type: resp.Type, Data: &data}
 }
 
 // errUnsupported is an interaction of a kind the bot does not take
@@ -435,6 +487,12 @@ func (h *Inbound) Answer(ctx context.Context, in *discordgo.Interaction) (*disco
 		// A press's outcome shows on the card (through the outbox); the
 		// presser alone hears the words.
 		data.Flags = discordgo.MessageFlagsEphemeral
+	}
+	if img := reply.Image; img != nil && data.Flags&discordgo.MessageFlagsEphemeral == 0 {
+		// The picture is the message's attachment (files[0] of a
+		// multipart answer), shown under the text. Its reader is read
+		// once: the answer is sent once.
+		data.Files = []*discordgo.File{{Name: img.Name, ContentType: http.DetectContentType(img.Data), Reader: bytes.NewReader(img.Data)}}
 	}
 	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: data}, nil
 }

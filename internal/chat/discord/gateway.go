@@ -240,7 +240,13 @@ func (g *Gateway) answer(ctx context.Context, in *discordgo.Interaction) {
 	}
 	// A command has taken effect by now whether or not its answer gets
 	// through: the card changes through the outbox either way.
-	if err := g.s.InteractionRespond(in, resp, discordgo.WithContext(ctx)); err != nil {
+	err = g.s.InteractionRespond(in, resp, discordgo.WithContext(ctx))
+	if err != nil && hasFiles(resp) {
+		// The file may be what Discord refused: the text still matters.
+		g.log.Warn("discord gateway: answer an interaction with a file; answering with the text alone", "interaction", in.ID, "err", err)
+		err = g.s.InteractionRespond(in, textOnly(resp), discordgo.WithContext(ctx))
+	}
+	if err != nil {
 		g.log.Warn("discord gateway: answer an interaction", "interaction", in.ID, "err", err)
 	}
 }
