@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"strings"
 	"testing"
@@ -26,15 +27,15 @@ func expectChart(t *testing.T, where string, data []byte) {
 // page.
 func aWeekToReport(h *Harness) {
 	h.T.Helper()
-	h.PostAlerts(Firing("alertname=DiskFull").Summary("disk full on db-03"))
+	inc := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull").Summary("disk full on db-03")))
 	h.Advance(2 * time.Minute)
-	h.API("POST", "/api/v1/incidents/1/ack")
+	h.API("POST", fmt.Sprintf("/api/v1/incidents/%d/ack", inc.ID))
 	h.Advance(7 * 24 * time.Hour)
 }
 
-// cardOf is the first line of the handoff card, which every platform's
-// answer carries as it is.
-const cardOf = "Handoff report for ops"
+// cardHead starts the handoff card, which every platform's answer
+// carries as it is.
+const cardHead = "Handoff report for ops"
 
 // Issue 11 on Slack: /oncall report typed in the team's channel answers
 // the card in the channel, then the chart comes as a file shared into
@@ -65,7 +66,7 @@ func TestReportChartOnSlack(t *testing.T) {
 			aWeekToReport(h)
 
 			kind, text := c.report(t, h)
-			if kind != "in_channel" || !strings.HasPrefix(text, cardOf) {
+			if kind != "in_channel" || !strings.HasPrefix(text, cardHead) {
 				t.Fatalf("answer = %s %q, want the card in the channel", kind, text)
 			}
 			files := h.Slack.WaitFiles("C0TEAM", 1)
@@ -106,7 +107,7 @@ func TestReportChartOnTelegram(t *testing.T) {
 	}
 	p := photos[0]
 	expectChart(t, "telegram photo "+p.PhotoName, p.Photo)
-	if !strings.HasPrefix(p.Text, cardOf) || !strings.Contains(p.Text, "• Incidents: 1") {
+	if !strings.HasPrefix(p.Text, cardHead) || !strings.Contains(p.Text, "• Incidents: 1") {
 		t.Errorf("caption = %q, want the card", p.Text)
 	}
 	if p.ReplyTo != 900 {
@@ -133,7 +134,7 @@ func TestReportChartOnDiscord(t *testing.T) {
 			if r.Code != 202 || len(r.Body) != 0 {
 				t.Fatalf("answered %d %s, want 202 with no body: the answer went to the callback", r.Code, r.Body)
 			}
-			return h.Discord.Gateway.WaitCallback("1").Content
+			return h.Discord.Gateway.WaitCallback("1").Content // DiscordCommand's interaction id
 		}},
 		{"gateway", true, false, func(t *testing.T, h *Harness) string {
 			return h.Discord.Gateway.WaitCallback(h.Discord.Gateway.Command("222", channel, "report")).Content
@@ -152,7 +153,7 @@ func TestReportChartOnDiscord(t *testing.T) {
 			}
 			aWeekToReport(h)
 
-			if content := c.report(t, h); !strings.Contains(content, cardOf) {
+			if content := c.report(t, h); !strings.Contains(content, cardHead) {
 				t.Fatalf("answer = %q, want the card", content)
 			}
 			files := h.Discord.Attachments(channel)
@@ -167,7 +168,7 @@ func TestReportChartOnDiscord(t *testing.T) {
 			}
 			a := files[0]
 			expectChart(t, "discord attachment "+a.Name, a.Data)
-			if a.ContentType != "image/png" || !strings.HasPrefix(a.Name, "handoff-ops-") || a.Flags&64 != 0 || !strings.Contains(a.Content, cardOf) {
+			if a.ContentType != "image/png" || !strings.HasPrefix(a.Name, "handoff-ops-") || a.Flags&64 != 0 || !strings.Contains(a.Content, cardHead) {
 				t.Errorf("attachment %q (%s) with flags %d under %q, want the chart under the card, for everyone", a.Name, a.ContentType, a.Flags, a.Content)
 			}
 		})
