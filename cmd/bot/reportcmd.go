@@ -27,7 +27,7 @@ func reportCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	week := fs.String("week", "", "an ISO week, 2026-W48 (default: the last full on-call week)")
 	from := fs.String("from", "", "first day, 2026-11-23 (with --to)")
 	to := fs.String("to", "", "the day after the last, 2026-11-30 (with --from)")
-	format := fs.String("format", "md", "md, json or csv")
+	format := fs.String("format", "md", "md, html, json or csv")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,6 +89,8 @@ func reportCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return h.CSV(stdout)
 	case "md":
 		return h.Markdown(stdout)
+	case "html":
+		return h.HTML(stdout)
 	}
-	return fmt.Errorf("--format %q: want md, json or csv", *format)
+	return fmt.Errorf("--format %q: want md, html, json or csv", *format)
 }

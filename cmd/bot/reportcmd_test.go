@@ -29,6 +29,10 @@ func TestReportCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &h); err != nil || code != 0 || h.Team != "ops" || len(h.Trend) != 4 {
 		t.Fatalf("json report: exit %d %v\n%s", code, err, out)
 	}
+	out, _, code = runCmd(t, "report", "--config", cfg, "--team", "ops", "--week", "2026-W48", "--format", "html")
+	if code != 0 || !strings.HasPrefix(out, "<!doctype html>") || !strings.Contains(out, "<svg") || !strings.Contains(out, "<h2>Action items</h2>") {
+		t.Fatalf("html report: exit %d\n%.300s", code, out)
+	}
 	for _, c := range []struct {
 		args []string
 		says string

@@ -55,3 +55,22 @@ func BenchmarkChart(b *testing.B) {
 		}
 	}
 }
+
+// The HTML document escapes alert text and carries its chart inline.
+func TestHTMLDocument(t *testing.T) {
+	in := week()
+	in.Zone = zone("Europe/London")
+	in.Incidents[1].Title = `<script>alert(1)</script> on db-7`
+	h := Handoff{Report: Compute(in)}
+	var b strings.Builder
+	if err := h.HTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "<script>") || !strings.Contains(out, "&lt;script&gt;alert(1)&lt;/script&gt; on db-#") {
+		t.Errorf("alert text is not escaped")
+	}
+	if !strings.Contains(out, "<svg") || !strings.Contains(out, "Mon 23 Nov 2026 00:00 GMT") {
+		t.Errorf("the document lacks its chart or its times in the team's zone")
+	}
+}
