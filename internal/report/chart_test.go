@@ -67,7 +67,7 @@ func TestHTMLDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	if strings.Contains(out, "<script>") || !strings.Contains(out, "&lt;script&gt;alert(1)&lt;/script&gt; on db-#") {
+	if strings.Contains(out, "<script>") || !strings.Contains(out, "&lt;script&gt;alert(#)&lt;/script&gt; on db-#") {
 		t.Errorf("alert text is not escaped")
 	}
 	if !strings.Contains(out, "<svg") || !strings.Contains(out, "Mon 23 Nov 2026 00:00 GMT") {
