@@ -71,7 +71,10 @@ func NewCard(inc incident.Incident, loc *time.Location) Card {
 		c.Buttons = append(c.Buttons, Button{"Unacknowledge", "unack #" + id, false}, Button{"Escalate", "escalate #" + id, true},
 			Button{"Resolve", "resolve #" + id, false})
 	case incident.StatusResolved:
-		c.Buttons = append(c.Buttons, Button{"Reopen", "reopen #" + id, false})
+		// A resolved incident is labelled for the handoff report.
+		c.Buttons = append(c.Buttons, Button{"Reopen", "reopen #" + id, false},
+			Button{"Actionable", "tag actionable #" + id, false}, Button{"Noise", "tag noise #" + id, false},
+			Button{"Needs tuning", "tag needs-tuning #" + id, false})
 	}
 	return c
 }

@@ -21,7 +21,7 @@ func TestCardButtonsFollowTheStatusAndParse(t *testing.T) {
 	}{
 		{incident.StatusTriggered, []string{"ack #42", "escalate #42", "snooze 30m #42", "snooze 1h #42", "snooze 4h #42", "resolve #42"}},
 		{incident.StatusAcknowledged, []string{"unack #42", "escalate #42", "resolve #42"}},
-		{incident.StatusResolved, []string{"reopen #42"}},
+		{incident.StatusResolved, []string{"reopen #42", "tag actionable #42", "tag noise #42", "tag needs-tuning #42"}},
 	}
 	for _, c := range cases {
 		inc.Status = c.status

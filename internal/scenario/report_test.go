@@ -158,9 +158,19 @@ func TestReportAndTagOnSlack(t *testing.T) {
 	if _, kind, text := h.SlackCommand("U0BOB", ch.ID, "tag needs-tuning"); !strings.Contains(text, "tagged needs-tuning by bob") {
 		t.Fatalf("tag = %s %q", kind, text)
 	}
-	tagged := false
+	// The resolved card offers the tags as buttons.
+	if msgs := h.Slack.Messages(ch.ID); !strings.Contains(msgs[0].Blocks, `"tag noise #1"`) {
+		t.Fatalf("the resolved card has no tag buttons: %s", msgs[0].Blocks)
+	}
+	h.SlackPress("U0ALICE", ch.ID, "tag noise #1")
+	h.SlackCommand("U0BOB", ch.ID, "tag needs-tuning")
+	tagged, pressed := false, false
 	for _, e := range h.Incident(inc.ID).Timeline {
 		tagged = tagged || e.Kind == "incident.tagged" && e.Detail == "needs-tuning" && e.Actor == "slack:bob"
+		pressed = pressed || e.Kind == "incident.tagged" && e.Detail == "noise" && e.Actor == "slack:alice"
+	}
+	if !pressed {
+		t.Fatalf("the button's tag is not on the timeline:\n%s", Timeline(h.Incident(inc.ID)))
 	}
 	if !tagged {
 		t.Fatalf("the tag is not on the timeline:\n%s", Timeline(h.Incident(inc.ID)))

@@ -68,7 +68,7 @@ func TestIncidentRoomFollowsTheIncident(t *testing.T) {
 	h.API("POST", "/api/v1/incidents/1/resolve")
 	h.Tick()
 	room = mem.Room(inc.ID)
-	if c := onlyCard(t, room); c.Status != incident.StatusResolved || !slices.Equal(labels(c), []string{"Reopen"}) || !room.Closed {
+	if c := onlyCard(t, room); c.Status != incident.StatusResolved || !slices.Equal(labels(c), []string{"Reopen", "Actionable", "Noise", "Needs tuning"}) || !room.Closed {
 		t.Fatalf("after resolve: card %+v, closed %v", c, room.Closed)
 	}
 	h.API("POST", "/api/v1/incidents/1/reopen")
