@@ -263,3 +263,39 @@ func TestTheHandoffReportIsPostedAtEachHandoff(t *testing.T) {
 		t.Errorf("the second post covers %q, want the week that just ended", text)
 	}
 }
+
+// The Monday 09:00 handoff posts the report on every platform: the
+// team's Telegram forum (its general topic) and its Discord channel, as on
+// Slack above.
+func TestTheHandoffReportIsPostedOnTelegramAndDiscord(t *testing.T) {
+	cases := []struct {
+		name  string
+		cfg   string
+		posts func(h *Harness) []string
+	}{
+		{"telegram", telegramConfig, func(h *Harness) []string {
+			var out []string
+			for _, m := range h.Telegram.Messages(TelegramForum, 0) {
+				out = append(out, m.Text)
+			}
+			return out
+		}},
+		{"discord", discordConfig, func(h *Harness) []string {
+			var out []string
+			for _, m := range h.Discord.Messages(DiscordIncident) {
+				out = append(out, m.Content)
+			}
+			return out
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := New(t, WithConfig(c.cfg))
+			h.Advance(6*time.Hour + time.Minute) // Monday 09:01 London
+			got := strings.Join(c.posts(h), "\n")
+			if strings.Count(got, "Handoff report for ops") != 1 {
+				t.Fatalf("posts in the team's room:\n%s", got)
+			}
+		})
+	}
+}
