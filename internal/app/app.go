@@ -33,6 +33,7 @@ import (
 	"github.com/oncallbot/bot/internal/outbox"
 	"github.com/oncallbot/bot/internal/store"
 	"github.com/oncallbot/bot/internal/timer"
+	"github.com/oncallbot/bot/internal/triage"
 )
 
 // Options are what differs between production and tests.
@@ -75,6 +76,8 @@ type App struct {
 	reloadMu sync.Mutex
 	applyMu  sync.Mutex // one apply at a time: plan, commit, reload
 	applies  *prometheus.CounterVec
+	// triage triages new incidents; nil without a triage section.
+	triage *triage.Triager
 	// handoff posts the weekly handoff reports; nil without a chat
 	// platform.
 	handoff    *chat.HandoffPoster
@@ -244,6 +247,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	a.Timers.Handle(incident.TimerSnooze, a.Incidents.HandleSnoozeEnd)
 	a.Engine.Register(a.Timers)
 	a.Timers.Handle(TimerHandoff, a.handleHandoff)
+	a.setupTriage(cfg)
 	if err := a.Engine.EnsureGapCheck(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("arm the gap check: %w", err)

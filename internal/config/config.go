@@ -81,6 +81,10 @@ type Config struct {
 	Telegram *Telegram `yaml:"telegram"`
 	// Discord, when set, opens a private thread per incident.
 	Discord *Discord `yaml:"discord"`
+	// Triage, when set, triages each new incident off the paging path and
+	// says what it found in the incident's room: the bot's own history of
+	// similar incidents and a rule-based summary.
+	Triage *Triage `yaml:"triage"`
 
 	// trusted is TrustedProxies parsed.
 	trusted []netip.Prefix
@@ -203,6 +207,13 @@ type Slack struct {
 	// AppToken is the app-level token (xapp-..., scope connections:write)
 	// that opens Socket Mode connections.
 	AppToken string `yaml:"app_token"`
+}
+
+// Triage configures the triage of new incidents.
+type Triage struct {
+	// Timeout bounds each source (default 10s): a slow one is reported
+	// as failed and the rest stand.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // ConsoleToken signs a person in to the web console.
@@ -328,6 +339,9 @@ type Route struct {
 	// SeverityMax caps the severity of the route's alerts (a staging route
 	// that never pages at critical, say).
 	SeverityMax *ingest.Severity `yaml:"severity_max"`
+	// Triage: false turns triage off for the route's incidents (it is on
+	// for every route when the triage section is set).
+	Triage *bool `yaml:"triage"`
 	// Storm, when set, turns on storm mode: past a number of new
 	// incidents of the route's team in a while, further new incidents
 	// join one storm incident (one room, one page) instead of each

@@ -11,6 +11,7 @@ import (
 
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/oncall"
+	"github.com/oncallbot/bot/internal/triage"
 )
 
 // incidentSummary is one row of GET /api/v1/incidents.
@@ -138,6 +139,13 @@ type incidentDetail struct {
 	// TimelineNextCursor, passed as timeline_cursor, continues the
 	// timeline; null on its last page.
 	TimelineNextCursor *string `json:"timeline_next_cursor"`
+	// Triage is what the triage found, null before it ran or without one.
+	Triage *triage.Report `json:"triage"`
+}
+
+// TriageReader reads incidents' triage (the App).
+type TriageReader interface {
+	TriageOf(ctx context.Context, id int64) (*triage.Report, error)
 }
 
 // pageQuery reads the page of one list of the incident detail from the
@@ -212,6 +220,11 @@ func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) {
 	}
 	if timeline.Next != "" {
 		out.TimelineNextCursor = &timeline.Next
+	}
+	if tr, ok := s.config.(TriageReader); ok {
+		if out.Triage, err = tr.TriageOf(ctx, id); err != nil {
+			s.log.Error("read triage", "id", id, "err", err)
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -19,7 +19,7 @@ type History struct {
 
 // courseKinds are the timeline kinds History keeps.
 var courseKinds = []string{KindAcknowledged, KindUnacknowledged, KindResolved, KindReopened, KindSnoozed, KindAssigned,
-	"escalation.step", "escalation.manual", "escalation.repeat", "escalation.exhausted", KindTagged}
+	"escalation.step", "escalation.manual", "escalation.repeat", "escalation.exhausted", KindTagged, KindNote}
 
 // KindTagged is a responder's label on an incident (actionable, noise,
 // needs-tuning), for the handoff report.

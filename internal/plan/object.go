@@ -216,8 +216,8 @@ func canonical(def any) (json.RawMessage, error) {
 	return json.Marshal(v)
 }
 
-// prune drops zero values from maps (empty strings, zeros, false, nulls,
-// empty lists and maps) and keeps list elements in place.
+// prune drops zero values from maps (empty strings, zeros, nulls, empty
+// lists and maps) and keeps list elements in place.
 func prune(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
@@ -258,7 +258,9 @@ func isZero(v any) bool {
 	case float64:
 		return t == 0
 	case bool:
-		return !t
+		// Kept: objects' only booleans are optional ones (a route's
+		// triage), where false is a setting and not a default.
+		return false
 	case map[string]any:
 		return len(t) == 0
 	case []any:

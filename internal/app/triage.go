@@ -1,0 +1,43 @@
+package app
+
+import (
+	"context"
+
+	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/outbox"
+	"github.com/oncallbot/bot/internal/triage"
+)
+
+// setupTriage registers the triage consumer when the configuration has a
+// triage section: each new incident is triaged after its page, through
+// the outbox, so a slow source never holds back a page or a card.
+func (a *App) setupTriage(cfg *config.Config) {
+	if cfg.Triage == nil {
+		return
+	}
+	a.triage = &triage.Triager{
+		Runner:    triage.Runner{Sources: []triage.Source{triage.History{DB: a.Store.Read()}}, Timeout: cfg.Triage.Timeout.Std(), Now: a.Clock.Now},
+		Store:     a.Store,
+		Incidents: a.Incidents,
+		Enabled:   a.triagesRoute,
+	}
+	a.Outbox.Register(triage.Consumer, a.triage)
+	a.pub.Subscribe(outbox.Subscription{Consumer: triage.Consumer, Kinds: []string{"incident.triggered"}})
+}
+
+// triagesRoute reports whether the route of that name triages, as the
+// configuration in force says.
+func (a *App) triagesRoute(route string) bool {
+	for _, r := range a.Live().Routes {
+		if r.Name == route {
+			return r.Triage == nil || *r.Triage
+		}
+	}
+	d := a.Live().DefaultRoute
+	return d.Triage == nil || *d.Triage
+}
+
+// TriageOf returns incident id's triage, nil when it has none.
+func (a *App) TriageOf(ctx context.Context, id int64) (*triage.Report, error) {
+	return triage.Load(ctx, a.Store.Read(), id)
+}

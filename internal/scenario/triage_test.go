@@ -1,0 +1,66 @@
+package scenario
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncallbot/bot/internal/triage"
+)
+
+// Issue 12, first step: with a triage section, a new incident is triaged
+// after its page: its room gets the summary (here through the timeline,
+// which every room shows), naming the similar incident before it, its
+// note and tag, found across a restart; the API answers the triage; a
+// route with triage: false is left alone.
+func TestTriageFindsTheSimilarIncidentAcrossARestart(t *testing.T) {
+	cfg := strings.Replace(BaseConfig, "reopen_window: 5m", "reopen_window: 5m\ntriage: {timeout: 2s}", 1)
+	cfg = strings.Replace(cfg, "    alert_delay: 10m\n    severity_max: warning", "    alert_delay: 10m\n    severity_max: warning\n    triage: false", 1)
+	h := New(t, WithConfig(cfg))
+
+	first := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull", "instance=db-03").Summary("disk full on db-03")))
+	h.Advance(time.Minute)
+	h.Say("alice", "ops", first.ID, "note cleaned /var/log, rotated the journal")
+	h.Say("alice", "ops", first.ID, "resolve")
+	h.Say("alice", "ops", first.ID, "tag needs-tuning")
+	h.Restart()
+
+	h.Advance(2 * time.Hour)
+	second := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull", "instance=db-07").Summary("disk full on db-07")))
+	h.Tick()
+	var said string
+	for _, e := range h.Incident(second.ID).Timeline {
+		if e.Kind == triage.KindTriaged {
+			said = e.Detail
+		}
+	}
+	for _, want := range []string{"Triage: disk full on db-07: 1 alert (1 firing)", "Where: instance=db-07.",
+		"Seen 1 time before; last #" + itoa(first.ID), `(note: "cleaned /var/log, rotated the journal"), tagged needs-tuning.`} {
+		if !strings.Contains(said, want) {
+			t.Errorf("the triage line %q lacks %q", said, want)
+		}
+	}
+	r := h.API("GET", "/api/v1/incidents/"+itoa(second.ID))
+	var d struct {
+		Triage *triage.Report `json:"triage"`
+	}
+	if err := json.Unmarshal(r.Body, &d); err != nil || d.Triage == nil || d.Triage.Status != "ready" || len(d.Triage.Similar) != 1 ||
+		d.Triage.Similar[0].ID != first.ID || len(d.Triage.Sources) != 1 || d.Triage.Sources[0].Name != "history" || !d.Triage.Sources[0].OK {
+		t.Fatalf("API triage = %s", r.Body)
+	}
+	// The first had nothing before it.
+	if d := h.API("GET", "/api/v1/incidents/"+itoa(first.ID)); !strings.Contains(string(d.Body), `"summary":"disk full on db-03: 1 alert (1 firing), error`) ||
+		!strings.Contains(string(d.Body), "Not seen before.") {
+		t.Errorf("the first incident's triage = %s", d.Body)
+	}
+
+	// The staging route says triage: false.
+	staging := h.OnlyIncident(h.PostAlerts(Firing("alertname=Canary", "env=staging")))
+	h.Tick()
+	for _, e := range h.Incident(staging.ID).Timeline {
+		if e.Kind == triage.KindTriaged {
+			t.Fatalf("a route with triage: false was triaged: %q", e.Detail)
+		}
+	}
+}

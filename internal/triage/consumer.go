@@ -1,0 +1,76 @@
+package triage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/outbox"
+	"github.com/oncallbot/bot/internal/store"
+)
+
+// Consumer is the outbox consumer that triages new incidents: it hears of
+// each incident.triggered event after the page went out, runs the
+// sources, keeps the report and says its summary on the incident's
+// timeline (KindTriaged), which the rooms show like any other line.
+const Consumer = "triage"
+
+// KindTriaged is the timeline entry of a triage: its summary.
+const KindTriaged = "incident.triaged"
+
+// Incidents is what triage needs of incidents.
+type Incidents interface {
+	Incident(ctx context.Context, id int64) (incident.Incident, error)
+	ListAlerts(ctx context.Context, id int64, p incident.Page) (incident.AlertPage, error)
+	Record(tx *store.Tx, id int64, kind, actor, detail string) error
+}
+
+// Triager triages incidents as the outbox hands their opening over.
+type Triager struct {
+	Runner    Runner
+	Store     *store.Store
+	Incidents Incidents
+	// Enabled says whether an incident's route triages (route
+	// triage: false turns it off); nil triages every incident.
+	Enabled func(route string) bool
+}
+
+// Deliver triages the incident an event names.
+func (t *Triager) Deliver(ctx context.Context, m outbox.Message) error {
+	var ev incident.EventPayload
+	if err := json.Unmarshal(m.Payload, &ev); err != nil {
+		return outbox.Permanent(fmt.Errorf("decode event %d: %w", m.ID, err))
+	}
+	id := ev.Incident.ID
+	if t.Enabled != nil && !t.Enabled(ev.Incident.Route) {
+		return nil
+	}
+	_, err := t.Triage(ctx, id)
+	return err
+}
+
+// Triage runs the triage of incident id now (a new incident, or
+// /oncall triage), keeps it and says it on the timeline.
+func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
+	inc, err := t.Incidents.Incident(ctx, id)
+	if err != nil {
+		return Report{}, fmt.Errorf("triage incident %d: %w", id, err)
+	}
+	// The first alerts tell what fired; a storm's thousands add nothing.
+	alerts, err := t.Incidents.ListAlerts(ctx, id, incident.Page{Limit: 100})
+	if err != nil {
+		return Report{}, fmt.Errorf("triage incident %d: %w", id, err)
+	}
+	rep := t.Runner.Run(ctx, incident.Detail{Incident: inc, Alerts: alerts.Alerts})
+	err = t.Store.Write(ctx, func(tx *store.Tx) error {
+		if err := Save(tx, id, rep); err != nil {
+			return err
+		}
+		return t.Incidents.Record(tx, id, KindTriaged, "bot", "Triage: "+rep.Summary)
+	})
+	if err != nil {
+		return Report{}, err
+	}
+	return rep, nil
+}

@@ -1,0 +1,266 @@
+// Package triage does the digging before the responder arrives: it
+// gathers evidence about a new incident from sources (the bot's own
+// history of similar incidents first; metrics, Kubernetes, logs and an AI
+// summary are sources to come), each optional and each bounded in time,
+// and writes a rule-based summary of what fired, since when, what is
+// known of it and what fixed it last time. It runs off the paging path:
+// nothing here can hold back a page or a card.
+package triage
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oncallbot/bot/internal/incident"
+)
+
+// Report is one incident's triage.
+type Report struct {
+	// Status is "ready" when every source answered, "partial" when some
+	// did not (Sources says which and why).
+	Status  string         `json:"status"`
+	Summary string         `json:"summary"`
+	Sources []SourceResult `json:"sources"`
+	Similar []Similar      `json:"similar"`
+	Links   []Link         `json:"links"`
+	// AI is the AI analysis, nil when none is configured or it failed.
+	AI *AI `json:"ai"`
+	// At is when the triage ran.
+	At time.Time `json:"at"`
+}
+
+// SourceResult says how one source went.
+type SourceResult struct {
+	Name       string `json:"name"`
+	OK         bool   `json:"ok"`
+	Error      string `json:"error,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+// Similar is a past incident like this one.
+type Similar struct {
+	ID         int64     `json:"id"`
+	Title      string    `json:"title"`
+	At         time.Time `json:"at"`
+	Seconds    float64   `json:"duration_seconds"`
+	ResolvedBy string    `json:"resolved_by"`
+	Notes      []string  `json:"notes,omitempty"`
+	Tag        string    `json:"tag,omitempty"`
+}
+
+// Link is a runbook or a dashboard named by the alert.
+type Link struct {
+	Label string `json:"label"`
+	URL   string `json:"url"`
+}
+
+// AI is an AI analysis (a source to come).
+type AI struct {
+	Cause    string   `json:"probable_cause"`
+	Impact   string   `json:"impact"`
+	Next     []string `json:"next_steps"`
+	Evidence []string `json:"evidence"`
+}
+
+// Evidence is what a source found.
+type Evidence struct {
+	Similar []Similar
+	// Facts are lines for the summary ("db1 restarted 3 times").
+	Facts []string
+}
+
+// Source gathers evidence about an incident.
+type Source interface {
+	Name() string
+	Gather(ctx context.Context, d incident.Detail) (Evidence, error)
+}
+
+// Runner runs the sources of a triage.
+type Runner struct {
+	Sources []Source
+	// Timeout bounds each source (default 10 s): a slow or dead source
+	// is reported as failed and the rest stand.
+	Timeout time.Duration
+	Now     func() time.Time
+}
+
+// Run triages d: every source at once, each within Timeout, then the
+// summary of what they found.
+func (r Runner) Run(ctx context.Context, d incident.Detail) Report {
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	rep := Report{Status: "ready", At: now(), Sources: make([]SourceResult, len(r.Sources)), Similar: []Similar{}, Links: links(d)}
+	found := make([]Evidence, len(r.Sources))
+	var wg sync.WaitGroup
+	for i, s := range r.Sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			start := time.Now()
+			ev, err := gather(sctx, s, d)
+			res := SourceResult{Name: s.Name(), OK: err == nil, DurationMS: time.Since(start).Milliseconds()}
+			if err != nil {
+				res.Error = err.Error()
+			}
+			rep.Sources[i], found[i] = res, ev
+		}()
+	}
+	wg.Wait()
+	var facts []string
+	for i, ev := range found {
+		if !rep.Sources[i].OK {
+			rep.Status = "partial"
+			continue
+		}
+		rep.Similar = append(rep.Similar, ev.Similar...)
+		facts = append(facts, ev.Facts...)
+	}
+	rep.Summary = summarize(d, rep, facts, now())
+	return rep
+}
+
+// gather runs one source, turning a panic or an overrun into an error so
+// one broken source cannot take the triage down.
+func gather(ctx context.Context, s Source, d incident.Detail) (ev Evidence, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("source %s failed: %v", s.Name(), p)
+			}
+		}()
+		ev, err = s.Gather(ctx, d)
+	}()
+	select {
+	case <-done:
+		return ev, err
+	case <-ctx.Done():
+		return Evidence{}, fmt.Errorf("no answer within the time allowed: %w", ctx.Err())
+	}
+}
+
+// linkAnnotations are the annotations that name a runbook or a
+// dashboard, in the order the card shows them.
+var linkAnnotations = []struct{ key, label string }{
+	{"runbook_url", "Runbook"}, {"runbook", "Runbook"}, {"dashboard_url", "Dashboard"}, {"dashboard", "Dashboard"},
+	{"grafana_url", "Dashboard"}, {"playbook", "Playbook"},
+}
+
+func links(d incident.Detail) []Link {
+	out := []Link{}
+	seen := map[string]bool{}
+	for _, a := range d.Alerts {
+		for _, la := range linkAnnotations {
+			if u := a.Annotations[la.key]; strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://") {
+				if !seen[u] {
+					seen[u] = true
+					out = append(out, Link{Label: la.label, URL: u})
+				}
+			}
+		}
+		if u := a.SourceURL; u != "" && !seen[u] {
+			seen[u] = true
+			out = append(out, Link{Label: "Source", URL: u})
+		}
+	}
+	return out
+}
+
+// summarize is the rule-based summary: what fired, since when, how many,
+// what changed, and what fixed it last time.
+func summarize(d incident.Detail, rep Report, facts []string, now time.Time) string {
+	var b strings.Builder
+	first := d.CreatedAt
+	for _, a := range d.Alerts {
+		if a.StartsAt.Before(first) && !a.StartsAt.IsZero() {
+			first = a.StartsAt
+		}
+	}
+	fmt.Fprintf(&b, "%s: %d alert%s (%d firing), %s, since %s (%s ago).", d.Title, d.AlertCount, plural(d.AlertCount),
+		d.FiringCount, d.Severity, first.UTC().Format("Mon 15:04 MST"), now.Sub(first).Round(time.Minute))
+	if common := commonLabels(d.Alerts); common != "" {
+		fmt.Fprintf(&b, " Where: %s.", common)
+	}
+	for _, f := range facts {
+		b.WriteString(" " + f)
+	}
+	if n := len(rep.Similar); n > 0 {
+		last := rep.Similar[0]
+		fmt.Fprintf(&b, " Seen %d time%s before; last #%d on %s, resolved in %s by %s", n, plural(n), last.ID,
+			last.At.UTC().Format("Mon 2 Jan"), (time.Duration(last.Seconds) * time.Second).String(), last.ResolvedBy)
+		if len(last.Notes) > 0 {
+			fmt.Fprintf(&b, " (note: %q)", last.Notes[len(last.Notes)-1])
+		}
+		if last.Tag != "" {
+			fmt.Fprintf(&b, ", tagged %s", last.Tag)
+		}
+		b.WriteString(".")
+	} else {
+		b.WriteString(" Not seen before.")
+	}
+	for _, l := range rep.Links {
+		if l.Label == "Runbook" {
+			fmt.Fprintf(&b, " Runbook: %s", l.URL)
+			break
+		}
+	}
+	if rep.Status == "partial" {
+		var failed []string
+		for _, s := range rep.Sources {
+			if !s.OK {
+				failed = append(failed, s.Name)
+			}
+		}
+		fmt.Fprintf(&b, " (Not answering: %s.)", strings.Join(failed, ", "))
+	}
+	return b.String()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// commonLabels lists the labels all the alerts share that say where
+// (instance, namespace, pod, service...), as "instance=db1, job=node".
+func commonLabels(alerts []incident.Alert) string {
+	if len(alerts) == 0 {
+		return ""
+	}
+	where := []string{"cluster", "namespace", "service", "job", "instance", "pod", "deployment", "statefulset", "node", "host"}
+	var out []string
+	for _, k := range where {
+		v, ok := alerts[0].Labels[k]
+		if !ok {
+			continue
+		}
+		same := true
+		for _, a := range alerts[1:] {
+			same = same && a.Labels[k] == v
+		}
+		if same {
+			out = append(out, k+"="+v)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// sortSimilar orders similar incidents newest first.
+func sortSimilar(s []Similar) {
+	sort.SliceStable(s, func(i, j int) bool { return s[i].At.After(s[j].At) })
+}

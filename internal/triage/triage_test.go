@@ -1,0 +1,95 @@
+package triage
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncallbot/bot/internal/incident"
+	"github.com/oncallbot/bot/internal/ingest"
+)
+
+type fakeSource struct {
+	name  string
+	ev    Evidence
+	err   error
+	delay time.Duration
+	panic bool
+}
+
+func (f fakeSource) Name() string { return f.name }
+func (f fakeSource) Gather(ctx context.Context, _ incident.Detail) (Evidence, error) {
+	if f.panic {
+		panic("boom")
+	}
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay): // a slow source, not a timer under test
+		case <-ctx.Done():
+			return Evidence{}, ctx.Err()
+		}
+	}
+	return f.ev, f.err
+}
+
+var opened = time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+
+func detail() incident.Detail {
+	return incident.Detail{
+		Incident: incident.Incident{ID: 7, Title: "disk full on db-03", Team: "ops", Severity: ingest.SeverityError, AlertCount: 2, FiringCount: 2, CreatedAt: opened},
+		Alerts: []incident.Alert{
+			{Labels: map[string]string{"instance": "db-03", "job": "node", "mount": "/"}, Annotations: map[string]string{"runbook_url": "https://wiki.example.com/disk"},
+				SourceURL: "http://prom:9090/graph?g0.expr=x", StartsAt: opened.Add(-2 * time.Minute)},
+			{Labels: map[string]string{"instance": "db-03", "job": "node", "mount": "/var"}, StartsAt: opened.Add(-time.Minute)},
+		},
+	}
+}
+
+func TestRun(t *testing.T) {
+	past := Similar{ID: 3, Title: "disk full on db-01", At: opened.Add(-48 * time.Hour), Seconds: 720, ResolvedBy: "slack:alice", Notes: []string{"cleaned /var/log"}, Tag: "needs-tuning"}
+	cases := []struct {
+		name    string
+		sources []Source
+		status  string
+		says    []string
+		failed  map[string]string
+	}{
+		{"history found one", []Source{fakeSource{name: "history", ev: Evidence{Similar: []Similar{past}}}}, "ready",
+			[]string{"disk full on db-03: 2 alerts (2 firing), error, since Tue 02:58 UTC (7m0s ago).", "Where: job=node, instance=db-03.",
+				`Seen 1 time before; last #3 on Sun 29 Nov, resolved in 12m0s by slack:alice (note: "cleaned /var/log"), tagged needs-tuning.`,
+				"Runbook: https://wiki.example.com/disk"}, nil},
+		{"nothing before", []Source{fakeSource{name: "history"}}, "ready", []string{"Not seen before."}, nil},
+		{"a slow source and a failing one", []Source{fakeSource{name: "history"}, fakeSource{name: "prometheus", delay: time.Hour},
+			fakeSource{name: "logs", err: errors.New("loki answered 502")}}, "partial",
+			[]string{"Not seen before.", "(Not answering: prometheus, logs.)"},
+			map[string]string{"prometheus": "no answer within the time allowed", "logs": "loki answered 502"}},
+		{"a source that panics", []Source{fakeSource{name: "kubernetes", panic: true}}, "partial", []string{"(Not answering: kubernetes.)"},
+			map[string]string{"kubernetes": "source kubernetes failed: boom"}},
+		{"facts", []Source{fakeSource{name: "kubernetes", ev: Evidence{Facts: []string{"db-03 restarted 3 times (OOMKilled)."}}}}, "ready",
+			[]string{"db-03 restarted 3 times (OOMKilled)."}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := Runner{Sources: c.sources, Timeout: 50 * time.Millisecond, Now: func() time.Time { return opened.Add(5 * time.Minute) }}
+			rep := r.Run(context.Background(), detail())
+			if rep.Status != c.status {
+				t.Errorf("status = %s, want %s", rep.Status, c.status)
+			}
+			for _, want := range c.says {
+				if !strings.Contains(rep.Summary, want) {
+					t.Errorf("summary %q lacks %q", rep.Summary, want)
+				}
+			}
+			for _, s := range rep.Sources {
+				if want, ok := c.failed[s.Name]; ok != !s.OK || ok && !strings.Contains(s.Error, want) {
+					t.Errorf("source %+v, want failed %v with %q", s, ok, want)
+				}
+			}
+			if len(rep.Links) != 2 || rep.Links[0] != (Link{"Runbook", "https://wiki.example.com/disk"}) || rep.Links[1].Label != "Source" {
+				t.Errorf("links = %+v", rep.Links)
+			}
+		})
+	}
+}
