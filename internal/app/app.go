@@ -275,6 +275,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	a.Chat = &chat.Executor{Incidents: a.Incidents, Escalator: a.Engine, Assigner: a.Engine, Paged: a.Engine, Reports: a, OnCall: a.OnCall, Teams: cfg.Teams, Clock: opts.Clock,
 		Links: &chat.Linker{Store: st, Sender: pub, OnCall: a.OnCall, Methods: linkMethods, Clock: opts.Clock, Log: opts.Logger}}
+	if a.triage != nil {
+		a.Chat.Triage = a.triage
+	}
 	a.reloaders = append(a.reloaders, a.Chat.Reload)
 	var consoleRoutes interface{ Routes(chi.Router) }
 	if console != nil {

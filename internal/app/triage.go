@@ -20,6 +20,7 @@ func (a *App) setupTriage(cfg *config.Config) {
 		Store:     a.Store,
 		Incidents: a.Incidents,
 		Enabled:   a.triagesRoute,
+		Metrics:   triage.NewMetrics(a.Registry),
 	}
 	a.Outbox.Register(triage.Consumer, a.triage)
 	a.pub.Subscribe(outbox.Subscription{Consumer: triage.Consumer, Kinds: []string{"incident.triggered"}})

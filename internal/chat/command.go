@@ -39,6 +39,7 @@ const (
 	VerbLink     Verb = "link"
 	VerbReport   Verb = "report"
 	VerbTag      Verb = "tag"
+	VerbTriage   Verb = "triage"
 	VerbHelp     Verb = "help"
 )
 
@@ -103,6 +104,7 @@ var usages = map[Verb]string{
 	VerbLink:     "link <your name in the bot> [code]",
 	VerbReport:   "report [team] [last|this|2026-W48|2026-11-23 2026-11-30]",
 	VerbTag:      "tag <actionable|noise|needs-tuning> [#incident]",
+	VerbTriage:   "triage [#incident]   (dig again: similar incidents, links, what changed)",
 	VerbHelp:     "help",
 }
 
@@ -112,13 +114,13 @@ var aliases = map[string]Verb{
 	"snooze": VerbSnooze, "note": VerbNote, "assign": VerbAssign, "reassign": VerbAssign, "who": VerbWho, "oncall": VerbWho, "schedule": VerbSchedule,
 	"swap": VerbSwap, "cover": VerbCover, "accept": VerbAccept, "take": VerbTake,
 	"rotation": VerbRotation, "override": VerbOverride, "link": VerbLink, "help": VerbHelp, "?": VerbHelp,
-	"report": VerbReport, "tag": VerbTag, "label": VerbTag,
+	"report": VerbReport, "tag": VerbTag, "label": VerbTag, "triage": VerbTriage,
 }
 
 // Help is the text of the help command.
 func Help() string {
 	order := []Verb{VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote, VerbAssign,
-		VerbWho, VerbSchedule, VerbSwap, VerbCover, VerbAccept, VerbTake, VerbRotation, VerbOverride, VerbLink, VerbReport, VerbTag, VerbHelp}
+		VerbWho, VerbSchedule, VerbSwap, VerbCover, VerbAccept, VerbTake, VerbRotation, VerbOverride, VerbLink, VerbReport, VerbTag, VerbTriage, VerbHelp}
 	var b strings.Builder
 	b.WriteString("Commands (in an incident's room the incident is implied):\n")
 	for _, v := range order {
@@ -181,7 +183,7 @@ func Parse(line string) (Command, error) {
 		return Command{}, &ParseError{Msg: fmt.Sprintf(format, a...), Usage: "/oncall " + usages[verb]}
 	}
 	switch verb {
-	case VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate:
+	case VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbTriage:
 		switch len(args) {
 		case 0:
 		case 1:

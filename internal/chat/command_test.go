@@ -43,6 +43,8 @@ func TestParse(t *testing.T) {
 		{"report 2026-11-23 2026-11-30", Command{Verb: VerbReport, Args: []string{"2026-11-23", "2026-11-30"}}},
 		{"report dba this", Command{Verb: VerbReport, Team: "dba", Args: []string{"this"}}},
 		{"tag noise", Command{Verb: VerbTag, Text: "noise"}},
+		{"triage", Command{Verb: VerbTriage}},
+		{"triage #8", Command{Verb: VerbTriage, Incident: 8}},
 		{"tag Needs-Tuning #12", Command{Verb: VerbTag, Text: "needs-tuning", Incident: 12}},
 		{"label #3 actionable", Command{Verb: VerbTag, Text: "actionable", Incident: 3}},
 		{"cover", Command{Verb: VerbCover}},

@@ -31,6 +31,11 @@ type Incidents interface {
 	Get(ctx context.Context, id int64) (incident.Detail, error)
 }
 
+// Triager triages an incident again and returns its summary.
+type Triager interface {
+	Retriage(ctx context.Context, id int64) (summary string, err error)
+}
+
 // Reporter makes a team's handoff report over the range args name.
 type Reporter interface {
 	HandoffReport(ctx context.Context, team string, args []string) (report.Handoff, error)
@@ -121,6 +126,8 @@ type Executor struct {
 	Paged Paged
 	// Reports makes /oncall report's reports; nil says there are none.
 	Reports Reporter
+	// Triage runs /oncall triage; nil says triage is off.
+	Triage Triager
 
 	// reloaded is the teams Reload put in force, preferred to Teams once
 	// set: swapped whole, so a command that loaded it keeps its version.
@@ -231,7 +238,7 @@ func (e *Executor) Run(ctx context.Context, req Request, line string) Reply {
 	}
 	actor := req.Platform + ":" + req.User
 	switch c.Verb {
-	case VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote, VerbAssign, VerbTag:
+	case VerbAck, VerbUnack, VerbResolve, VerbReopen, VerbEscalate, VerbSnooze, VerbNote, VerbAssign, VerbTag, VerbTriage:
 		if c.All {
 			return e.ackAll(ctx, ts, req, actor)
 		}
@@ -347,6 +354,15 @@ func (e *Executor) incidentCommand(ctx context.Context, ts teamList, req Request
 		_, err = e.Incidents.AddNote(ctx, id, actor, c.Text)
 	case VerbTag:
 		_, err = e.Incidents.Tag(ctx, id, actor, c.Text)
+	case VerbTriage:
+		if e.Triage == nil {
+			return private("Triage is not configured here (a triage section in the bot's configuration turns it on).")
+		}
+		summary, terr := e.Triage.Retriage(ctx, id)
+		if terr != nil {
+			return private("Incident #%d: the triage did not run; try again.", id)
+		}
+		return Reply{Text: "Triage of #" + strconv.FormatInt(id, 10) + ": " + summary, Incident: id}
 	}
 	if err != nil {
 		return private("Incident #%d: %s.", id, refusal(err))

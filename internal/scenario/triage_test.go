@@ -55,6 +55,16 @@ func TestTriageFindsTheSimilarIncidentAcrossARestart(t *testing.T) {
 		t.Errorf("the first incident's triage = %s", d.Body)
 	}
 
+	// The metrics count the triages since the restart.
+	if m := h.API("GET", "/metrics"); !strings.Contains(string(m.Body), "bot_triage_duration_seconds_count 1") {
+		t.Errorf("triage metrics missing")
+	}
+	// /oncall triage digs again.
+	r2 := h.Say("bob", "ops", second.ID, "triage")
+	if !strings.Contains(r2.Text, "Triage of #"+itoa(second.ID)+": disk full on db-07") || r2.Private {
+		t.Errorf("/oncall triage = %+v", r2)
+	}
+
 	// The staging route says triage: false.
 	staging := h.OnlyIncident(h.PostAlerts(Firing("alertname=Canary", "env=staging")))
 	h.Tick()

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/outbox"
@@ -34,6 +37,31 @@ type Triager struct {
 	// Enabled says whether an incident's route triages (route
 	// triage: false turns it off); nil triages every incident.
 	Enabled func(route string) bool
+	// Metrics, when set, hears how each triage went.
+	Metrics *Metrics
+}
+
+// Metrics are the triage's Prometheus metrics.
+type Metrics struct {
+	Duration     prometheus.Histogram
+	SourceErrors *prometheus.CounterVec
+}
+
+// NewMetrics makes the metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "bot_triage_duration_seconds",
+			Help:    "Time a triage took, its sources all answered or timed out.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+		SourceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bot_triage_source_errors_total",
+			Help: "Triage sources that failed or did not answer in time, by source.",
+		}, []string{"source"}),
+	}
+	reg.MustRegister(m.Duration, m.SourceErrors)
+	return m
 }
 
 // Deliver triages the incident an event names.
@@ -62,7 +90,16 @@ func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("triage incident %d: %w", id, err)
 	}
+	start := time.Now()
 	rep := t.Runner.Run(ctx, incident.Detail{Incident: inc, Alerts: alerts.Alerts})
+	if m := t.Metrics; m != nil {
+		m.Duration.Observe(time.Since(start).Seconds())
+		for _, s := range rep.Sources {
+			if !s.OK {
+				m.SourceErrors.WithLabelValues(s.Name).Inc()
+			}
+		}
+	}
 	err = t.Store.Write(ctx, func(tx *store.Tx) error {
 		if err := Save(tx, id, rep); err != nil {
 			return err
@@ -73,4 +110,11 @@ func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
 		return Report{}, err
 	}
 	return rep, nil
+}
+
+// Retriage runs the triage of incident id again, for /oncall triage, and
+// returns its summary.
+func (t *Triager) Retriage(ctx context.Context, id int64) (string, error) {
+	rep, err := t.Triage(ctx, id)
+	return rep.Summary, err
 }
