@@ -15,8 +15,16 @@ func (a *App) setupTriage(cfg *config.Config) {
 	if cfg.Triage == nil {
 		return
 	}
+	sources := []triage.Source{triage.History{DB: a.Store.Read()}}
+	if p := cfg.Triage.Prometheus; p != nil {
+		if src, err := triage.NewPrometheus(p.URL, a.Clock.Now); err == nil {
+			sources = append(sources, src)
+		} else {
+			a.log.Error("triage: prometheus", "err", err)
+		}
+	}
 	a.triage = &triage.Triager{
-		Runner:    triage.Runner{Sources: []triage.Source{triage.History{DB: a.Store.Read()}}, Timeout: cfg.Triage.Timeout.Std(), Now: a.Clock.Now},
+		Runner:    triage.Runner{Sources: sources, Timeout: cfg.Triage.Timeout.Std(), Now: a.Clock.Now},
 		Store:     a.Store,
 		Incidents: a.Incidents,
 		Enabled:   a.triagesRoute,

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -85,6 +86,11 @@ func (c *Config) check() error {
 	k.checkPlatforms()
 	k.checkConsole()
 	k.checkWebhooks()
+	if tr := c.Triage; tr != nil && tr.Prometheus != nil {
+		if u, err := url.Parse(tr.Prometheus.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			k.fail(c.atSetting("triage", "prometheus", "url"), "triage.prometheus.url: %q is not an http(s) URL", tr.Prometheus.URL)
+		}
+	}
 	k.recordSources()
 	if len(k.errs) == 0 {
 		return nil

@@ -214,6 +214,15 @@ type Triage struct {
 	// Timeout bounds each source (default 10s): a slow one is reported
 	// as failed and the rest stand.
 	Timeout Duration `yaml:"timeout"`
+	// Prometheus, when set, queries each alert's own expression (its
+	// generatorURL's g0.expr, or an expr or query annotation) over the
+	// hour before it fired and since.
+	Prometheus *TriagePrometheus `yaml:"prometheus"`
+}
+
+// TriagePrometheus is the Prometheus HTTP API triage queries.
+type TriagePrometheus struct {
+	URL string `yaml:"url"`
 }
 
 // ConsoleToken signs a person in to the web console.

@@ -2,7 +2,10 @@ package scenario
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,5 +75,52 @@ func TestTriageFindsTheSimilarIncidentAcrossARestart(t *testing.T) {
 		if e.Kind == triage.KindTriaged {
 			t.Fatalf("a route with triage: false was triaged: %q", e.Detail)
 		}
+	}
+}
+
+// With a Prometheus configured, the triage says where the alert's own
+// expression stands, queried through the official client from a fake
+// Prometheus HTTP API; with Prometheus down, the summary still comes and
+// says which source failed.
+func TestTriageAsksPrometheus(t *testing.T) {
+	var down atomic.Bool
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		r.ParseForm()
+		if r.URL.Path != "/api/v1/query_range" || r.Form.Get("query") != "disk_used_percent > 90" {
+			http.Error(w, `{"status":"error","errorType":"bad_data","error":"unexpected query"}`, http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"instance":"db-03"},"values":[[1772420400,"41"],[1772424000,"96.5"]]}]}}`))
+	}))
+	defer prom.Close()
+	cfg := strings.Replace(BaseConfig, "reopen_window: 5m", "reopen_window: 5m\ntriage: {timeout: 2s, prometheus: {url: \""+prom.URL+"\"}}", 1)
+	h := New(t, WithConfig(cfg))
+	alert := Firing("alertname=DiskFull", "instance=db-03").Summary("disk full on db-03")
+	alert.Annotations["expr"] = "disk_used_percent > 90"
+	inc := h.OnlyIncident(h.PostAlerts(alert))
+	h.Tick()
+	line := func(id int64) string {
+		for _, e := range h.Incident(id).Timeline {
+			if e.Kind == triage.KindTriaged {
+				return e.Detail
+			}
+		}
+		return ""
+	}
+	if l := line(inc.ID); !strings.Contains(l, "disk_used_percent > 90 is 96.5 now (41 an hour before it fired, peak 96.5).") {
+		t.Errorf("triage = %q", l)
+	}
+	down.Store(true)
+	other := Firing("alertname=DiskFull2").Summary("disk full on db-04")
+	other.Annotations["expr"] = "disk_used_percent > 90"
+	second := h.OnlyIncident(h.PostAlerts(other))
+	h.Tick()
+	if l := line(second.ID); !strings.Contains(l, "Triage: disk full on db-04") || !strings.Contains(l, "(Not answering: prometheus.)") {
+		t.Errorf("triage with Prometheus down = %q", l)
 	}
 }
