@@ -23,6 +23,14 @@ func (a *App) setupTriage(cfg *config.Config) {
 			a.log.Error("triage: prometheus", "err", err)
 		}
 	}
+	if l := cfg.Triage.Logs; l != nil {
+		if src, err := triage.NewLogs(l.URLTemplate, a.Clock.Now); err == nil {
+			src.Lines = l.Lines
+			sources = append(sources, src)
+		} else {
+			a.log.Error("triage: logs", "err", err)
+		}
+	}
 	a.triage = &triage.Triager{
 		Runner:    triage.Runner{Sources: sources, Timeout: cfg.Triage.Timeout.Std(), Now: a.Clock.Now},
 		Store:     a.Store,

@@ -86,6 +86,9 @@ func (c *Config) check() error {
 	k.checkPlatforms()
 	k.checkConsole()
 	k.checkWebhooks()
+	if tr := c.Triage; tr != nil && tr.Logs != nil && !strings.HasPrefix(tr.Logs.URLTemplate, "http://") && !strings.HasPrefix(tr.Logs.URLTemplate, "https://") {
+		k.fail(c.atSetting("triage", "logs", "url_template"), "triage.logs.url_template: %q does not start with http:// or https://", tr.Logs.URLTemplate)
+	}
 	if tr := c.Triage; tr != nil && tr.Prometheus != nil {
 		if u, err := url.Parse(tr.Prometheus.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			k.fail(c.atSetting("triage", "prometheus", "url"), "triage.prometheus.url: %q is not an http(s) URL", tr.Prometheus.URL)

@@ -218,6 +218,16 @@ type Triage struct {
 	// generatorURL's g0.expr, or an expr or query annotation) over the
 	// hour before it fired and since.
 	Prometheus *TriagePrometheus `yaml:"prometheus"`
+	// Logs, when set, reads the last log lines around each alert.
+	Logs *TriageLogs `yaml:"logs"`
+}
+
+// TriageLogs is the log store triage reads: a URL template filled from
+// the alert's labels ({{.Labels.app}}, {{.StartNS}}, {{.EndNS}}...).
+type TriageLogs struct {
+	URLTemplate string `yaml:"url_template"`
+	// Lines is how many of the last lines to keep (default 10).
+	Lines int `yaml:"lines"`
 }
 
 // TriagePrometheus is the Prometheus HTTP API triage queries.

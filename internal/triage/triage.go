@@ -27,6 +27,8 @@ type Report struct {
 	Sources []SourceResult `json:"sources"`
 	Similar []Similar      `json:"similar"`
 	Links   []Link         `json:"links"`
+	// Logs are the last log lines around the alert.
+	Logs []string `json:"logs,omitempty"`
 	// AI is the AI analysis, nil when none is configured or it failed.
 	AI *AI `json:"ai"`
 	// At is when the triage ran.
@@ -71,6 +73,8 @@ type Evidence struct {
 	Similar []Similar
 	// Facts are lines for the summary ("db1 restarted 3 times").
 	Facts []string
+	// Logs are log lines.
+	Logs []string
 }
 
 // Source gathers evidence about an incident.
@@ -125,6 +129,7 @@ func (r Runner) Run(ctx context.Context, d incident.Detail) Report {
 			continue
 		}
 		rep.Similar = append(rep.Similar, ev.Similar...)
+		rep.Logs = append(rep.Logs, ev.Logs...)
 		facts = append(facts, ev.Facts...)
 	}
 	rep.Summary = summarize(d, rep, facts, now())
