@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"regexp"
 
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/outbox"
@@ -31,12 +32,23 @@ func (a *App) setupTriage(cfg *config.Config) {
 			a.log.Error("triage: logs", "err", err)
 		}
 	}
+	metrics := triage.NewMetrics(a.Registry)
+	runner := triage.Runner{Sources: sources, Timeout: cfg.Triage.Timeout.Std(), Now: a.Clock.Now}
+	if ai := cfg.Triage.AI; ai != nil {
+		var extra []*regexp.Regexp
+		for _, p := range ai.Redact {
+			extra = append(extra, regexp.MustCompile(p)) // checked by config.Check
+		}
+		analyzer := triage.NewOpenAI(ai.BaseURL, ai.APIKey, ai.Model, extra, a.Clock.Now)
+		analyzer.Budget, analyzer.Timeout, analyzer.Observe = ai.DailyTokens, ai.Timeout.Std(), metrics.ObserveAI
+		runner.AI = analyzer
+	}
 	a.triage = &triage.Triager{
-		Runner:    triage.Runner{Sources: sources, Timeout: cfg.Triage.Timeout.Std(), Now: a.Clock.Now},
+		Runner:    runner,
 		Store:     a.Store,
 		Incidents: a.Incidents,
 		Enabled:   a.triagesRoute,
-		Metrics:   triage.NewMetrics(a.Registry),
+		Metrics:   metrics,
 	}
 	a.Outbox.Register(triage.Consumer, a.triage)
 	a.pub.Subscribe(outbox.Subscription{Consumer: triage.Consumer, Kinds: []string{"incident.triggered"}})

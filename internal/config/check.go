@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -93,6 +94,9 @@ func (c *Config) check() error {
 		if u, err := url.Parse(tr.Prometheus.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			k.fail(c.atSetting("triage", "prometheus", "url"), "triage.prometheus.url: %q is not an http(s) URL", tr.Prometheus.URL)
 		}
+	}
+	if tr := c.Triage; tr != nil && tr.AI != nil {
+		k.checkTriageAI(tr.AI)
 	}
 	k.recordSources()
 	if len(k.errs) == 0 {
@@ -504,3 +508,23 @@ func (c *Config) Check() error { return c.check() }
 // DefaultPolicy names the built-in escalation policy of a route that names
 // none and whose team names none: page the team's schedule, else the team.
 const DefaultPolicy = "default"
+
+// checkTriageAI checks the AI endpoint's settings: an http(s) base URL, a
+// model, a budget that is not negative and redaction patterns that compile.
+func (k *checker) checkTriageAI(ai *TriageAI) {
+	c := k.c
+	if u, err := url.Parse(ai.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		k.fail(c.atSetting("triage", "ai", "base_url"), "triage.ai.base_url: %q is not an http(s) URL", ai.BaseURL)
+	}
+	if ai.Model == "" {
+		k.fail(c.atSetting("triage", "ai"), "triage.ai.model: missing (the model to ask)")
+	}
+	if ai.DailyTokens < 0 {
+		k.fail(c.atSetting("triage", "ai", "daily_tokens"), "triage.ai.daily_tokens: %d is negative", ai.DailyTokens)
+	}
+	for i, p := range ai.Redact {
+		if _, err := regexp.Compile(p); err != nil {
+			k.fail(c.atSetting("triage", "ai", "redact"), "triage.ai.redact[%d]: %v", i, err)
+		}
+	}
+}

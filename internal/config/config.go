@@ -220,6 +220,25 @@ type Triage struct {
 	Prometheus *TriagePrometheus `yaml:"prometheus"`
 	// Logs, when set, reads the last log lines around each alert.
 	Logs *TriageLogs `yaml:"logs"`
+	// AI, when set, asks an OpenAI-compatible chat endpoint for probable
+	// cause, impact and next steps; the rule-based summary stands without.
+	AI *TriageAI `yaml:"ai"`
+}
+
+// TriageAI is the OpenAI-compatible endpoint triage asks (a hosted model
+// or a local one). What it is sent is redacted first: credentials,
+// tokens, emails and IP addresses always, and the Redact patterns too.
+type TriageAI struct {
+	BaseURL string `yaml:"base_url"`
+	Model   string `yaml:"model"`
+	// APIKey may be ${ENV}; empty for local servers that take none.
+	APIKey string `yaml:"api_key"`
+	// Timeout bounds one question (default 30s).
+	Timeout Duration `yaml:"timeout"`
+	// DailyTokens is the most tokens a UTC day may use (0: no limit).
+	DailyTokens int64 `yaml:"daily_tokens"`
+	// Redact are extra regular expressions whose matches never leave.
+	Redact []string `yaml:"redact"`
 }
 
 // TriageLogs is the log store triage reads: a URL template filled from

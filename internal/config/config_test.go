@@ -581,3 +581,34 @@ func TestAPITokenScopes(t *testing.T) {
 		parseOrRefuse(t, base+bad.yaml, bad.err)
 	}
 }
+
+func TestTriageAI(t *testing.T) {
+	const base = "default_route: {team: ops}\ntriage:\n  ai: "
+	cases := []struct {
+		name, yaml, env string
+		err             string
+	}{
+		{name: "a local model", yaml: base + "{base_url: \"http://127.0.0.1:11434/v1\", model: llama3}\n"},
+		{name: "key from the environment", yaml: base + "{base_url: \"https://api.example/v1\", model: m, api_key: \"${AI_KEY_T}\", daily_tokens: 200000, timeout: 20s, redact: ['cust-\\d+']}\n", env: "sk-test"},
+		{name: "no URL", yaml: base + "{model: m}\n", err: "triage.ai.base_url"},
+		{name: "not http", yaml: base + "{base_url: \"ftp://x\", model: m}\n", err: "is not an http(s) URL"},
+		{name: "no model", yaml: base + "{base_url: \"http://127.0.0.1/v1\"}\n", err: "triage.ai.model: missing"},
+		{name: "negative budget", yaml: base + "{base_url: \"http://127.0.0.1/v1\", model: m, daily_tokens: -1}\n", err: "daily_tokens: -1 is negative"},
+		{name: "a bad pattern", yaml: base + "{base_url: \"http://127.0.0.1/v1\", model: m, redact: ['(']}\n", err: "triage.ai.redact[0]"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("AI_KEY_T", c.env)
+			cfg := parseOrRefuse(t, c.yaml, c.err)
+			if cfg == nil {
+				return
+			}
+			if cfg.Triage.AI == nil || cfg.Triage.AI.Model == "" {
+				t.Fatalf("triage.ai = %+v", cfg.Triage.AI)
+			}
+			if c.env != "" && cfg.Triage.AI.APIKey != c.env {
+				t.Errorf("api_key = %q, want it from the environment", cfg.Triage.AI.APIKey)
+			}
+		})
+	}
+}

@@ -2,9 +2,11 @@ package scenario
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -122,5 +124,78 @@ func TestTriageAsksPrometheus(t *testing.T) {
 	h.Tick()
 	if l := line(second.ID); !strings.Contains(l, "Triage: disk full on db-04") || !strings.Contains(l, "(Not answering: prometheus.)") {
 		t.Errorf("triage with Prometheus down = %q", l)
+	}
+}
+
+// With an AI endpoint configured (here a fake OpenAI-compatible server on
+// loopback, reached by the official client through the real app), its
+// probable cause and next step join the rule-based summary on the
+// timeline; the API carries the structured answer; a planted secret in
+// the alert never reaches the endpoint; the metrics count the call and
+// its tokens. With the endpoint failing, the rule-based summary stands
+// and says the AI is not available.
+func TestTriageAsksTheAI(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	var failing atomic.Bool
+	ai := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		if r.URL.Path != "/v1/chat/completions" || r.Header.Get("Authorization") != "Bearer sk-scenario-key" {
+			http.Error(w, `{"error":{"message":"bad request"}}`, http.StatusBadRequest)
+			return
+		}
+		if failing.Load() {
+			http.Error(w, `{"error":{"message":"overloaded"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"{\"probable_cause\":\"the journal filled /var\",\"impact\":\"db-03 refuses writes\",\"next_steps\":[\"vacuum the journal\"],\"evidence\":[\"E1\"]}"}}],"usage":{"prompt_tokens":300,"completion_tokens":50,"total_tokens":350}}`))
+	}))
+	defer ai.Close()
+	t.Setenv("AI_KEY_SCENARIO", "sk-scenario-key")
+	cfg := strings.Replace(BaseConfig, "reopen_window: 5m", "reopen_window: 5m\ntriage: {timeout: 2s, ai: {base_url: \""+ai.URL+"/v1\", model: m, api_key: \"${AI_KEY_SCENARIO}\", daily_tokens: 100000}}", 1)
+	h := New(t, WithConfig(cfg))
+	alert := Firing("alertname=DiskFull", "instance=db-03").Summary("disk full on db-03")
+	alert.Annotations["description"] = "password=PLANTED-hunter2 in the dump"
+	inc := h.OnlyIncident(h.PostAlerts(alert))
+	h.Tick()
+	line := func(id int64) string {
+		for _, e := range h.Incident(id).Timeline {
+			if e.Kind == triage.KindTriaged {
+				return e.Detail
+			}
+		}
+		return ""
+	}
+	if l := line(inc.ID); !strings.Contains(l, "Triage: disk full on db-03") || !strings.Contains(l, "AI: the journal filled /var Next: vacuum the journal") {
+		t.Errorf("triage = %q", l)
+	}
+	mu.Lock()
+	if len(bodies) != 1 || strings.Contains(bodies[0], "PLANTED-hunter2") || !strings.Contains(bodies[0], "disk full on db-03") {
+		t.Errorf("the AI was sent %q", bodies)
+	}
+	mu.Unlock()
+	r := h.API("GET", "/api/v1/incidents/"+itoa(inc.ID))
+	var d struct {
+		Triage *triage.Report `json:"triage"`
+	}
+	if err := json.Unmarshal(r.Body, &d); err != nil || d.Triage == nil || d.Triage.AI == nil || d.Triage.AI.Impact != "db-03 refuses writes" {
+		t.Fatalf("API triage = %s", r.Body)
+	}
+	m := string(h.API("GET", "/metrics").Body)
+	for _, want := range []string{`bot_triage_ai_calls_total{outcome="ok"} 1`, "bot_triage_ai_tokens_total 350"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+
+	failing.Store(true)
+	second := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull2").Summary("disk full on db-04")))
+	h.Tick()
+	if l := line(second.ID); !strings.Contains(l, "Triage: disk full on db-04") || !strings.Contains(l, "The AI analysis is not available") || strings.Contains(l, "Next: ") {
+		t.Errorf("triage with the AI failing = %q", l)
 	}
 }

@@ -45,6 +45,14 @@ type Triager struct {
 type Metrics struct {
 	Duration     prometheus.Histogram
 	SourceErrors *prometheus.CounterVec
+	AICalls      *prometheus.CounterVec
+	AITokens     prometheus.Counter
+}
+
+// ObserveAI counts one AI call: its outcome and the tokens it used.
+func (m *Metrics) ObserveAI(outcome string, tokens int64) {
+	m.AICalls.WithLabelValues(outcome).Inc()
+	m.AITokens.Add(float64(tokens))
 }
 
 // NewMetrics makes the metrics and registers them on reg.
@@ -59,8 +67,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "bot_triage_source_errors_total",
 			Help: "Triage sources that failed or did not answer in time, by source.",
 		}, []string{"source"}),
+		AICalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bot_triage_ai_calls_total",
+			Help: "AI analyses asked for, by outcome (ok, error, circuit_open, budget_spent).",
+		}, []string{"outcome"}),
+		AITokens: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bot_triage_ai_tokens_total",
+			Help: "Tokens the AI endpoint reported using.",
+		}),
 	}
-	reg.MustRegister(m.Duration, m.SourceErrors)
+	reg.MustRegister(m.Duration, m.SourceErrors, m.AICalls, m.AITokens)
 	return m
 }
 
@@ -104,7 +120,7 @@ func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
 		if err := Save(tx, id, rep); err != nil {
 			return err
 		}
-		return t.Incidents.Record(tx, id, KindTriaged, "bot", "Triage: "+rep.Summary)
+		return t.Incidents.Record(tx, id, KindTriaged, "bot", "Triage: "+rep.Line())
 	})
 	if err != nil {
 		return Report{}, err

@@ -86,6 +86,9 @@ type Source interface {
 // Runner runs the sources of a triage.
 type Runner struct {
 	Sources []Source
+	// AI, when set, analyzes the evidence once the sources have answered;
+	// when it is off or fails, the rule-based summary stands and says so.
+	AI Analyzer
 	// Timeout bounds each source (default 10 s): a slow or dead source
 	// is reported as failed and the rest stand.
 	Timeout time.Duration
@@ -133,6 +136,17 @@ func (r Runner) Run(ctx context.Context, d incident.Detail) Report {
 		facts = append(facts, ev.Facts...)
 	}
 	rep.Summary = summarize(d, rep, facts, now())
+	if r.AI != nil {
+		ai, err := r.AI.Analyze(ctx, d, rep)
+		res := SourceResult{Name: "ai", OK: err == nil}
+		if err != nil {
+			res.Error = err.Error()
+			rep.Status = "partial"
+			rep.Summary += " (The AI analysis is not available: " + err.Error() + ".)"
+		}
+		rep.Sources = append(rep.Sources, res)
+		rep.AI = ai
+	}
 	return rep
 }
 
@@ -268,4 +282,17 @@ func commonLabels(alerts []incident.Alert) string {
 // sortSimilar orders similar incidents newest first.
 func sortSimilar(s []Similar) {
 	sort.SliceStable(s, func(i, j int) bool { return s[i].At.After(s[j].At) })
+}
+
+// Line is the report in one line, for the timeline: the summary, then the
+// AI's probable cause and first next step when it answered.
+func (r Report) Line() string {
+	if r.AI == nil {
+		return r.Summary
+	}
+	line := r.Summary + " AI: " + r.AI.Cause
+	if len(r.AI.Next) > 0 {
+		line += " Next: " + r.AI.Next[0]
+	}
+	return line
 }
