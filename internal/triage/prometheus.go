@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"sort"
 	"strconv"
 	"time"
 
@@ -96,7 +97,32 @@ func (p *Prometheus) Gather(ctx context.Context, d incident.Detail) (Evidence, e
 		peak = math.Max(peak, float64(sp.Value))
 	}
 	fact := fmt.Sprintf("%s is %s now (%s an hour before it fired, peak %s).", expr, num(bestNow), num(before), num(peak))
-	return Evidence{Facts: []string{fact}}, nil
+	// The chart shows the few highest series; a hundred lines say nothing.
+	sort.SliceStable(m, func(i, j int) bool { return last(m[i]) > last(m[j]) })
+	var series []Series
+	for _, s := range m[:min(len(m), maxSeries)] {
+		name := expr
+		if len(m) > 1 {
+			name = s.Metric.String()
+		}
+		pts := make([]Point, len(s.Values))
+		for i, sp := range s.Values {
+			pts[i] = Point{T: sp.Timestamp.Time().UTC(), V: float64(sp.Value)}
+		}
+		series = append(series, Series{Name: name, Points: pts})
+	}
+	return Evidence{Facts: []string{fact}, Series: series, Value: expr + ": " + num(bestNow)}, nil
+}
+
+// maxSeries is how many series a chart draws.
+const maxSeries = 5
+
+// last is a series' latest value, -Inf when it has none.
+func last(s *model.SampleStream) float64 {
+	if n := len(s.Values); n > 0 {
+		return float64(s.Values[n-1].Value)
+	}
+	return math.Inf(-1)
 }
 
 func num(f float64) string {

@@ -68,6 +68,11 @@ func TestPrometheusSource(t *testing.T) {
 	if len(ev.Facts) != 1 || ev.Facts[0] != "disk_used_percent > 90 is 97 now (40 an hour before it fired, peak 97)." {
 		t.Errorf("facts = %q", ev.Facts)
 	}
+	// The chart's series, highest now first, each named by its labels.
+	if ev.Value != "disk_used_percent > 90: 97" || len(ev.Series) != 2 || ev.Series[0].Name != `{instance="db-03", mountpoint="/"}` ||
+		len(ev.Series[0].Points) != 3 || ev.Series[0].Points[2].V != 97 || !ev.Series[0].Points[0].T.Equal(time.Unix(1764558000, 0)) {
+		t.Errorf("value %q, series %+v", ev.Value, ev.Series)
+	}
 	if len(fake.asked) != 1 || fake.asked[0] != "/api/v1/query_range disk_used_percent > 90 step=60" {
 		t.Errorf("asked = %q", fake.asked)
 	}

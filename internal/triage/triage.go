@@ -29,6 +29,14 @@ type Report struct {
 	Links   []Link         `json:"links"`
 	// Logs are the last log lines around the alert.
 	Logs []string `json:"logs,omitempty"`
+	// Series are the metrics behind the alert (its expression, from an
+	// hour before it fired), for the chart in the room and the console.
+	Series []Series `json:"series,omitempty"`
+	// Value is the alert's expression now ("disk_used_percent > 90: 96.5"),
+	// for the card; "" without Prometheus.
+	Value string `json:"value,omitempty"`
+	// Kubernetes is what the cluster says of the alert's workload.
+	Kubernetes []string `json:"kubernetes,omitempty"`
 	// AI is the AI analysis, nil when none is configured or it failed.
 	AI *AI `json:"ai"`
 	// At is when the triage ran.
@@ -68,6 +76,19 @@ type AI struct {
 	Evidence []string `json:"evidence"`
 }
 
+// Series is one metric over time.
+type Series struct {
+	// Name is the expression, with the series' labels when it has several.
+	Name   string  `json:"name"`
+	Points []Point `json:"points"`
+}
+
+// Point is one sample of a series.
+type Point struct {
+	T time.Time `json:"t"`
+	V float64   `json:"v"`
+}
+
 // Evidence is what a source found.
 type Evidence struct {
 	Similar []Similar
@@ -75,6 +96,12 @@ type Evidence struct {
 	Facts []string
 	// Logs are log lines.
 	Logs []string
+	// Series are metrics over time; Value the expression's value now.
+	Series []Series
+	Value  string
+	// Kubernetes are lines on the workload's state (status, restarts,
+	// events, the failing container's last log lines).
+	Kubernetes []string
 }
 
 // Source gathers evidence about an incident.
@@ -133,6 +160,11 @@ func (r Runner) Run(ctx context.Context, d incident.Detail) Report {
 		}
 		rep.Similar = append(rep.Similar, ev.Similar...)
 		rep.Logs = append(rep.Logs, ev.Logs...)
+		rep.Series = append(rep.Series, ev.Series...)
+		rep.Kubernetes = append(rep.Kubernetes, ev.Kubernetes...)
+		if ev.Value != "" {
+			rep.Value = ev.Value
+		}
 		facts = append(facts, ev.Facts...)
 	}
 	rep.Summary = summarize(d, rep, facts, now())
