@@ -41,20 +41,20 @@ func runClimb(ctx context.Context, s settings, run int, delay time.Duration, bod
 	defer func() { res.note = joinNotes(res.note, bot.stop()) }()
 
 	res.blast = blast(ctx, bot.base, bodies, perBody, s.clients, s.ingestTimeout)
-	res.incidents = len(res.blast.accepted)
+	res.incidents = len(res.blast.Accepted)
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
-	until := res.blast.end.Add(delay + s.deadline)
+	until := res.blast.End.Add(delay + s.deadline)
 	res.deliveredAllInTime = poll(ctx, until, 20*time.Millisecond, func() bool {
 		return rec.incidents("pb") >= res.incidents && rec.incidents("pa") >= res.incidents
 	})
-	res.waitedTill = time.Since(res.blast.end)
+	res.waitedTill = time.Since(res.blast.End)
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
 	time.Sleep(s.settle)
-	for id, accepted := range res.blast.accepted {
+	for id, accepted := range res.blast.Accepted {
 		a, okA := rec.firstOfStep("pa", id, 0)
 		b, okB := rec.firstOfStep("pb", id, 1)
 		created := accepted // an upper bound: the 202 came after the commit

@@ -203,7 +203,7 @@ func partA(ctx context.Context, s settings, stormSizes []int) error {
 				return fmt.Errorf("storm %d run %d: %w", n, i+1, err)
 			}
 			rs = append(rs, r)
-			rate := float64(r.blast.alerts) / r.blast.took().Seconds()
+			rate := float64(r.blast.Alerts) / r.blast.Took().Seconds()
 			rates = append(rates, rate)
 			firstPage, firstRoom = append(firstPage, at(r.page, 0)), append(firstRoom, at(r.room, 0))
 			pageAll, roomAll = append(pageAll, spreadOf(r.page)), append(roomAll, spreadOf(r.room))
@@ -214,7 +214,7 @@ func partA(ctx context.Context, s settings, stormSizes []int) error {
 				rssBiggest = append(rssBiggest, float64(r.rssKiB))
 			}
 			fmt.Printf("    run %d: storm of %d alerts accepted in %s (%.0f alerts/s, %d errors%s), %d incidents; probes: page [%s], room [%s]\n",
-				i+1, r.blast.alerts, dur(r.blast.took(), 0), rate, r.blast.errors, cutNote(r.blast), r.incidents,
+				i+1, r.blast.Alerts, dur(r.blast.Took(), 0), rate, r.blast.Errors, cutNote(r.blast), r.incidents,
 				lateDurs(r.page, r.pageRaw, s.deadline), durs(r.room, s.deadline))
 			fmt.Printf("           storm incidents paged %d/%d (%s), rooms seen on the console stream %d/%d (%s); console outbox drained %s\n",
 				r.paged, r.incidents, byWhen(r.lastPage, s.deadline), r.roomed, r.incidents, seenWhen(r.lastRoom, s.deadline), drainedText(r.drained, s.deadline))
@@ -295,11 +295,11 @@ func byWhen(d, within time.Duration) string {
 
 func cutNote(b blastResult) string {
 	note := ""
-	if b.cut {
+	if b.Cut {
 		note = ", CUT at the ingest timeout"
 	}
-	if b.firstErr != "" {
-		note += "; last error: " + b.firstErr
+	if b.FirstErr != "" {
+		note += "; last error: " + b.FirstErr
 	}
 	return note
 }
@@ -376,7 +376,7 @@ func partB(ctx context.Context, s settings, n int, delay time.Duration) error {
 		dk, ds = append(dk, r.stats.dupKeys), append(ds, r.stats.dupSteps)
 		incidentsSeen, fromPaylds = append(incidentsSeen, r.incidents), append(fromPaylds, r.fromPayload)
 		fmt.Printf("    run %d: %d alerts accepted in %s (%d errors%s), %d incidents; step 1 pages %d, step 2 pages %d (waited %s after the last 202)\n",
-			i+1, r.blast.alerts, dur(r.blast.took(), 0), r.blast.errors, cutNote(r.blast), r.incidents, r.pagedA, r.pagedB, r.waitedTill.Round(100*time.Millisecond))
+			i+1, r.blast.Alerts, dur(r.blast.Took(), 0), r.blast.Errors, cutNote(r.blast), r.incidents, r.pagedA, r.pagedB, r.waitedTill.Round(100*time.Millisecond))
 		fmt.Printf("           step 1 after creation: %s; step 2 lateness: %s\n", spreadOf(r.first).String(within), spreadOf(r.late).String(lateWithin))
 		fmt.Printf("           %s; peak RSS %s%s\n", received(r.stats), mib(r.rssKiB), runNote(r.note, r.stats, 0))
 		if r.fromPayload < r.incidents {

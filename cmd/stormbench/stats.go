@@ -2,28 +2,19 @@ package main
 
 import (
 	"fmt"
-	"math"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/oncallbot/bot/internal/benchutil"
 )
 
 // missing stands for a latency that was never observed (a page not
-// delivered within the deadline); it sorts after every real one, so a
-// percentile that reaches it says so instead of hiding it.
-const missing = time.Duration(math.MaxInt64)
+// delivered within the deadline); it sorts after every real one.
+const missing = benchutil.Missing
 
 // pct is the nearest-rank percentile p (0..1] of ds; missing when ds is
 // empty.
-func pct(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return missing
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(math.Ceil(p*float64(len(s)))) - 1
-	return s[max(0, min(i, len(s)-1))]
-}
+func pct(ds []time.Duration, p float64) time.Duration { return benchutil.Pct(ds, p) }
 
 // spread is a set's p50, p99 and max.
 type spread struct{ p50, p99, max time.Duration }
@@ -41,23 +32,9 @@ func medianSpread(ss []spread) spread {
 	return spread{pct(a, 0.5), pct(b, 0.5), pct(c, 0.5)}
 }
 
-func medianF(vs []float64) float64 {
-	if len(vs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(vs)
-	slices.Sort(s)
-	return s[(len(s)-1)/2]
-}
+func medianF(vs []float64) float64 { return benchutil.MedianF(vs) }
 
-func medianI(vs []int) int {
-	if len(vs) == 0 {
-		return 0
-	}
-	s := slices.Clone(vs)
-	slices.Sort(s)
-	return s[(len(s)-1)/2]
-}
+func medianI(vs []int) int { return benchutil.MedianI(vs) }
 
 // dur prints a latency, or what its absence means.
 func dur(d, within time.Duration) string {
@@ -69,20 +46,7 @@ func roomDur(d, within time.Duration) string {
 	return show(d, fmt.Sprintf("no room event within %s", within))
 }
 
-func show(d time.Duration, absent string) string {
-	switch {
-	case d == missing:
-		return absent
-	case d < 0:
-		return "-" + show(-d, absent)
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
-	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
-	default:
-		return fmt.Sprintf("%.2f s", d.Seconds())
-	}
-}
+func show(d time.Duration, absent string) string { return benchutil.Show(d, absent) }
 
 func (s spread) String(within time.Duration) string {
 	return fmt.Sprintf("p50 %s, p99 %s, max %s", dur(s.p50, within), dur(s.p99, within), dur(s.max, within))

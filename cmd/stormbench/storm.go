@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/oncallbot/bot/internal/benchutil"
@@ -48,114 +46,12 @@ func poll(ctx context.Context, until time.Time, every time.Duration, cond func()
 }
 
 // blastResult is what a storm's requests got.
-type blastResult struct {
-	start, end time.Time
-	// accepted maps each incident an answer named to when the first 202
-	// naming it was read.
-	accepted map[int64]time.Time
-	alerts   int // alerts in requests answered 202
-	errors   int
-	firstErr string
-	cut      bool // stopped by the timeout or an interrupt
-}
-
-func (b blastResult) took() time.Duration { return b.end.Sub(b.start) }
+type blastResult = benchutil.BlastResult
 
 // blast posts every body once from clients kept-alive connections and
 // reads each answer's incidents. It stops at timeout.
 func blast(ctx context.Context, base string, bodies [][]byte, perBody []int, clients int, timeout time.Duration) blastResult {
-	host, path := benchutil.SplitURL(base + "/hooks/alertmanager")
-	type answer struct {
-		at   time.Time
-		body []byte
-	}
-	var (
-		next    atomic.Int64
-		cut     atomic.Bool
-		mu      sync.Mutex
-		answers []answer
-		res     = blastResult{accepted: map[int64]time.Time{}}
-		wg      sync.WaitGroup
-	)
-	res.start = time.Now()
-	deadline := res.start.Add(timeout)
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var (
-				conn  *benchutil.RawConn
-				buf   []byte
-				local []answer
-				errs  int
-				alert int
-				first string
-			)
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(bodies) {
-					break
-				}
-				if ctx.Err() != nil || time.Now().After(deadline) {
-					cut.Store(true)
-					break
-				}
-				if conn == nil {
-					c, err := benchutil.DialRaw(host)
-					if err != nil {
-						errs++
-						first = err.Error()
-						continue
-					}
-					c.Timeout = 30 * time.Second
-					conn = c
-				}
-				buf = benchutil.AppendRequest(buf[:0], host, path, "Bearer "+hookToken, bodies[i])
-				code, body, err := conn.RoundTripBody(buf, nil)
-				if err != nil {
-					// Not retried: the alerts may or may not be in.
-					errs++
-					first = err.Error()
-					conn.Close()
-					conn = nil
-					continue
-				}
-				if code != 202 {
-					errs++
-					first = fmt.Sprintf("HTTP %d: %.200s", code, body)
-					continue
-				}
-				alert += perBody[i]
-				local = append(local, answer{time.Now(), body})
-			}
-			if conn != nil {
-				conn.Close()
-			}
-			mu.Lock()
-			answers = append(answers, local...)
-			res.errors += errs
-			res.alerts += alert
-			if first != "" {
-				res.firstErr = first
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	res.end = time.Now()
-	res.cut = cut.Load()
-	for _, a := range answers {
-		var ans struct {
-			Incidents []int64 `json:"incidents"`
-		}
-		json.Unmarshal(a.body, &ans)
-		for _, id := range ans.Incidents {
-			if t, ok := res.accepted[id]; !ok || a.at.Before(t) {
-				res.accepted[id] = a.at
-			}
-		}
-	}
-	return res
+	return benchutil.Blast(ctx, base+"/hooks/alertmanager", "Bearer "+hookToken, bodies, perBody, clients, timeout)
 }
 
 // probe is one new critical alert posted to measure how long its page
@@ -313,7 +209,7 @@ func runStorm(ctx context.Context, s settings, n, run int, bodies [][]byte, perB
 	defer rooms.Close()
 
 	res.blast = blast(ctx, bot.base, bodies, perBody, s.clients, s.ingestTimeout)
-	res.incidents = len(res.blast.accepted)
+	res.incidents = len(res.blast.Accepted)
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -324,8 +220,8 @@ func runStorm(ctx context.Context, s settings, n, run int, bodies [][]byte, perB
 	// still arriving, or its rooms' backlog not yet drained.
 	var (
 		scrapes sync.WaitGroup
-		next    = res.blast.end
-		until   = res.blast.end.Add(s.deadline)
+		next    = res.blast.End
+		until   = res.blast.End.Add(s.deadline)
 	)
 	defer scrapes.Wait()
 	all := func() int { return res.incidents + len(res.probes) }
@@ -333,7 +229,7 @@ func runStorm(ctx context.Context, s settings, n, run int, bodies [][]byte, perB
 		return len(res.probes) < s.probes && time.Now().Before(until) &&
 			(len(res.probes) == 0 || rec.incidents("oncall") < all() || drained.at().IsZero())
 	}
-	last := res.blast.end.Add(time.Duration(max(s.probes-1, 0))*s.probeEvery + s.deadline + time.Second)
+	last := res.blast.End.Add(time.Duration(max(s.probes-1, 0))*s.probeEvery + s.deadline + time.Second)
 	poll(ctx, last, 10*time.Millisecond, func() bool {
 		if more() && !time.Now().Before(next) {
 			p := postProbe(ctx, bot.base, fmt.Sprintf("probe-%d", len(res.probes)))
@@ -370,7 +266,7 @@ func runStorm(ctx context.Context, s settings, n, run int, bodies [][]byte, perB
 	drained.stop()
 	res.drained = missing
 	if t := drained.at(); !t.IsZero() {
-		res.drained = t.Sub(res.blast.start)
+		res.drained = t.Sub(res.blast.Start)
 	}
 	// Late duplicates come tens of milliseconds after the first page.
 	time.Sleep(s.settle)
@@ -381,7 +277,7 @@ func runStorm(ctx context.Context, s settings, n, run int, bodies [][]byte, perB
 		res.room = append(res.room, p.roomAfter(rooms, s.deadline))
 	}
 	var lastPage, lastRoom time.Time
-	for id := range res.blast.accepted {
+	for id := range res.blast.Accepted {
 		if a, ok := rec.first("oncall", id); ok {
 			res.paged++
 			if a.at.After(lastPage) {
@@ -397,10 +293,10 @@ func runStorm(ctx context.Context, s settings, n, run int, bodies [][]byte, perB
 	}
 	res.lastPage, res.lastRoom = missing, missing
 	if res.paged == res.incidents && res.incidents > 0 {
-		res.lastPage = lastPage.Sub(res.blast.start)
+		res.lastPage = lastPage.Sub(res.blast.Start)
 	}
 	if res.roomed == res.incidents && res.incidents > 0 {
-		res.lastRoom = lastRoom.Sub(res.blast.start)
+		res.lastRoom = lastRoom.Sub(res.blast.Start)
 	}
 	res.stats = rec.stats()
 	res.events, res.reconnects, res.streamErr = rooms.state()

@@ -1,8 +1,10 @@
 // Package benchutil holds what the benchmark commands (cmd/ingestbench,
-// cmd/stormbench) share: building and running the bot as a real process,
-// reading its CPU time and peak memory from /proc, and a lean HTTP/1.1
-// client that sends prebuilt requests on kept-alive connections, so the
-// load generator spends its CPU on the wire and not on encoding.
+// cmd/stormbench, cmd/triagebench) share: building and running the bot as
+// a real process, reading its CPU time and peak memory from /proc, a lean
+// HTTP/1.1 client that sends prebuilt requests on kept-alive connections,
+// so the load generator spends its CPU on the wire and not on encoding, a
+// storm of webhook requests sent through it (Blast), and percentiles and
+// medians of latencies.
 package benchutil
 
 import (
@@ -18,11 +20,12 @@ import (
 	"time"
 )
 
-// BuildBot builds ./cmd/bot into dir and returns the binary's path. It
-// runs in the module's root, as `go run ./cmd/...` does.
+// BuildBot builds the bot (cmd/bot, by its import path, so from any
+// directory of the module: `go run ./cmd/...` in its root, `go test` in a
+// command's own) into dir and returns the binary's path.
 func BuildBot(dir string) (string, error) {
 	bin := dir + "/bot"
-	build := exec.Command("go", "build", "-o", bin, "./cmd/bot")
+	build := exec.Command("go", "build", "-o", bin, "github.com/oncallbot/bot/cmd/bot")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return "", fmt.Errorf("build bot: %w", err)
