@@ -6,12 +6,16 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +25,7 @@ import (
 	"github.com/oncallbot/bot/internal/chat/web"
 	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/scenario"
+	"github.com/oncallbot/bot/internal/triage"
 )
 
 var consoleConfig = strings.Replace(scenario.BaseConfig, "api_tokens:",
@@ -282,6 +287,136 @@ func TestConsoleSchedulePageInABrowser(t *testing.T) {
 	}
 	os.MkdirAll(dir, 0o755)
 	path := filepath.Join(dir, "console-schedule.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// fakePrometheus answers the Prometheus HTTP API's range queries as
+// Prometheus does: a matrix of one series, a point a step from start to
+// end, climbing to the alert's threshold and past it.
+func fakePrometheus(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.URL.Path != "/api/v1/query_range" {
+			http.Error(w, `{"status":"error","errorType":"bad_data","error":"unexpected request"}`, http.StatusBadRequest)
+			return
+		}
+		from, err1 := strconv.ParseFloat(r.Form.Get("start"), 64)
+		to, err2 := strconv.ParseFloat(r.Form.Get("end"), 64)
+		step, err3 := strconv.ParseFloat(r.Form.Get("step"), 64)
+		if err1 != nil || err2 != nil || err3 != nil || step <= 0 || to < from {
+			http.Error(w, `{"status":"error","errorType":"bad_data","error":"bad range"}`, http.StatusBadRequest)
+			return
+		}
+		var values []string
+		n := int((to-from)/step) + 1
+		for i := range n {
+			v := 40 + 57*float64(i)/float64(max(n-1, 1))
+			values = append(values, fmt.Sprintf(`[%.0f,"%.1f"]`, from+float64(i)*step, v))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"instance":"db-03"},"values":[%s]}]}}`,
+			strings.Join(values, ","))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Issue 12: the triage as a page of the console, in a real browser. With
+// a triage section and a (fake) Prometheus on loopback, a new incident is
+// triaged; its room links to the Triage page, which shows the summary,
+// the sources and the chart of the alert's expression (an SVG the page
+// loads under its CSP).
+func TestConsoleTriagePageInABrowser(t *testing.T) {
+	prom := fakePrometheus(t)
+	cfg := strings.Replace(consoleConfig, "reopen_window: 5m",
+		"reopen_window: 5m\ntriage: {timeout: 2s, prometheus: {url: \""+prom.URL+"\"}}", 1)
+	h := scenario.New(t, scenario.WithConfig(cfg))
+	alert := scenario.Firing("alertname=DiskFull", "instance=db-03").Summary("disk full on db-03")
+	alert.Annotations["expr"] = "disk_used_percent > 90"
+	alert.Annotations["runbook_url"] = "https://runbooks.example/disk-full"
+	inc := h.OnlyIncident(h.PostAlerts(alert))
+	id := strconv.FormatInt(inc.ID, 10)
+
+	// The triage runs through the outbox, after the page: poll the API
+	// until it is there.
+	var rep *triage.Report
+	for try := 0; rep == nil; try++ {
+		if try == 100 {
+			t.Fatal("no triage after 100 polls")
+		}
+		if try > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		h.Tick()
+		var d struct {
+			Triage *triage.Report `json:"triage"`
+		}
+		if r := h.API("GET", "/api/v1/incidents/"+id); r.Code == http.StatusOK {
+			if err := json.Unmarshal(r.Body, &d); err != nil {
+				t.Fatalf("API incident: %v %s", err, r.Body)
+			}
+			rep = d.Triage
+		}
+	}
+	if rep.Status != "ready" || len(rep.Series) == 0 {
+		t.Fatalf("triage = %+v", rep)
+	}
+
+	ctx := newBrowser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(h.Server.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=token]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=token]`), "alice-console"),
+		chromedp.Submit(chromedp.CSS(`input[name=token]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/incidents/`+id+`"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/incidents/`+id+`"]`)),
+		chromedp.WaitVisible(chromedp.ID("status")),
+		chromedp.Click(chromedp.Search(`//a[normalize-space()="Triage"]`)),
+		chromedp.WaitVisible(chromedp.ID("summary")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("chart").complete && document.getElementById("chart").naturalWidth > 0`),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	at, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil || !strings.HasSuffix(at, "/incidents/"+id+"/triage") {
+		t.Fatalf("the Triage link went to %q %v", at, err)
+	}
+	summary, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("summary")))
+	if err != nil || !strings.Contains(summary, "disk full on db-03") || !strings.Contains(summary, "disk_used_percent > 90 is 97 now") {
+		t.Fatalf("summary = %q %v", summary, err)
+	}
+	sources, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("sources")))
+	if err != nil || !strings.Contains(sources, "history") || !strings.Contains(sources, "prometheus") || strings.Contains(sources, "failed") {
+		t.Fatalf("sources table = %q %v", sources, err)
+	}
+	chartWidth, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.getElementById("chart").naturalWidth`))
+	if err != nil || chartWidth == 0 {
+		t.Fatalf("the chart did not load: width %d, %v", chartWidth, err)
+	}
+	runbook, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("ul.links a").href`))
+	if err != nil || runbook != "https://runbooks.example/disk-full" {
+		t.Fatalf("runbook link = %q %v", runbook, err)
+	}
+	note, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("ai-note")))
+	if err != nil || !strings.Contains(note, "The AI analysis is off") {
+		t.Fatalf("AI note = %q %v", note, err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	dir := os.Getenv("E2E_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "e2e-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "console-triage.png")
 	if err := os.WriteFile(path, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -287,6 +287,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			return nil, err
 		}
 		c.SetReports(a)
+		if a.triage != nil {
+			c.SetTriages(a)
+		}
 		consoleRoutes = c
 		a.reloaders = append(a.reloaders, c.Reload)
 	}

@@ -55,6 +55,9 @@ type Console struct {
 	teams atomic.Pointer[[]config.Team]
 	// reports makes the Reports pages' reports; nil turns them off.
 	reports Reporter
+	// triages reads the incidents' triage reports for the Triage pages;
+	// nil turns them off (triage.go).
+	triages Triages
 	tokens  []consoleToken
 	// signIns counts failed sign-ins per client (see package attempts).
 	signIns *attempts.Limiter
@@ -157,6 +160,8 @@ func (c *Console) Routes(r chi.Router) {
 			r.Get("/", c.incidentsPage)
 			r.Get("/incidents/{id}", c.roomPage)
 			r.Post("/incidents/{id}/command", c.command)
+			r.Get("/incidents/{id}/triage", c.triagePage)
+			r.Get("/incidents/{id}/triage/chart.svg", c.triageChart)
 			r.Get("/oncall", c.oncallPage)
 			r.Get("/schedules/{team}", c.schedulePage)
 			r.Get("/reports", c.reportsIndex)
@@ -558,6 +563,7 @@ func (c *Console) roomPage(w http.ResponseWriter, r *http.Request) {
 				MoreTimeline: moreLink(events.Next, roomLink(id, alertsAt, events.Next)),
 				FirstPages:   roomLink(id, "", ""),
 				Paged:        alertsAt != "" || timelineAt != "",
+				Triage:       c.triages != nil,
 			})
 			return
 		}
@@ -582,6 +588,8 @@ type roomData struct {
 	// on its last page; FirstPages back to the start of both.
 	MoreAlerts, MoreTimeline, FirstPages string
 	Paged                                bool
+	// Triage says the console has Triage pages, for the room's link.
+	Triage bool
 }
 
 // moreLink is link when there is a next page (next != ""), else "".
