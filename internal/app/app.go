@@ -255,6 +255,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	for _, p := range opts.Platforms {
 		name := chat.ConsumerName(p.Name())
 		d := chat.NewDeliverer(p, st, cfg, opts.Clock.Now)
+		if a.triage != nil {
+			d.SetTriages(roomTriages{db: st.Read()}, opts.Logger)
+		}
 		a.Outbox.Register(name, d)
 		a.reloaders = append(a.reloaders, d.Reload)
 		pub.Subscribe(outbox.Subscription{Consumer: name, Kinds: []string{"incident.*", "alert.*", "escalation.*", "notify.*"},

@@ -19,6 +19,9 @@ type Button struct {
 	// Danger marks destructive or alarming actions, which platforms show
 	// in red.
 	Danger bool
+	// URL makes the button a link (a runbook, a dashboard) that opens in
+	// the browser and runs no command; always http or https.
+	URL string
 }
 
 // Field is one labelled line of a card.
@@ -62,19 +65,19 @@ func NewCard(inc incident.Incident, loc *time.Location) Card {
 	}
 	switch inc.Status {
 	case incident.StatusTriggered:
-		c.Buttons = append(c.Buttons, Button{"Acknowledge", "ack #" + id, false}, Button{"Escalate", "escalate #" + id, true})
+		c.Buttons = append(c.Buttons, Button{Label: "Acknowledge", Value: "ack #" + id}, Button{Label: "Escalate", Value: "escalate #" + id, Danger: true})
 		for _, d := range SnoozeChoices {
-			c.Buttons = append(c.Buttons, Button{"Snooze " + shortDuration(d), "snooze " + shortDuration(d) + " #" + id, false})
+			c.Buttons = append(c.Buttons, Button{Label: "Snooze " + shortDuration(d), Value: "snooze " + shortDuration(d) + " #" + id})
 		}
-		c.Buttons = append(c.Buttons, Button{"Resolve", "resolve #" + id, false})
+		c.Buttons = append(c.Buttons, Button{Label: "Resolve", Value: "resolve #" + id})
 	case incident.StatusAcknowledged:
-		c.Buttons = append(c.Buttons, Button{"Unacknowledge", "unack #" + id, false}, Button{"Escalate", "escalate #" + id, true},
-			Button{"Resolve", "resolve #" + id, false})
+		c.Buttons = append(c.Buttons, Button{Label: "Unacknowledge", Value: "unack #" + id}, Button{Label: "Escalate", Value: "escalate #" + id, Danger: true},
+			Button{Label: "Resolve", Value: "resolve #" + id})
 	case incident.StatusResolved:
 		// A resolved incident is labelled for the handoff report.
-		c.Buttons = append(c.Buttons, Button{"Reopen", "reopen #" + id, false},
-			Button{"Actionable", "tag actionable #" + id, false}, Button{"Noise", "tag noise #" + id, false},
-			Button{"Needs tuning", "tag needs-tuning #" + id, false})
+		c.Buttons = append(c.Buttons, Button{Label: "Reopen", Value: "reopen #" + id},
+			Button{Label: "Actionable", Value: "tag actionable #" + id}, Button{Label: "Noise", Value: "tag noise #" + id},
+			Button{Label: "Needs tuning", Value: "tag needs-tuning #" + id})
 	}
 	return c
 }
@@ -204,6 +207,7 @@ func (c Card) Digest() string {
 	h.Write([]byte(c.Text()))
 	for _, btn := range c.Buttons {
 		h.Write([]byte(btn.Value))
+		h.Write([]byte(btn.URL))
 	}
 	return strconv.FormatUint(h.Sum64(), 16)
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -81,6 +83,25 @@ type RoomAlerter interface {
 	AlertRoom(ctx context.Context, room Room, text string) error
 }
 
+// ImagePoster is a platform that can post a picture into a room (the
+// triage's chart): Slack uploads a file, Telegram sends a photo, Discord
+// attaches it. Elsewhere the room has the words alone.
+type ImagePoster interface {
+	PostImage(ctx context.Context, room Room, img Image) error
+}
+
+// Triages is what a room shows of its incident's triage beyond the line
+// the timeline gives every room: the card's additions (the alert's value
+// now, runbook and dashboard links as buttons) and the chart posted under
+// the triage's line.
+type Triages interface {
+	// TriageCard returns the fields and link buttons the incident's card
+	// gains from its triage; none before the triage has run.
+	TriageCard(ctx context.Context, id int64) ([]Field, []Button, error)
+	// TriageChart returns the triage's chart, nil when it has none.
+	TriageChart(ctx context.Context, id int64) (*Image, error)
+}
+
 // PlatformID returns a person's identity on a platform, "" when none.
 func PlatformID(p config.Person, platform string) string {
 	switch platform {
@@ -132,6 +153,18 @@ type Deliverer struct {
 	now func() time.Time
 	// pacer keeps to the platform's rate limits, when it has some.
 	pacer *pacer
+	// triages, when set, adds the triage's value and links to the card
+	// and its chart under the triage's line (see SetTriages).
+	triages Triages
+	log     *slog.Logger
+}
+
+// SetTriages has the rooms show what triage found (see Triages); log
+// hears of a chart that could not be posted (the words went: the
+// delivery is not repeated for the picture). Call it before the outbox
+// runs.
+func (d *Deliverer) SetTriages(t Triages, log *slog.Logger) {
+	d.triages, d.log = t, log
 }
 
 // directory is the teams and people of one configuration, by name.
@@ -287,6 +320,14 @@ func (d *Deliverer) DeliverBatch(ctx context.Context, ms []outbox.Message) error
 		}
 	}
 	card := NewCard(inc, d.loc)
+	if d.triages != nil {
+		fields, links, err := d.triages.TriageCard(ctx, inc.ID)
+		if err != nil {
+			return fmt.Errorf("read incident %d's triage: %w", inc.ID, err)
+		}
+		card.Fields = append(card.Fields, fields...)
+		card.Buttons = append(card.Buttons, links...)
+	}
 	switch {
 	case r.messageID == "":
 		if err := d.pace(r.room); err != nil {
@@ -343,6 +384,7 @@ func (d *Deliverer) DeliverBatch(ctx context.Context, ms []outbox.Message) error
 		if err := d.say(ctx, dir, r.room, text, paging); err != nil {
 			return fmt.Errorf("post to incident %d's room: %w", inc.ID, err)
 		}
+		d.postTriageChart(ctx, inc.ID, r.room, evs)
 	}
 	if inc.Status == incident.StatusResolved && !r.closed {
 		if err := d.platform.CloseRoom(ctx, r.room); err != nil {
@@ -423,6 +465,31 @@ func (d *Deliverer) say(ctx context.Context, dir *directory, room Room, line str
 		return d.platform.Post(ctx, room, line)
 	}
 	return s.Summon(ctx, room, people, line)
+}
+
+// postTriageChart posts the triage's chart under the run that says the
+// triage, where the platform takes pictures. The words are already in the
+// room, so a chart that fails is logged rather than the run repeated.
+func (d *Deliverer) postTriageChart(ctx context.Context, id int64, room Room, evs []incident.EventPayload) {
+	ip, ok := d.platform.(ImagePoster)
+	if !ok || d.triages == nil || !slices.ContainsFunc(evs, saysTriage) {
+		return
+	}
+	img, err := d.triages.TriageChart(ctx, id)
+	if err == nil && img != nil {
+		err = ip.PostImage(ctx, room, *img)
+	}
+	if err != nil && d.log != nil {
+		d.log.Warn("post the triage chart", "platform", d.platform.Name(), "incident", id, "err", err)
+	}
+}
+
+// saysTriage reports whether an update tells the triage.
+func saysTriage(ev incident.EventPayload) bool {
+	if ev.Event == incident.KindTriaged {
+		return true
+	}
+	return slices.ContainsFunc(ev.Lines, func(l incident.EventLine) bool { return l.Event == incident.KindTriaged })
 }
 
 // IncidentOfRoom finds the incident whose room on platform is roomID, so

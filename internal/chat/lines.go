@@ -27,6 +27,7 @@ var phrases = map[string]string{
 	incident.KindNotPaged:       "Not paged",
 	incident.KindStormJoined:    "Joined the storm",
 	incident.KindJoinedStorm:    "Joined a storm",
+	incident.KindTriaged:        "Triage",
 	oncall.KindStep:             "Escalation",
 	oncall.KindStepSkipped:      "Escalation step skipped",
 	oncall.KindRepeat:           "Escalation repeats",

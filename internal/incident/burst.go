@@ -36,6 +36,7 @@ type update struct {
 	moreOrder []string       // the kinds of more, in the order first left out
 	lastEvent int64          // its last timeline entry: the update's idempotency key
 	urgent    bool
+	prompt    bool // someone waits to read it: not gathered (see RecordPrompt)
 }
 
 // updates are one transaction's, by incident in first-seen order.
@@ -113,7 +114,7 @@ func (s *Service) announce(tx *store.Tx, us *updates) error {
 			Payload: payload.marshal(),
 			// A new incident's first word opens its rooms: ahead of the
 			// updates about older ones.
-			Urgent: u.urgent}); err != nil {
+			Urgent: u.urgent, Prompt: u.prompt}); err != nil {
 			return err
 		}
 	}

@@ -117,6 +117,8 @@ const (
 	// storm.
 	KindStormJoined = "incident.storm_joined"
 	KindJoinedStorm = "incident.joined_storm"
+	// KindTriaged is the triage's summary (package triage writes it).
+	KindTriaged = "incident.triaged"
 )
 
 // TimerPage is the timer kind that starts paging once alert_delay has

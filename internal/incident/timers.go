@@ -60,6 +60,21 @@ func (s *Service) Record(tx *store.Tx, id int64, kind, actor, detail string) err
 	return s.record(tx, s.clock.Now(), id, kind, actor, nil, detail)
 }
 
+// RecordPrompt is Record for an entry someone is waiting to read (a new
+// incident's triage): the rooms get it at once, not held back to be
+// gathered with a burst's routine updates, though at routine priority.
+func (s *Service) RecordPrompt(tx *store.Tx, id int64, kind, actor, detail string) error {
+	if err := s.Record(tx, id, kind, actor, detail); err != nil {
+		return err
+	}
+	if s.pub != nil && s.pub.Wants(kind) {
+		if u, ok := s.updatesOf(tx).by[id]; ok {
+			u.prompt = true
+		}
+	}
+	return nil
+}
+
 // Recorded reports whether incident id's timeline already has an entry of
 // kind with exactly detail, for what is said once per incident.
 func (s *Service) Recorded(tx *store.Tx, id int64, kind, detail string) (bool, error) {

@@ -408,3 +408,32 @@ func TestRunWakesWhenAGatheredRowFallsDue(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A prompt event (someone waits to read it: a triage) is not held back
+// to be gathered, yet a key's order still holds: behind a gathered row of
+// its key it waits for that row.
+func TestPromptEventsAreNotGathered(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	ctx := context.Background()
+	d := quietDispatcher(s, fc)
+	b := &batcher{}
+	d.Register("room", b)
+	p := NewPublisher([]Subscription{{Consumer: "room", Gather: time.Second}}, fc, nil)
+	publish(t, s, p, Event{Kind: "alert.added", OrderingKey: "incident/1", IdempotencyKey: "alert"})
+	publish(t, s, p, Event{Kind: "incident.triaged", OrderingKey: "incident/2", IdempotencyKey: "triage2", Prompt: true})
+	publish(t, s, p, Event{Kind: "incident.triaged", OrderingKey: "incident/1", IdempotencyKey: "triage1", Prompt: true})
+	if _, err := d.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(b.batches) != "[[triage2]]" {
+		t.Fatalf("at once: %v, want the prompt event whose key has nothing before it", b.batches)
+	}
+	fc.Advance(time.Second)
+	if _, err := d.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[[triage2] [alert triage1]]"; fmt.Sprint(b.batches) != want {
+		t.Errorf("batches %v, want %s", b.batches, want)
+	}
+}

@@ -37,6 +37,10 @@ type Event struct {
 	// Urgent messages are delivered before routine ones that were queued
 	// earlier (a new incident's room, a page); a key's order still holds.
 	Urgent bool
+	// Prompt messages are routine in priority but never held back to be
+	// gathered (Subscription.Gather): what someone is waiting to read,
+	// such as a new incident's triage.
+	Prompt bool
 }
 
 func (e Event) priority() int {
@@ -197,7 +201,7 @@ func (p *Publisher) publish(tx *store.Tx, e Event, which int) error {
 			continue
 		}
 		var wait time.Duration
-		if !e.Urgent {
+		if !e.Urgent && !e.Prompt {
 			wait = s.Gather
 		}
 		if err := p.insert(tx, s.Consumer, e, wait); err != nil {

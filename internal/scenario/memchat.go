@@ -19,7 +19,9 @@ type MemRoom struct {
 	Cards   map[string]chat.Card // message id -> the card as it stands
 	Edits   int
 	Posts   []string
-	Closed  bool
+	// Images are the pictures posted (chat.ImagePoster), in order.
+	Images []chat.Image
+	Closed bool
 }
 
 // MemChat is a chat platform kept in memory: rooms, members, cards and
@@ -137,6 +139,17 @@ func (m *MemChat) Post(_ context.Context, room chat.Room, text string) error {
 	return nil
 }
 
+// PostImage adds a picture to the room.
+func (m *MemChat) PostImage(_ context.Context, room chat.Room, img chat.Image) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.fail(); err != nil {
+		return err
+	}
+	m.rooms[room.ID].Images = append(m.rooms[room.ID].Images, img)
+	return nil
+}
+
 // CloseRoom closes a room.
 func (m *MemChat) CloseRoom(_ context.Context, room chat.Room) error {
 	m.mu.Lock()
@@ -173,6 +186,7 @@ func (m *MemChat) Room(inc int64) *MemRoom {
 		r.Cards[k] = v
 	}
 	r.Posts = append([]string(nil), m.rooms[id].Posts...)
+	r.Images = append([]chat.Image(nil), m.rooms[id].Images...)
 	return &r
 }
 

@@ -1,16 +1,20 @@
 package scenario
 
 import (
+	"bytes"
 	"encoding/json"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/oncallbot/bot/internal/chat"
 	"github.com/oncallbot/bot/internal/triage"
 )
 
@@ -40,7 +44,7 @@ func TestTriageFindsTheSimilarIncidentAcrossARestart(t *testing.T) {
 			said = e.Detail
 		}
 	}
-	for _, want := range []string{"Triage: disk full on db-07: 1 alert (1 firing)", "Where: instance=db-07.",
+	for _, want := range []string{"disk full on db-07: 1 alert (1 firing)", "Where: instance=db-07.",
 		"Seen 1 time before; last #" + itoa(first.ID), `(note: "cleaned /var/log, rotated the journal"), tagged needs-tuning.`} {
 		if !strings.Contains(said, want) {
 			t.Errorf("the triage line %q lacks %q", said, want)
@@ -122,7 +126,7 @@ func TestTriageAsksPrometheus(t *testing.T) {
 	other.Annotations["expr"] = "disk_used_percent > 90"
 	second := h.OnlyIncident(h.PostAlerts(other))
 	h.Tick()
-	if l := line(second.ID); !strings.Contains(l, "Triage: disk full on db-04") || !strings.Contains(l, "(Not answering: prometheus.)") {
+	if l := line(second.ID); !strings.Contains(l, "disk full on db-04") || !strings.Contains(l, "(Not answering: prometheus.)") {
 		t.Errorf("triage with Prometheus down = %q", l)
 	}
 }
@@ -170,7 +174,7 @@ func TestTriageAsksTheAI(t *testing.T) {
 		}
 		return ""
 	}
-	if l := line(inc.ID); !strings.Contains(l, "Triage: disk full on db-03") || !strings.Contains(l, "AI: the journal filled /var Next: vacuum the journal") {
+	if l := line(inc.ID); !strings.Contains(l, "disk full on db-03") || !strings.Contains(l, "AI: the journal filled /var Next: vacuum the journal") {
 		t.Errorf("triage = %q", l)
 	}
 	mu.Lock()
@@ -195,7 +199,81 @@ func TestTriageAsksTheAI(t *testing.T) {
 	failing.Store(true)
 	second := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull2").Summary("disk full on db-04")))
 	h.Tick()
-	if l := line(second.ID); !strings.Contains(l, "Triage: disk full on db-04") || !strings.Contains(l, "The AI analysis is not available") || strings.Contains(l, "Next: ") {
+	if l := line(second.ID); !strings.Contains(l, "disk full on db-04") || !strings.Contains(l, "The AI analysis is not available") || strings.Contains(l, "Next: ") {
 		t.Errorf("triage with the AI failing = %q", l)
+	}
+}
+
+// The room's side of a triage: the line "Triage: ..." in the room, the
+// chart of the alert's expression posted under it (a PNG the platform
+// takes as a picture), and on the card the expression's value now and
+// the runbook and dashboard as link buttons. An annotation that is not
+// an http(s) URL never becomes a button.
+func TestTriageInTheRoom(t *testing.T) {
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"instance":"db-03"},"values":[[1772420400,"41"],[1772422200,"70"],[1772424000,"96.5"]]}]}}`))
+	}))
+	defer prom.Close()
+	mem := NewMemChat()
+	cfg := strings.Replace(BaseConfig, "reopen_window: 5m", "reopen_window: 5m\ntriage: {timeout: 2s, prometheus: {url: \""+prom.URL+"\"}}", 1)
+	h := New(t, WithConfig(cfg), WithPlatform(mem))
+	alert := Firing("alertname=DiskFull", "instance=db-03").Summary("disk full on db-03")
+	alert.Annotations["expr"] = "disk_used_percent > 90"
+	alert.Annotations["runbook_url"] = "https://runbooks.example/disk"
+	alert.Annotations["dashboard"] = "javascript:alert(1)"
+	alert.Annotations["grafana_url"] = "https://grafana.example/d/disk"
+	inc := h.OnlyIncident(h.PostAlerts(alert))
+	h.Tick()
+
+	room := mem.Room(inc.ID)
+	if !slices.ContainsFunc(room.Posts, func(p string) bool {
+		return strings.Contains(p, "Triage: disk full on db-03") && strings.Contains(p, "disk_used_percent > 90 is 96.5 now")
+	}) {
+		t.Fatalf("the room was not told the triage: %q", room.Posts)
+	}
+	if len(room.Images) != 1 {
+		t.Fatalf("pictures in the room = %d, want the chart once", len(room.Images))
+	}
+	img := room.Images[0]
+	pic, err := png.Decode(bytes.NewReader(img.Data))
+	if err != nil || pic.Bounds().Dx() != 720 || pic.Bounds().Dy() != 320 {
+		t.Fatalf("chart %q: %v", img.Name, err)
+	}
+	if img.Name != "triage-"+itoa(inc.ID)+".png" || !strings.Contains(img.Alt, "disk_used_percent > 90, from an hour before it fired") {
+		t.Errorf("chart named %q, alt %q", img.Name, img.Alt)
+	}
+	card := onlyCard(t, room)
+	var now string
+	for _, f := range card.Fields {
+		if f.Label == "Now" {
+			now = f.Value
+		}
+	}
+	if now != "disk_used_percent > 90: 96.5" {
+		t.Errorf("card field Now = %q, fields %+v", now, card.Fields)
+	}
+	var links []string
+	for _, b := range card.Buttons {
+		if b.URL != "" {
+			links = append(links, b.Label+" "+b.URL)
+			if b.Value != "" {
+				t.Errorf("link button %q runs a command %q", b.Label, b.Value)
+			}
+		}
+	}
+	if want := []string{"Runbook https://runbooks.example/disk", "Dashboard https://grafana.example/d/disk"}; !slices.Equal(links, want) {
+		t.Errorf("link buttons %q, want %q", links, want)
+	}
+
+	// An ack later keeps the triage's additions on the card.
+	h.Say("alice", "ops", inc.ID, "ack")
+	h.Tick()
+	card = onlyCard(t, mem.Room(inc.ID))
+	if card.Status != "acknowledged" || !slices.ContainsFunc(card.Buttons, func(b chat.Button) bool { return b.Label == "Runbook" }) {
+		t.Errorf("card after the ack = %+v", card)
+	}
+	if n := len(mem.Room(inc.ID).Images); n != 1 {
+		t.Errorf("pictures after the ack = %d, want the one chart", n)
 	}
 }

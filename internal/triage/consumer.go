@@ -20,13 +20,14 @@ import (
 const Consumer = "triage"
 
 // KindTriaged is the timeline entry of a triage: its summary.
-const KindTriaged = "incident.triaged"
+const KindTriaged = incident.KindTriaged
 
 // Incidents is what triage needs of incidents.
 type Incidents interface {
 	Incident(ctx context.Context, id int64) (incident.Incident, error)
 	ListAlerts(ctx context.Context, id int64, p incident.Page) (incident.AlertPage, error)
-	Record(tx *store.Tx, id int64, kind, actor, detail string) error
+	// RecordPrompt puts the summary on the timeline, to reach the rooms at once.
+	RecordPrompt(tx *store.Tx, id int64, kind, actor, detail string) error
 }
 
 // Triager triages incidents as the outbox hands their opening over.
@@ -120,7 +121,7 @@ func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
 		if err := Save(tx, id, rep); err != nil {
 			return err
 		}
-		return t.Incidents.Record(tx, id, KindTriaged, "bot", "Triage: "+rep.Line())
+		return t.Incidents.RecordPrompt(tx, id, KindTriaged, "bot", rep.Line())
 	})
 	if err != nil {
 		return Report{}, err

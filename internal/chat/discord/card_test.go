@@ -32,3 +32,16 @@ func TestDigestComponentsAndContent(t *testing.T) {
 		t.Fatalf("content (%d runes) = %q", len([]rune(text)), text)
 	}
 }
+
+// A link button (a runbook from the triage) is Discord's link style: a
+// URL and no custom id, so a press sends the bot nothing.
+func TestLinkButtons(t *testing.T) {
+	card := chat.NewCard(incident.Incident{ID: 7, Title: "disk", Status: incident.StatusTriggered}, nil)
+	card.Buttons = append(card.Buttons, chat.Button{Label: "Runbook", URL: "https://runbooks.example/disk"})
+	rows := Components(card)
+	last := rows[len(rows)-1].(discordgo.ActionsRow).Components
+	b := last[len(last)-1].(discordgo.Button)
+	if b.Style != discordgo.LinkButton || b.URL != "https://runbooks.example/disk" || b.CustomID != "" {
+		t.Errorf("link button = %+v", b)
+	}
+}

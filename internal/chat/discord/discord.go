@@ -138,12 +138,20 @@ func Components(c chat.Card) []discordgo.MessageComponent {
 	for i, b := range c.Buttons {
 		style := discordgo.SecondaryButton
 		switch {
+		case b.URL != "":
+			style = discordgo.LinkButton
 		case b.Danger:
 			style = discordgo.DangerButton
 		case i == 0:
 			style = discordgo.PrimaryButton
 		}
-		row.Components = append(row.Components, discordgo.Button{Label: b.Label, Style: style, CustomID: b.Value})
+		if b.URL != "" {
+			// A link button has a URL and no custom id: it opens the
+			// link, and Discord sends the bot no interaction.
+			row.Components = append(row.Components, discordgo.Button{Label: b.Label, Style: style, URL: b.URL})
+		} else {
+			row.Components = append(row.Components, discordgo.Button{Label: b.Label, Style: style, CustomID: b.Value})
+		}
 		if len(row.Components) == 5 {
 			rows = append(rows, row)
 			row = discordgo.ActionsRow{}
@@ -230,6 +238,17 @@ func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error 
 	if _, err := p.s.ChannelMessageSendComplex(room.ID, &discordgo.MessageSend{Content: escapeMarkdown(text), AllowedMentions: noMentions},
 		discordgo.WithContext(ctx)); err != nil {
 		return retryable(fmt.Errorf("post to thread: %w", err))
+	}
+	return nil
+}
+
+// PostImage posts a picture into the thread as an attachment, its alt
+// text the message (escaped, pinging no one).
+func (p *Platform) PostImage(ctx context.Context, room chat.Room, img chat.Image) error {
+	msg := &discordgo.MessageSend{Content: escapeMarkdown(img.Alt), AllowedMentions: noMentions,
+		Files: []*discordgo.File{{Name: img.Name, ContentType: http.DetectContentType(img.Data), Reader: bytes.NewReader(img.Data)}}}
+	if _, err := p.s.ChannelMessageSendComplex(room.ID, msg, discordgo.WithContext(ctx)); err != nil {
+		return retryable(fmt.Errorf("post %s to thread: %w", img.Name, err))
 	}
 	return nil
 }

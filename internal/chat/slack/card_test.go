@@ -1,9 +1,12 @@
 package slack
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/slack-go/slack"
 
 	"github.com/oncallbot/bot/internal/chat"
 	"github.com/oncallbot/bot/internal/incident"
@@ -45,5 +48,25 @@ func TestBlocksOfADigest(t *testing.T) {
 	card, _ := json.Marshal(Blocks(chat.NewCard(incident.Incident{ID: 7, Status: incident.StatusTriggered}, nil)))
 	if !strings.Contains(string(card), `"block_id":"incident-7"`) {
 		t.Errorf("incident card blocks: %s", card)
+	}
+}
+
+// A link button (a runbook from the triage) opens its URL and carries no
+// command; a press on it is not a command either.
+func TestLinkButtons(t *testing.T) {
+	card := chat.NewCard(incident.Incident{ID: 7, Title: "disk", Status: incident.StatusTriggered}, nil)
+	card.Buttons = append(card.Buttons, chat.Button{Label: "Runbook", URL: "https://runbooks.example/disk"})
+	b, err := json.Marshal(Blocks(card))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(b); !strings.Contains(s, `"action_id":"link-6"`) || !strings.Contains(s, `"url":"https://runbooks.example/disk"`) {
+		t.Errorf("blocks lack the link button:\n%s", s)
+	}
+	var h Inbound
+	cb := slack.InteractionCallback{Type: slack.InteractionTypeBlockActions}
+	cb.ActionCallback.BlockActions = []*slack.BlockAction{{ActionID: "link-6"}}
+	if _, ok := h.runPress(context.Background(), cb); ok {
+		t.Error("a link press ran as a command")
 	}
 }

@@ -180,7 +180,8 @@ func (h *Inbound) postImage(ctx context.Context, channel string, reply chat.Repl
 // press arrived; ok is false for interactions that are not button presses,
 // which the bot ignores.
 func (h *Inbound) runPress(ctx context.Context, cb slack.InteractionCallback) (reply chat.Reply, ok bool) {
-	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
+	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 ||
+		cb.ActionCallback.BlockActions[0].Value == "" { // a link button: the browser opened it
 		return chat.Reply{}, false
 	}
 	line := cb.ActionCallback.BlockActions[0].Value

@@ -142,6 +142,14 @@ func Blocks(c chat.Card) []slack.Block {
 	blocks := []slack.Block{slack.NewSectionBlock(title, nil, nil), slack.NewSectionBlock(nil, fields, nil)}
 	var buttons []slack.BlockElement
 	for i, b := range c.Buttons {
+		if b.URL != "" {
+			// A link opens in the browser; Slack still tells the app of
+			// the press, which runPress ignores (no value).
+			btn := slack.NewButtonBlockElement(fmt.Sprintf("link-%d", i), "", slack.NewTextBlockObject(slack.PlainTextType, b.Label, false, false))
+			btn.URL = b.URL
+			buttons = append(buttons, btn)
+			continue
+		}
 		btn := slack.NewButtonBlockElement(fmt.Sprintf("cmd-%d", i), b.Value, slack.NewTextBlockObject(slack.PlainTextType, b.Label, false, false))
 		if b.Danger {
 			btn.Style = slack.StyleDanger

@@ -46,3 +46,16 @@ func TestAnswerTextFitsTelegramsLimit(t *testing.T) {
 		}
 	}
 }
+
+// A link button (a runbook from the triage) is a URL button, with no
+// callback data.
+func TestLinkButtonsOpenTheirURL(t *testing.T) {
+	card := chat.NewCard(incident.Incident{ID: 7, Title: "disk", Status: incident.StatusTriggered}, nil)
+	card.Buttons = append(card.Buttons, chat.Button{Label: "Runbook", URL: "https://runbooks.example/disk"})
+	kb := Keyboard(card)
+	last := kb.InlineKeyboard[len(kb.InlineKeyboard)-1]
+	b := last[len(last)-1]
+	if b.Text != "Runbook" || b.URL != "https://runbooks.example/disk" || b.CallbackData != "" {
+		t.Errorf("link button = %+v", b)
+	}
+}

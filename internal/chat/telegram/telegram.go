@@ -168,7 +168,11 @@ func Keyboard(c chat.Card) *models.InlineKeyboardMarkup {
 	kb := &models.InlineKeyboardMarkup{}
 	var row []models.InlineKeyboardButton
 	for _, b := range c.Buttons {
-		row = append(row, models.InlineKeyboardButton{Text: b.Label, CallbackData: b.Value})
+		if b.URL != "" {
+			row = append(row, models.InlineKeyboardButton{Text: b.Label, URL: b.URL})
+		} else {
+			row = append(row, models.InlineKeyboardButton{Text: b.Label, CallbackData: b.Value})
+		}
 		if len(row) == 2 {
 			kb.InlineKeyboard = append(kb.InlineKeyboard, row)
 			row = nil
@@ -219,6 +223,25 @@ func (p *Platform) Post(ctx context.Context, room chat.Room, text string) error 
 		return retryable(fmt.Errorf("post to topic: %w", err))
 	}
 	return nil
+}
+
+// PostImage sends a picture into the topic as a photo, its alt text the
+// caption (content: its entities broken, as every post's).
+func (p *Platform) PostImage(ctx context.Context, room chat.Room, img chat.Image) error {
+	chatID, topic, err := parseRoom(room)
+	if err != nil {
+		return err
+	}
+	return p.sendPhoto(ctx, chatID, topic, img, breakAutoEntities(shortCaption(img.Alt)), 0)
+}
+
+// shortCaption fits s into a photo's caption.
+func shortCaption(s string) string {
+	for utf16Len(s) > maxCaption {
+		r := []rune(s)
+		s = string(r[:len(r)-len(r)/10-1]) + "…"
+	}
+	return s
 }
 
 // Summon mentions the paged people in the topic. A text mention links
@@ -453,9 +476,13 @@ const maxCaption = 1024
 // (0: none) as a reply to message replyTo, with caption (already
 // content-safe) when not empty.
 func (p *Platform) sendPhoto(ctx context.Context, chatID int64, topic int, img chat.Image, caption string, replyTo int) error {
-	_, err := p.bot.SendPhoto(ctx, &tg.SendPhotoParams{ChatID: chatID, MessageThreadID: topic,
+	params := &tg.SendPhotoParams{ChatID: chatID, MessageThreadID: topic,
 		Photo:   &models.InputFileUpload{Filename: img.Name, Data: bytes.NewReader(img.Data)},
-		Caption: caption, ReplyParameters: &models.ReplyParameters{MessageID: replyTo}})
+		Caption: caption}
+	if replyTo != 0 {
+		params.ReplyParameters = &models.ReplyParameters{MessageID: replyTo}
+	}
+	_, err := p.bot.SendPhoto(ctx, params)
 	if err != nil {
 		return retryable(fmt.Errorf("send photo %s: %w", img.Name, err))
 	}
