@@ -47,6 +47,8 @@ type DiscordMessage struct {
 	// Pings are who the message notifies by its mentions, given its
 	// allowed_mentions: user ids, or "@everyone".
 	Pings []string
+	// Files are the message's attachments, when it was sent with files.
+	Files []DiscordAttachment
 }
 
 // DiscordAttachment is a file an interaction's answer carried: the
@@ -198,7 +200,19 @@ func (f *FakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body map[string]any
-	json.NewDecoder(r.Body).Decode(&body)
+	var files []DiscordAttachment
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		// A message with files: the message as payload_json, each file a
+		// files[n] part with a file name, as Discord takes them.
+		var why string
+		body, files, why = messageWithFiles(w, r)
+		if why != "" {
+			dcJSON(w, 400, map[string]any{"message": "Invalid Form Body: " + why, "code": 50035})
+			return
+		}
+	} else {
+		json.NewDecoder(r.Body).Decode(&body)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl, ok := takeFailure(&f.failures, path); ok {
@@ -245,7 +259,7 @@ func (f *FakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		comps, _ := json.Marshal(body["components"])
-		m := &DiscordMessage{ID: f.id(), Channel: parts[1], Content: str("content"), Components: string(comps), Pings: pings(body)}
+		m := &DiscordMessage{ID: f.id(), Channel: parts[1], Content: str("content"), Components: string(comps), Pings: pings(body), Files: files}
 		f.messages = append(f.messages, m)
 		dcJSON(w, 200, map[string]any{"id": m.ID, "channel_id": m.Channel, "content": m.Content})
 	case r.Method == "PATCH" && len(parts) == 4 && parts[2] == "messages":
@@ -503,4 +517,37 @@ func (h *Harness) DiscordCommand(user, channel, text string) Response {
 		"channel_id": channel, "guild_id": "3", "member": map[string]any{"user": map[string]any{"id": user, "username": "u"}},
 		"data": map[string]any{"id": "4", "name": "oncall", "type": 1,
 			"options": []map[string]any{{"name": "command", "type": 3, "value": text}}}}, DiscordKey, 0)
+}
+
+// messageWithFiles reads a message sent with files (multipart: the
+// message as payload_json, each file a files[n] part with a file name);
+// why says what is wrong with a form Discord would refuse.
+func messageWithFiles(w http.ResponseWriter, r *http.Request) (body map[string]any, files []DiscordAttachment, why string) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxDiscordUpload+1<<20)
+	if err := r.ParseMultipartForm(maxDiscordUpload); err != nil {
+		return nil, nil, err.Error()
+	}
+	payloads := r.MultipartForm.Value["payload_json"]
+	if len(payloads) != 1 {
+		return nil, nil, "want one payload_json part"
+	}
+	if err := json.Unmarshal([]byte(payloads[0]), &body); err != nil {
+		return nil, nil, "payload_json: " + err.Error()
+	}
+	for name, fhs := range r.MultipartForm.File {
+		if discordFilePart.FindStringSubmatch(name) == nil || len(fhs) != 1 || fhs[0].Filename == "" {
+			return nil, nil, fmt.Sprintf("part %q is not one files[n] with a file name", name)
+		}
+		part, err := fhs[0].Open()
+		if err != nil {
+			return nil, nil, err.Error()
+		}
+		data, err := io.ReadAll(part)
+		part.Close()
+		if err != nil {
+			return nil, nil, err.Error()
+		}
+		files = append(files, DiscordAttachment{Name: fhs[0].Filename, ContentType: fhs[0].Header.Get("Content-Type"), Data: data})
+	}
+	return body, files, ""
 }

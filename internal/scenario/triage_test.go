@@ -277,3 +277,107 @@ func TestTriageInTheRoom(t *testing.T) {
 		t.Errorf("pictures after the ack = %d, want the one chart", n)
 	}
 }
+
+// fakePrometheusUp answers every range query with one series climbing
+// from 41 to 96.5.
+func fakePrometheusUp(t *testing.T) string {
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"instance":"db-03"},"values":[[1772420400,"41"],[1772422200,"70"],[1772424000,"96.5"]]}]}}`))
+	}))
+	t.Cleanup(prom.Close)
+	return prom.URL
+}
+
+// withTriage adds a triage section asking prom to a configuration.
+func withTriage(cfg, prom string) string {
+	return cfg + "\ntriage: {timeout: 2s, prometheus: {url: \"" + prom + "\"}}\n"
+}
+
+// triageAlert fires an alert whose expression Prometheus knows, with a
+// runbook.
+func triageAlert() AMAlert {
+	a := Firing("alertname=DiskFull", "instance=db-03").Summary("disk full on db1")
+	a.Annotations["expr"] = "disk_used_percent > 90"
+	a.Annotations["runbook_url"] = "https://runbooks.example/disk"
+	return a
+}
+
+// Issue 12 on every platform: the triage's line in the incident's room
+// (Slack's thread under the card, Telegram's topic, Discord's thread),
+// the chart under it as each platform takes pictures (a file shared
+// through Slack's files API, a Telegram photo, a Discord attachment), and
+// the runbook as a link button on the card.
+func TestTriageOnEveryPlatform(t *testing.T) {
+	prom := fakePrometheusUp(t)
+	const line = "Triage: disk full on db1"
+	t.Run("slack", func(t *testing.T) {
+		h := New(t, WithConfig(withTriage(slackConfig, prom)))
+		h.OnlyIncident(h.PostAlerts(triageAlert()))
+		h.Tick()
+		ch := h.Slack.Channel("inc-1-disk-full-on-db1")
+		msgs := h.Slack.Messages(ch.ID)
+		if !slices.ContainsFunc(msgs, func(m SlackMessage) bool { return m.ThreadTS == msgs[0].TS && strings.Contains(m.Text, line) }) {
+			t.Errorf("the thread was not told the triage: %+v", msgs)
+		}
+		if !strings.Contains(msgs[0].Blocks, `"url":"https://runbooks.example/disk"`) {
+			t.Errorf("the card has no runbook button: %s", msgs[0].Blocks)
+		}
+		files := h.Slack.WaitFiles(ch.ID, 1)
+		if len(files) != 1 || files[0].ThreadTS != msgs[0].TS || files[0].Name != "triage-1.png" {
+			t.Fatalf("files = %+v, want the chart once in the card's thread", files)
+		}
+		if _, err := png.Decode(bytes.NewReader(files[0].Data)); err != nil {
+			t.Errorf("the chart is not a PNG: %v", err)
+		}
+	})
+	t.Run("telegram", func(t *testing.T) {
+		h := New(t, WithConfig(withTriage(telegramConfig, prom)))
+		h.OnlyIncident(h.PostAlerts(triageAlert()))
+		h.Tick()
+		topic := h.Telegram.Topic("#1 disk full on db1")
+		msgs := h.Telegram.Messages(TelegramForum, topic.ID)
+		var told, photos int
+		for _, m := range msgs {
+			if m.Photo != nil {
+				photos++
+				if _, err := png.Decode(bytes.NewReader(m.Photo)); err != nil || m.PhotoName != "triage-1.png" || !strings.Contains(m.Text, "disk_used_percent > 90") {
+					t.Errorf("photo %q (caption %q): %v", m.PhotoName, m.Text, err)
+				}
+			} else if strings.Contains(m.Text, line) {
+				told++
+			}
+		}
+		if told != 1 || photos != 1 {
+			t.Errorf("the topic heard the triage %d times with %d photos: %+v", told, photos, msgs)
+		}
+		if !strings.Contains(msgs[0].Keyboard, `"url":"https://runbooks.example/disk"`) {
+			t.Errorf("the card has no runbook button: %s", msgs[0].Keyboard)
+		}
+	})
+	t.Run("discord", func(t *testing.T) {
+		h := New(t, WithConfig(withTriage(discordConfig, prom)))
+		h.OnlyIncident(h.PostAlerts(triageAlert()))
+		h.Tick()
+		th := h.Discord.Thread("#1 disk full on db1")
+		msgs := h.Discord.Messages(th.ID)
+		var told, pictures int
+		for _, m := range msgs {
+			if strings.Contains(m.Content, "Triage: disk full on db1") {
+				told++
+			}
+			for _, f := range m.Files {
+				pictures++
+				if _, err := png.Decode(bytes.NewReader(f.Data)); err != nil || f.Name != "triage-1.png" {
+					t.Errorf("attachment %q: %v", f.Name, err)
+				}
+			}
+		}
+		if told != 1 || pictures != 1 {
+			t.Errorf("the thread heard the triage %d times with %d pictures: %+v", told, pictures, msgs)
+		}
+		if !strings.Contains(msgs[0].Components, `"url":"https://runbooks.example/disk"`) || !strings.Contains(msgs[0].Components, `"style":5`) {
+			t.Errorf("the card has no runbook link button: %s", msgs[0].Components)
+		}
+	})
+}
