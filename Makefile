@@ -27,7 +27,8 @@ fmt:
 # Ingest throughput against the real HTTP server (and Alertmanager when
 # Debian's prometheus-alertmanager is installed), storms (time to page and
 # to room behind 5,000 and 50,000 new incidents, escalation lateness, new
-# alerts against Alertmanager), escalation-step lateness with 100,000
+# alerts against Alertmanager), triage (its message in the room, rule-based
+# and with an AI, and the first chat call with it on and off), escalation-step lateness with 100,000
 # pending timers, then the Go benchmarks (who is on call, decoders, the
 # store, the outbox with 1,000 and 500,000 rows pending,
 # webhook-to-first-Slack-call latency, a storm-mode storm on Slack, plan
@@ -36,6 +37,7 @@ fmt:
 bench:
 	$(GO) run ./cmd/ingestbench
 	$(GO) run ./cmd/stormbench
+	$(GO) run ./cmd/triagebench
 	$(GO) run ./cmd/oncallbench
 	$(GO) test -run='^$$' -bench=. -skip='DispatchBacklog|StormModeSlack' -benchmem -count=3 ./internal/...
 	$(GO) test -run='^$$' -bench=DispatchBacklog -benchtime=3000x -count=5 ./internal/outbox/
