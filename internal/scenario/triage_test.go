@@ -174,7 +174,7 @@ func TestTriageAsksTheAI(t *testing.T) {
 		}
 		return ""
 	}
-	if l := line(inc.ID); !strings.Contains(l, "disk full on db-03") || !strings.Contains(l, "AI: the journal filled /var Next: vacuum the journal") {
+	if l := line(inc.ID); !strings.Contains(l, "disk full on db-03") || !strings.Contains(l, "\nAI: the journal filled /var\nImpact: db-03 refuses writes\nNext 1: vacuum the journal\nEvidence: E1 incident \"disk full on db-03\"") {
 		t.Errorf("triage = %q", l)
 	}
 	mu.Lock()
@@ -199,7 +199,7 @@ func TestTriageAsksTheAI(t *testing.T) {
 	failing.Store(true)
 	second := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull2").Summary("disk full on db-04")))
 	h.Tick()
-	if l := line(second.ID); !strings.Contains(l, "disk full on db-04") || !strings.Contains(l, "The AI analysis is not available") || strings.Contains(l, "Next: ") {
+	if l := line(second.ID); !strings.Contains(l, "disk full on db-04") || !strings.Contains(l, "The AI analysis is not available") || strings.Contains(l, "Next 1: ") {
 		t.Errorf("triage with the AI failing = %q", l)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -107,12 +108,13 @@ func RedactText(s string, patterns []*regexp.Regexp) string {
 // evidenceText is what the model is given: the incident, its alerts'
 // labels and annotations, the sources' findings, similar incidents and log
 // lines, each numbered for the answer to cite, all redacted.
-func (o *OpenAI) evidenceText(d incident.Detail, rep Report) string {
+func (o *OpenAI) evidenceText(d incident.Detail, rep Report) (string, []string) {
 	var b strings.Builder
-	n := 0
+	var items []string
 	item := func(format string, a ...any) {
-		n++
-		fmt.Fprintf(&b, "E%d: %s\n", n, fmt.Sprintf(format, a...))
+		text := RedactText(fmt.Sprintf(format, a...), o.Redact)
+		items = append(items, text)
+		fmt.Fprintf(&b, "E%d: %s\n", len(items), text)
 	}
 	item("incident %q, severity %s, %d alerts (%d firing), opened %s", d.Title, d.Severity, d.AlertCount, d.FiringCount, d.CreatedAt.UTC().Format(time.RFC3339))
 	for i, a := range d.Alerts {
@@ -125,10 +127,30 @@ func (o *OpenAI) evidenceText(d incident.Detail, rep Report) string {
 	for _, s := range rep.Similar {
 		item("similar past incident #%d %q on %s, took %.0fs, resolved by %s, notes %q, tag %q", s.ID, s.Title, s.At.Format(time.DateOnly), s.Seconds, s.ResolvedBy, s.Notes, s.Tag)
 	}
+	for _, k := range rep.Kubernetes {
+		item("kubernetes: %s", k)
+	}
 	for _, l := range rep.Logs {
 		item("log: %s", l)
 	}
-	return RedactText(b.String(), o.Redact)
+	// Each item was redacted alone, and the whole again: a secret split
+	// across the items' joins cannot slip through.
+	return RedactText(b.String(), o.Redact), items
+}
+
+// cite resolves the answer's citations ("E3") to the items they name,
+// shortened for a card, and drops those that name nothing: a model may
+// cite evidence it was never given.
+func cite(ids []string, items []string) []string {
+	var out []string
+	for _, id := range ids {
+		n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(id), "E"))
+		if err != nil || n < 1 || n > len(items) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("E%d %s", n, shorten(items[n-1], 100)))
+	}
+	return out
 }
 
 const systemPrompt = `You help an on-call engineer who was just paged. From the numbered evidence only, answer with one JSON object and nothing else:
@@ -159,7 +181,11 @@ func (o *OpenAI) Analyze(ctx context.Context, d incident.Detail, rep Report) (*A
 		timeout = 30 * time.Second
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
-	out, tokens, err := o.ask(actx, o.evidenceText(d, rep))
+	evidence, items := o.evidenceText(d, rep)
+	out, tokens, err := o.ask(actx, evidence)
+	if out != nil {
+		out.Cited = cite(out.Evidence, items)
+	}
 	cancel()
 	o.mu.Lock()
 	o.used += tokens

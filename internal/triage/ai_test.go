@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -67,6 +68,10 @@ func TestAIAnalysis(t *testing.T) {
 	rep := r.Run(context.Background(), d)
 	if rep.AI == nil || rep.AI.Cause != "/var/log filled the disk" || len(rep.AI.Next) != 1 || rep.AI.Evidence[1] != "E4" || rep.Status != "ready" {
 		t.Fatalf("analysis = %+v, status %s, sources %+v", rep.AI, rep.Status, rep.Sources)
+	}
+	// The citations name what was given, as it was given (redacted).
+	if len(rep.AI.Cited) != 2 || !strings.HasPrefix(rep.AI.Cited[0], "E1 incident ") || !strings.HasPrefix(rep.AI.Cited[1], "E4 summary so far: disk full on db-03") {
+		t.Errorf("cited = %q", rep.AI.Cited)
 	}
 	sent := strings.Join(fake.bodies, "\n")
 	for _, secret := range []string{"hunter2-planted", "alice@example.com", "10.1.2.3", "customer-4711", "ghp_PLANTED", "PLANTEDjwt"} {
@@ -148,5 +153,35 @@ func TestRedactText(t *testing.T) {
 		if got := RedactText(in, DefaultRedactions); got != want {
 			t.Errorf("RedactText(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestCite(t *testing.T) {
+	items := []string{"incident \"disk full\"", "log: OOMKilled", strings.Repeat("x", 300)}
+	cases := []struct {
+		ids  []string
+		want []string
+	}{
+		{[]string{"E2"}, []string{"E2 log: OOMKilled"}},
+		{[]string{"E1", " E2 "}, []string{`E1 incident "disk full"`, "E2 log: OOMKilled"}},
+		{[]string{"E9", "E0", "nonsense", "E-1"}, nil}, // never given: dropped
+		{[]string{"E3"}, []string{"E3 " + strings.Repeat("x", 99) + "…"}},
+	}
+	for _, c := range cases {
+		if got := cite(c.ids, items); !slices.Equal(got, c.want) {
+			t.Errorf("cite(%q) = %q, want %q", c.ids, got, c.want)
+		}
+	}
+}
+
+func TestLine(t *testing.T) {
+	rep := Report{Summary: "disk full on db-03: 1 alert."}
+	if got := rep.Line(); got != rep.Summary {
+		t.Errorf("without AI: %q", got)
+	}
+	rep.AI = &AI{Cause: "the journal filled /var", Impact: "writes fail", Next: []string{"vacuum", "rotate", "alert earlier", "a fourth"}, Cited: []string{"E4 log: no space left"}}
+	want := "disk full on db-03: 1 alert.\nAI: the journal filled /var\nImpact: writes fail\nNext 1: vacuum\nNext 2: rotate\nNext 3: alert earlier\nEvidence: E4 log: no space left"
+	if got := rep.Line(); got != want {
+		t.Errorf("with AI:\n%s\nwant:\n%s", got, want)
 	}
 }

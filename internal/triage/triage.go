@@ -74,6 +74,9 @@ type AI struct {
 	Impact   string   `json:"impact"`
 	Next     []string `json:"next_steps"`
 	Evidence []string `json:"evidence"`
+	// Cited are the evidence items the answer cites, in words ("E4 log:
+	// ..."); citations of items it was never given are dropped.
+	Cited []string `json:"cited,omitempty"`
 }
 
 // Series is one metric over time.
@@ -316,15 +319,27 @@ func sortSimilar(s []Similar) {
 	sort.SliceStable(s, func(i, j int) bool { return s[i].At.After(s[j].At) })
 }
 
-// Line is the report in one line, for the timeline: the summary, then the
-// AI's probable cause and first next step when it answered.
+// Line is the report as the timeline and the rooms say it: the summary,
+// then, when the AI answered, its probable cause, impact, next steps and
+// the evidence it cites, a line each.
 func (r Report) Line() string {
 	if r.AI == nil {
 		return r.Summary
 	}
-	line := r.Summary + " AI: " + r.AI.Cause
-	if len(r.AI.Next) > 0 {
-		line += " Next: " + r.AI.Next[0]
+	var b strings.Builder
+	b.WriteString(r.Summary)
+	b.WriteString("\nAI: " + r.AI.Cause)
+	if r.AI.Impact != "" {
+		b.WriteString("\nImpact: " + r.AI.Impact)
 	}
-	return line
+	for i, step := range r.AI.Next {
+		if i == 3 {
+			break
+		}
+		fmt.Fprintf(&b, "\nNext %d: %s", i+1, step)
+	}
+	if len(r.AI.Cited) > 0 {
+		b.WriteString("\nEvidence: " + strings.Join(r.AI.Cited, "; "))
+	}
+	return b.String()
 }
