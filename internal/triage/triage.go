@@ -10,6 +10,8 @@ package triage
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -251,6 +253,9 @@ func summarize(d incident.Detail, rep Report, facts []string, now time.Time) str
 	for _, f := range facts {
 		b.WriteString(" " + f)
 	}
+	if why, from := culprit(rep); why != "" {
+		fmt.Fprintf(&b, " Likely culprit: %s (%q).", why, shorten(from, 120))
+	}
 	if n := len(rep.Similar); n > 0 {
 		last := rep.Similar[0]
 		fmt.Fprintf(&b, " Seen %d time%s before; last #%d on %s, resolved in %s by %s", n, plural(n), last.ID,
@@ -342,4 +347,41 @@ func (r Report) Line() string {
 		b.WriteString("\nEvidence: " + strings.Join(r.AI.Cited, "; "))
 	}
 	return b.String()
+}
+
+// culpritRules name a likely culprit from what the evidence says, most
+// telling first: the cluster's own verdicts, then what logs commonly say
+// before an outage.
+var culpritRules = []struct {
+	re  *regexp.Regexp
+	why string
+}{
+	{regexp.MustCompile(`OOMKilled`), "a container ran out of memory"},
+	{regexp.MustCompile(`CrashLoopBackOff`), "a container is crash-looping"},
+	{regexp.MustCompile(`ImagePullBackOff|ErrImagePull`), "an image cannot be pulled (a bad deploy?)"},
+	{regexp.MustCompile(`\bEvicted\b`), "pods were evicted"},
+	{regexp.MustCompile(`NotReady|MemoryPressure|DiskPressure|PIDPressure`), "the node is unhealthy"},
+	{regexp.MustCompile(`(?i)no space left on device`), "a full disk"},
+	{regexp.MustCompile(`(?i)out of memory|cannot allocate memory`), "memory exhaustion"},
+	{regexp.MustCompile(`(?i)too many open files`), "file descriptors exhausted"},
+	{regexp.MustCompile(`(?i)x509|certificate (has )?expired`), "a certificate problem"},
+	{regexp.MustCompile(`(?i)\bpanic:|segmentation fault|fatal error`), "the process crashing"},
+	{regexp.MustCompile(`(?i)\bdeadlock`), "a deadlock"},
+	{regexp.MustCompile(`(?i)connection refused|no route to host|i/o timeout|deadline exceeded`), "a dependency not answering"},
+}
+
+// culprit is the likely culprit the Kubernetes findings and log lines
+// point to, and the line that says so; "" when none does. The first rule
+// that any line matches wins, so an OOMKill outranks the connection
+// errors it causes downstream.
+func culprit(rep Report) (why, from string) {
+	lines := append(slices.Clone(rep.Kubernetes), rep.Logs...)
+	for _, r := range culpritRules {
+		for _, l := range lines {
+			if r.re.MatchString(l) {
+				return r.why, l
+			}
+		}
+	}
+	return "", ""
 }

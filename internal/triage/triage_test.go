@@ -93,3 +93,36 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+func TestCulprit(t *testing.T) {
+	cases := []struct {
+		name      string
+		rep       Report
+		why, from string
+	}{
+		{"nothing telling", Report{Logs: []string{"GET /healthz 200"}}, "", ""},
+		{"an OOMKill outranks what it causes", Report{Kubernetes: []string{"pod api-1: restarts 5, last terminated OOMKilled (exit 137)"},
+			Logs: []string{"dial tcp 10.0.0.1:5432: connection refused"}}, "a container ran out of memory", "pod api-1: restarts 5, last terminated OOMKilled (exit 137)"},
+		{"logs alone", Report{Logs: []string{"write /var/lib/db: no space left on device"}}, "a full disk", "write /var/lib/db: no space left on device"},
+		{"a dependency", Report{Logs: []string{"context deadline exceeded calling payments"}}, "a dependency not answering", "context deadline exceeded calling payments"},
+		{"the node", Report{Kubernetes: []string{"node n1: Ready False (KubeletNotReady), MemoryPressure True"}}, "the node is unhealthy", "node n1: Ready False (KubeletNotReady), MemoryPressure True"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			why, from := culprit(c.rep)
+			if why != c.why || from != c.from {
+				t.Errorf("culprit = %q from %q, want %q from %q", why, from, c.why, c.from)
+			}
+		})
+	}
+}
+
+// The summary names the likely culprit and the line that says so.
+func TestSummaryNamesTheLikelyCulprit(t *testing.T) {
+	r := Runner{Sources: []Source{fakeSource{name: "logs", ev: Evidence{Logs: []string{"level=error msg=\"write failed: no space left on device\""}}}},
+		Timeout: time.Second, Now: func() time.Time { return opened.Add(2 * time.Minute) }}
+	rep := r.Run(context.Background(), detail())
+	if want := `Likely culprit: a full disk ("level=error msg=\"write failed: no space left on device\"").`; !strings.Contains(rep.Summary, want) {
+		t.Errorf("summary %q lacks %q", rep.Summary, want)
+	}
+}
