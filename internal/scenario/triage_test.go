@@ -381,3 +381,26 @@ func TestTriageOnEveryPlatform(t *testing.T) {
 		}
 	})
 }
+
+// In a storm, the storm incident is triaged and the incidents that join
+// it are not: one outage, one triage (and one AI question).
+func TestTriageInAStormIsTheStorms(t *testing.T) {
+	h := New(t, WithConfig(stormConfig+"\ntriage: {timeout: 2s}\n"))
+	const before, storm = 20, 30
+	h.Post("alertmanager", nodeDown(0, before+storm))
+	h.Advance(time.Minute)
+	triaged := 0
+	var stormTriaged bool
+	for id := int64(1); id <= before+storm+1; id++ {
+		d := h.Incident(id)
+		if slices.Contains(AllKinds(d), triage.KindTriaged) {
+			triaged++
+			if d.Children > 0 {
+				stormTriaged = true
+			}
+		}
+	}
+	if !stormTriaged || triaged != before+1 {
+		t.Errorf("%d incidents triaged (the storm's: %v), want the %d before the storm and the storm itself", triaged, stormTriaged, before)
+	}
+}

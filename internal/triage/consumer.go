@@ -91,6 +91,12 @@ func (t *Triager) Deliver(ctx context.Context, m outbox.Message) error {
 	if t.Enabled != nil && !t.Enabled(ev.Incident.Route) {
 		return nil
 	}
+	if ev.Incident.ParentID != 0 {
+		// In a storm: the storm incident is triaged, not each of its
+		// thousands (which would spend the AI's budget on one outage);
+		// /oncall triage still digs into one of them.
+		return nil
+	}
 	_, err := t.Triage(ctx, id)
 	return err
 }
