@@ -34,10 +34,17 @@ type OpenAI struct {
 	Redact []*regexp.Regexp
 	// Budget is the most tokens a UTC day may use (0: no limit).
 	Budget int64
+	// Spending, when set, keeps what each day spent beyond this process
+	// (Ledger): a restart does not hand out the day's budget again.
+	Spending interface {
+		Spent(ctx context.Context, day string) (int64, error)
+		Spend(ctx context.Context, day string, tokens int64) error
+	}
 	// Timeout bounds one question (default 30 s).
 	Timeout time.Duration
 	// Observe, when set, hears each call: its outcome ("ok", "error",
-	// "circuit_open", "budget_spent") and the tokens it used.
+	// "circuit_open", "budget_spent"; "unrecorded" when Spending failed to
+	// keep a call's tokens) and the tokens it used.
 	Observe func(outcome string, tokens int64)
 	Now     func() time.Time
 
@@ -166,8 +173,18 @@ func (o *OpenAI) Analyze(ctx context.Context, d incident.Detail, rep Report) (*A
 		o.observe("circuit_open", 0)
 		return nil, ErrCircuitOpen
 	}
-	if day := now.UTC().Format(time.DateOnly); day != o.day {
+	day := now.UTC().Format(time.DateOnly)
+	if day != o.day {
 		o.day, o.used = day, 0
+		if o.Spending != nil {
+			spent, err := o.Spending.Spent(ctx, day)
+			if err != nil {
+				o.day = "" // ask again next time
+				o.mu.Unlock()
+				return nil, err
+			}
+			o.used = spent
+		}
 	}
 	if o.Budget > 0 && o.used >= o.Budget {
 		o.mu.Unlock()
@@ -187,6 +204,13 @@ func (o *OpenAI) Analyze(ctx context.Context, d incident.Detail, rep Report) (*A
 		out.Cited = cite(out.Evidence, items)
 	}
 	cancel()
+	if o.Spending != nil && tokens > 0 {
+		if o.Spending.Spend(ctx, day, tokens) != nil {
+			// The answer stands; this process still counts the tokens,
+			// and the metrics say the day's spending went unrecorded.
+			o.observe("unrecorded", 0)
+		}
+	}
 	o.mu.Lock()
 	o.used += tokens
 	if err != nil {

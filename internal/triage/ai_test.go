@@ -3,9 +3,11 @@ package triage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/oncallbot/bot/internal/clock"
+	"github.com/oncallbot/bot/internal/store"
 )
 
 // fakeOpenAI is an OpenAI-compatible chat endpoint: it keeps what it was
@@ -183,5 +186,45 @@ func TestLine(t *testing.T) {
 	want := "disk full on db-03: 1 alert.\nAI: the journal filled /var\nImpact: writes fail\nNext 1: vacuum\nNext 2: rotate\nNext 3: alert earlier\nEvidence: E4 log: no space left"
 	if got := rep.Line(); got != want {
 		t.Errorf("with AI:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// The day's budget holds across a restart: what was spent is kept in the
+// store, and a new analyzer (a new process) starts from it; the next UTC
+// day starts afresh.
+func TestAIBudgetOutlivesARestart(t *testing.T) {
+	fake := &fakeOpenAI{answer: goodAnswer}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := clock.NewFake(opened)
+	analyzer := func() *OpenAI {
+		ai := NewOpenAI(srv.URL+"/v1", "", "m", nil, clk.Now)
+		ai.Budget, ai.Spending = 1000, Ledger{Store: st}
+		return ai
+	}
+	ai := analyzer()
+	for range 2 { // 500 tokens each
+		if _, err := ai.Analyze(context.Background(), detail(), Report{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := (Ledger{Store: st}).Spent(context.Background(), opened.UTC().Format(time.DateOnly)); err != nil || n != 1000 {
+		t.Fatalf("spent %d (%v), want 1000 kept", n, err)
+	}
+	restarted := analyzer()
+	if _, err := restarted.Analyze(context.Background(), detail(), Report{}); !errors.Is(err, ErrBudgetSpent) {
+		t.Fatalf("after a restart: err = %v, want the budget spent", err)
+	}
+	if len(fake.bodies) != 2 {
+		t.Errorf("the endpoint was asked %d times, want 2", len(fake.bodies))
+	}
+	clk.Advance(24 * time.Hour)
+	if _, err := restarted.Analyze(context.Background(), detail(), Report{}); err != nil {
+		t.Errorf("the next day: %v", err)
 	}
 }

@@ -70,7 +70,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"source"}),
 		AICalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bot_triage_ai_calls_total",
-			Help: "AI analyses asked for, by outcome (ok, error, circuit_open, budget_spent).",
+			Help: "AI analyses asked for, by outcome (ok, error, circuit_open, budget_spent; unrecorded: the day's spending could not be kept).",
 		}, []string{"outcome"}),
 		AITokens: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bot_triage_ai_tokens_total",

@@ -40,3 +40,31 @@ func Load(ctx context.Context, db *sql.DB, id int64) (*Report, error) {
 	}
 	return &r, nil
 }
+
+// Ledger keeps the AI's token spending per UTC day in the store, so the
+// daily budget holds across restarts.
+type Ledger struct{ Store *store.Store }
+
+// Spent returns the tokens spent on day (YYYY-MM-DD).
+func (l Ledger) Spent(ctx context.Context, day string) (int64, error) {
+	var n int64
+	err := l.Store.Read().QueryRowContext(ctx, `SELECT tokens FROM triage_ai_usage WHERE day = ?`, day).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the AI's spending of %s: %w", day, err)
+	}
+	return n, nil
+}
+
+// Spend adds tokens to day's spending.
+func (l Ledger) Spend(ctx context.Context, day string, tokens int64) error {
+	return l.Store.Write(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(`INSERT INTO triage_ai_usage (day, tokens) VALUES (?, ?)
+			ON CONFLICT (day) DO UPDATE SET tokens = tokens + excluded.tokens`, day, tokens); err != nil {
+			return fmt.Errorf("record the AI's spending of %s: %w", day, err)
+		}
+		return nil
+	})
+}
