@@ -777,19 +777,25 @@ func (e *Executor) report(ctx context.Context, ts teamList, req Request, c Comma
 	if err != nil {
 		return private("The report could not be made; try again.")
 	}
-	reply := Reply{Text: h.Card()}
 	// The card stands alone: a chart that cannot be drawn leaves it as it
 	// is, with no word about a picture nobody asked for by name.
-	if png, err := chartPNG(h.Report); err == nil {
-		loc := h.Range.From.Location()
-		reply.Image = &Image{
-			Name: fmt.Sprintf("handoff-%s-%s.png", t.Name, h.Range.From.In(loc).Format("2006-01-02")),
-			Data: png,
-			Alt: fmt.Sprintf("Interruptions per day for %s, %s to %s, stacked by business, off and sleep hours",
-				t.Name, h.Range.From.In(loc).Format("Mon 2 Jan"), h.Range.To.In(loc).Format("Mon 2 Jan")),
-		}
+	return Reply{Text: h.Card(), Image: ReportImage(t.Name, h)}
+}
+
+// ReportImage is the handoff report's chart as the picture its card
+// carries, nil when it cannot be drawn.
+func ReportImage(team string, h report.Handoff) *Image {
+	png, err := chartPNG(h.Report)
+	if err != nil {
+		return nil
 	}
-	return reply
+	loc := h.Range.From.Location()
+	return &Image{
+		Name: fmt.Sprintf("handoff-%s-%s.png", team, h.Range.From.In(loc).Format("2006-01-02")),
+		Data: png,
+		Alt: fmt.Sprintf("Interruptions per day for %s, %s to %s, stacked by business, off and sleep hours",
+			team, h.Range.From.In(loc).Format("Mon 2 Jan"), h.Range.To.In(loc).Format("Mon 2 Jan")),
+	}
 }
 
 // The report card's chart is 800 by 400 pixels: a day's bar and label
