@@ -226,7 +226,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		rooms := chat.NewRoomPager(opts.Platforms, cfg.Teams)
 		a.Outbox.Register(oncall.RoomConsumer, rooms)
 		a.reloaders = append(a.reloaders, rooms.Reload)
-		a.handoff = chat.NewHandoffPoster(opts.Platforms, cfg)
+		a.handoff = chat.NewHandoffPoster(opts.Platforms, cfg, opts.Logger)
 		a.Outbox.Register(chat.HandoffConsumer, a.handoff)
 		a.reloaders = append(a.reloaders, a.handoff.Reload)
 	}

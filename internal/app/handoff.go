@@ -98,7 +98,7 @@ func (a *App) handleHandoff(tx *store.Tx, t timer.Timer) error {
 		if err != nil {
 			return fmt.Errorf("handoff report of %s: %w", team.Name, err)
 		}
-		payload, err := json.Marshal(chat.HandoffPost{Team: team.Name, Text: h.Card()})
+		payload, err := json.Marshal(chat.HandoffPost{Team: team.Name, Text: h.Card(), Image: chat.ReportImage(team.Name, h)})
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 
 	"github.com/oncallbot/bot/internal/config"
@@ -16,10 +17,13 @@ import (
 const HandoffConsumer = "chat:handoff"
 
 // HandoffPost is the payload of a handoff post: the team, and the text
-// to post (the report's card, made when the handoff came).
+// to post (the report's card, made when the handoff came) with its chart.
 type HandoffPost struct {
 	Team string `json:"team"`
 	Text string `json:"text"`
+	// Image is the report's chart, posted under the card where the
+	// platform takes pictures; nil when it could not be drawn.
+	Image *Image `json:"image,omitempty"`
 }
 
 // HandoffPoster posts handoff reports into teams' rooms, on every
@@ -27,11 +31,13 @@ type HandoffPost struct {
 type HandoffPoster struct {
 	platforms []Platform
 	teams     atomic.Pointer[map[string]config.Team]
+	log       *slog.Logger
 }
 
-// NewHandoffPoster returns the HandoffConsumer.
-func NewHandoffPoster(platforms []Platform, cfg *config.Config) *HandoffPoster {
-	p := &HandoffPoster{platforms: platforms}
+// NewHandoffPoster returns the HandoffConsumer; log hears of charts that
+// could not be posted.
+func NewHandoffPoster(platforms []Platform, cfg *config.Config, log *slog.Logger) *HandoffPoster {
+	p := &HandoffPoster{platforms: platforms, log: log}
 	p.Reload(cfg)
 	return p
 }
@@ -65,6 +71,13 @@ func (p *HandoffPoster) Deliver(ctx context.Context, m outbox.Message) error {
 			continue
 		}
 		sent++
+		// The card went: a chart that fails is logged, not the card
+		// posted again.
+		if ip, ok := pl.(ImagePoster); ok && post.Image != nil {
+			if err := ip.PostImage(ctx, Room{ID: id}, *post.Image); err != nil && p.log != nil {
+				p.log.Warn("post the handoff chart", "platform", pl.Name(), "team", post.Team, "err", err)
+			}
+		}
 	}
 	switch {
 	case len(errs) > 0:

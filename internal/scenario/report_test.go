@@ -253,6 +253,12 @@ func TestTheHandoffReportIsPostedAtEachHandoff(t *testing.T) {
 	if n := posts(); n != 1 {
 		t.Fatalf("%d posts at the handoff, want 1", n)
 	}
+	// The chart comes under the card, as /oncall report's does.
+	if files := h.Slack.WaitFiles("C0TEAM", 1); len(files) != 1 || !strings.HasPrefix(files[0].Name, "handoff-ops-") {
+		t.Fatalf("files in the team's channel = %+v, want the chart once", files)
+	} else {
+		expectChart(t, "slack file "+files[0].Name, files[0].Data)
+	}
 	h.Restart()
 	h.Advance(7 * 24 * time.Hour)
 	if n := posts(); n != 2 {
@@ -269,33 +275,49 @@ func TestTheHandoffReportIsPostedAtEachHandoff(t *testing.T) {
 // Slack above.
 func TestTheHandoffReportIsPostedOnTelegramAndDiscord(t *testing.T) {
 	cases := []struct {
-		name  string
-		cfg   string
-		posts func(h *Harness) []string
+		name string
+		cfg  string
+		// posts returns the words posted in the team's room and the
+		// pictures.
+		posts func(h *Harness) ([]string, [][]byte)
 	}{
-		{"telegram", telegramConfig, func(h *Harness) []string {
+		{"telegram", telegramConfig, func(h *Harness) ([]string, [][]byte) {
 			var out []string
+			var pics [][]byte
 			for _, m := range h.Telegram.Messages(TelegramForum, 0) {
+				if m.Photo != nil {
+					pics = append(pics, m.Photo)
+					continue
+				}
 				out = append(out, m.Text)
 			}
-			return out
+			return out, pics
 		}},
-		{"discord", discordConfig, func(h *Harness) []string {
+		{"discord", discordConfig, func(h *Harness) ([]string, [][]byte) {
 			var out []string
+			var pics [][]byte
 			for _, m := range h.Discord.Messages(DiscordIncident) {
+				for _, f := range m.Files {
+					pics = append(pics, f.Data)
+				}
 				out = append(out, m.Content)
 			}
-			return out
+			return out, pics
 		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := New(t, WithConfig(c.cfg))
 			h.Advance(6*time.Hour + time.Minute) // Monday 09:01 London
-			got := strings.Join(c.posts(h), "\n")
+			texts, pics := c.posts(h)
+			got := strings.Join(texts, "\n")
 			if strings.Count(got, "Handoff report for ops") != 1 {
 				t.Fatalf("posts in the team's room:\n%s", got)
 			}
+			if len(pics) != 1 {
+				t.Fatalf("%d pictures in the team's room, want the chart once", len(pics))
+			}
+			expectChart(t, c.name+" chart", pics[0])
 		})
 	}
 }
