@@ -32,6 +32,14 @@ func (a *App) setupTriage(cfg *config.Config) {
 			a.log.Error("triage: logs", "err", err)
 		}
 	}
+	if k := cfg.Triage.Kubernetes; k != nil {
+		if src, err := triage.NewKubernetes(k.Kubeconfig, k.InCluster, a.Clock.Now); err == nil {
+			src.LogLines = k.LogLines
+			sources = append(sources, src)
+		} else {
+			a.log.Error("triage: kubernetes", "err", err)
+		}
+	}
 	metrics := triage.NewMetrics(a.Registry)
 	runner := triage.Runner{Sources: sources, Timeout: cfg.Triage.Timeout.Std(), Now: a.Clock.Now}
 	if ai := cfg.Triage.AI; ai != nil {

@@ -98,6 +98,15 @@ func (c *Config) check() error {
 	if tr := c.Triage; tr != nil && tr.AI != nil {
 		k.checkTriageAI(tr.AI)
 	}
+	if tr := c.Triage; tr != nil && tr.Kubernetes != nil {
+		kc := tr.Kubernetes
+		if (kc.Kubeconfig == "") == !kc.InCluster {
+			k.fail(c.atSetting("triage", "kubernetes"), "triage.kubernetes: set exactly one of kubeconfig (a file's path) or in_cluster: true")
+		}
+		if kc.LogLines < 0 {
+			k.fail(c.atSetting("triage", "kubernetes", "log_lines"), "triage.kubernetes.log_lines: %d is negative", kc.LogLines)
+		}
+	}
 	k.recordSources()
 	if len(k.errs) == 0 {
 		return nil

@@ -223,6 +223,25 @@ type Triage struct {
 	// AI, when set, asks an OpenAI-compatible chat endpoint for probable
 	// cause, impact and next steps; the rule-based summary stands without.
 	AI *TriageAI `yaml:"ai"`
+	// Kubernetes, when set, asks the cluster about the workload an alert's
+	// labels name (namespace and pod, deployment, statefulset, daemonset,
+	// or node): its state, restarts, recent events and the failing
+	// container's last log lines.
+	Kubernetes *TriageKubernetes `yaml:"kubernetes"`
+}
+
+// TriageKubernetes is how triage reaches the cluster: exactly one of a
+// kubeconfig file or the pod's own service account (in_cluster), read-only
+// (manifests/triage-rbac.yaml grants what it reads).
+type TriageKubernetes struct {
+	// Kubeconfig is the path of a kubeconfig file; its current context is
+	// used.
+	Kubeconfig string `yaml:"kubeconfig"`
+	// InCluster uses the service account of the pod the bot runs in.
+	InCluster bool `yaml:"in_cluster"`
+	// LogLines is how many of the failing container's last log lines to
+	// read (default 20).
+	LogLines int `yaml:"log_lines"`
 }
 
 // TriageAI is the OpenAI-compatible endpoint triage asks (a hosted model

@@ -612,3 +612,29 @@ func TestTriageAI(t *testing.T) {
 		})
 	}
 }
+
+func TestTriageKubernetes(t *testing.T) {
+	const base = "default_route: {team: ops}\ntriage:\n  kubernetes: "
+	cases := []struct {
+		name, yaml string
+		want       TriageKubernetes
+		err        string
+	}{
+		{name: "in cluster", yaml: base + "{in_cluster: true}\n", want: TriageKubernetes{InCluster: true}},
+		{name: "a kubeconfig", yaml: base + "{kubeconfig: /etc/oncall-bot/kubeconfig, log_lines: 50}\n", want: TriageKubernetes{Kubeconfig: "/etc/oncall-bot/kubeconfig", LogLines: 50}},
+		{name: "neither", yaml: base + "{log_lines: 10}\n", err: "triage.kubernetes: set exactly one of kubeconfig"},
+		{name: "both", yaml: base + "{kubeconfig: /k, in_cluster: true}\n", err: "triage.kubernetes: set exactly one of kubeconfig"},
+		{name: "negative log lines", yaml: base + "{in_cluster: true, log_lines: -1}\n", err: "triage.kubernetes.log_lines: -1 is negative"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := parseOrRefuse(t, c.yaml, c.err)
+			if cfg == nil {
+				return
+			}
+			if cfg.Triage.Kubernetes == nil || *cfg.Triage.Kubernetes != c.want {
+				t.Errorf("triage.kubernetes = %+v, want %+v", cfg.Triage.Kubernetes, c.want)
+			}
+		})
+	}
+}
