@@ -1,9 +1,10 @@
 // Package triage does the digging before the responder arrives: it
 // gathers evidence about a new incident from sources (the bot's own
-// history of similar incidents first; metrics, Kubernetes, logs and an AI
-// summary are sources to come), each optional and each bounded in time,
-// and writes a rule-based summary of what fired, since when, what is
-// known of it and what fixed it last time. It runs off the paging path:
+// history of similar incidents, Prometheus, Kubernetes and logs), each
+// optional and each bounded in time, writes a rule-based summary of what
+// fired, since when, what is known of it, the likely culprit and what
+// fixed it last time, and optionally asks an AI for probable cause,
+// impact and next steps. It runs off the paging path:
 // nothing here can hold back a page or a card.
 package triage
 
@@ -105,7 +106,7 @@ type Evidence struct {
 	Series []Series
 	Value  string
 	// Kubernetes are lines on the workload's state (status, restarts,
-	// events, the failing container's last log lines).
+	// events); the failing container's log lines go in Logs.
 	Kubernetes []string
 }
 
@@ -189,20 +190,27 @@ func (r Runner) Run(ctx context.Context, d incident.Detail) Report {
 
 // gather runs one source, turning a panic or an overrun into an error so
 // one broken source cannot take the triage down.
-func gather(ctx context.Context, s Source, d incident.Detail) (ev Evidence, err error) {
-	done := make(chan struct{})
+func gather(ctx context.Context, s Source, d incident.Detail) (Evidence, error) {
+	type result struct {
+		ev  Evidence
+		err error
+	}
+	// Buffered: a source that answers after its time is up still has
+	// somewhere to put its answer, and ends (its context is cancelled).
+	out := make(chan result, 1)
 	go func() {
-		defer close(done)
+		var r result
 		defer func() {
 			if p := recover(); p != nil {
-				err = fmt.Errorf("source %s failed: %v", s.Name(), p)
+				r = result{err: fmt.Errorf("source %s failed: %v", s.Name(), p)}
 			}
+			out <- r
 		}()
-		ev, err = s.Gather(ctx, d)
+		r.ev, r.err = s.Gather(ctx, d)
 	}()
 	select {
-	case <-done:
-		return ev, err
+	case r := <-out:
+		return r.ev, r.err
 	case <-ctx.Done():
 		return Evidence{}, fmt.Errorf("no answer within the time allowed: %w", ctx.Err())
 	}
