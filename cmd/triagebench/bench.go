@@ -27,7 +27,11 @@ type options struct {
 	// the seeding bot's outbox.
 	deadline, seedDrain  time.Duration
 	sourceDelay, aiDelay time.Duration
-	out                  io.Writer
+	// profileDir, when set, receives the bot's CPU profile of the first
+	// profileSecs seconds of each triage round.
+	profileDir  string
+	profileSecs int
+	out         io.Writer
 }
 
 // poll checks cond every `every` until it holds, until passes or ctx
@@ -63,7 +67,7 @@ func seed(ctx context.Context, o options, n int) (dir string, took time.Duration
 		return "", 0, "", err
 	}
 	defer f.Close()
-	bot, err := startBot(o.bin, dir, f.URL(), modeOff)
+	bot, err := startBot(o.bin, dir, f.URL(), modeOff, false)
 	if err != nil {
 		return "", 0, "", fmt.Errorf("seed: %w", err)
 	}
@@ -183,9 +187,13 @@ func triageRound(ctx context.Context, o options, seedDir, mode string, run int) 
 		return res, err
 	}
 	defer f.Close()
-	bot, err := startBot(o.bin, dir, f.URL(), mode)
+	bot, err := startBot(o.bin, dir, f.URL(), mode, o.profileDir != "")
 	if err != nil {
 		return res, err
+	}
+	var profiled <-chan error
+	if o.profileDir != "" {
+		profiled = bot.saveProfile(o.profileSecs, filepath.Join(o.profileDir, fmt.Sprintf("triage-%s-%d.pprof", mode, run+1)))
 	}
 	stopped := false
 	defer func() {
@@ -225,6 +233,11 @@ func triageRound(ctx context.Context, o options, seedDir, mode string, run int) 
 	res.prom, res.logs, res.ai, res.slack = f.promCalls.Load(), f.logCalls.Load(), f.aiCalls.Load(), f.slackCalls.Load()
 	res.unknown = f.unknownMethods()
 	res.logLines, res.firstLog = bot.logLines()
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			res.note = joinNotes(res.note, err.Error())
+		}
+	}
 	stopped = true
 	res.note = joinNotes(res.note, bot.stop())
 	if res.stages, err = readStages(ctx, dir, res.blast.Accepted, f.triagedAt); err != nil {
@@ -270,7 +283,7 @@ func stormRound(ctx context.Context, o options, seedDir, mode string, run int) (
 		return res, err
 	}
 	defer f.Close()
-	bot, err := startBot(o.bin, dir, f.URL(), mode)
+	bot, err := startBot(o.bin, dir, f.URL(), mode, false)
 	if err != nil {
 		return res, err
 	}

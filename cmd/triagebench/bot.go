@@ -24,6 +24,7 @@ var apiClient = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConns
 type botProc struct {
 	cmd     *exec.Cmd
 	base    string // http://127.0.0.1:port
+	debug   string // its pprof address, "" without
 	logPath string
 	log     *os.File
 }
@@ -31,7 +32,7 @@ type botProc struct {
 // startBot writes the configuration of mode into dir and starts bin on a
 // free loopback port with dir/bot.db as its database (a copy of the
 // seeded history, or none), its log in dir/bot.log.
-func startBot(bin, dir, fakesURL, mode string) (*botProc, error) {
+func startBot(bin, dir, fakesURL, mode string, profile bool) (*botProc, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("start bot: %w", err)
 	}
@@ -47,7 +48,14 @@ func startBot(bin, dir, fakesURL, mode string) (*botProc, error) {
 	if b.log, err = os.Create(b.logPath); err != nil {
 		return nil, fmt.Errorf("start bot: %w", err)
 	}
-	b.cmd = exec.Command(bin, "serve", "--config", path, "--log-level", "warn")
+	args := []string{"serve", "--config", path, "--log-level", "warn"}
+	if profile {
+		if b.debug, err = benchutil.FreePort(); err != nil {
+			return nil, fmt.Errorf("start bot: %w", err)
+		}
+		args = append(args, "--debug-listen", b.debug)
+	}
+	b.cmd = exec.Command(bin, args...)
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	if err := benchutil.Start(b.cmd); err != nil {
 		b.log.Close()
@@ -164,6 +172,30 @@ func (b *botProc) post(ctx context.Context, path string) error {
 		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
 	}
 	return nil
+}
+
+// saveProfile writes the bot's CPU profile of the next secs seconds to
+// path, in the background; wait for the returned channel.
+func (b *botProc) saveProfile(secs int, path string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		client := &http.Client{Timeout: time.Duration(secs+30) * time.Second}
+		resp, err := client.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.debug, secs))
+		if err != nil {
+			done <- fmt.Errorf("profile: %w", err)
+			return
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = os.WriteFile(path, raw, 0o644)
+		}
+		if err != nil {
+			err = fmt.Errorf("profile: %w", err)
+		}
+		done <- err
+	}()
+	return done
 }
 
 // copyDB copies a stopped bot's database (and its WAL, if one is left)

@@ -22,6 +22,9 @@
 //	   and on (with the AI): p99 of both and their ratio. Target:
 //	   unchanged.
 //
+// -profile DIR keeps the bot's CPU profile of the start of each triage
+// round (go tool pprof -top bot DIR/triage-rules-1.pprof).
+//
 // Every figure is the median over -runs runs, each round on a fresh
 // process; every wait is bounded by -deadline, and what does not come
 // within it is reported as not delivered.
@@ -58,6 +61,8 @@ func main() {
 		srcDelay = flag.Duration("source-delay", 50*time.Millisecond, "how long the fake Prometheus and log store take to answer")
 		aiDelay  = flag.Duration("ai-delay", 2*time.Second, "how long the fake AI endpoint takes to answer")
 		botBin   = flag.String("bot", "", "bot binary (default: build ./cmd/bot into a temp dir)")
+		profile  = flag.String("profile", "", "if set, a directory for the bot's CPU profile of the first -profile-seconds of each triage round (go tool pprof)")
+		profSecs = flag.Int("profile-seconds", 5, "length of each profile")
 	)
 	flag.Parse()
 	if *quick {
@@ -78,7 +83,13 @@ func main() {
 	defer stop()
 	o := options{bin: *botBin, runs: max(*runs, 1), history: max(*history, 0), burst: max(*burst, 1), storm: max(*storm, 1),
 		batch: max(*batch, 1), clients: max(*clients, 1), probes: max(*probes, 0), probeEvery: *every, deadline: *deadline, seedDrain: *drain,
-		sourceDelay: *srcDelay, aiDelay: *aiDelay, out: os.Stdout}
+		sourceDelay: *srcDelay, aiDelay: *aiDelay, profileDir: *profile, profileSecs: max(*profSecs, 1), out: os.Stdout}
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "triagebench:", err)
+			os.Exit(1)
+		}
+	}
 	if _, err := bench(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "triagebench:", err)
 		os.Exit(1)
