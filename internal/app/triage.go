@@ -49,6 +49,7 @@ func (a *App) setupTriage(cfg *config.Config) {
 		}
 		analyzer := triage.NewOpenAI(ai.BaseURL, ai.APIKey, ai.Model, extra, a.Clock.Now)
 		analyzer.Budget, analyzer.Timeout, analyzer.Observe = ai.DailyTokens, ai.Timeout.Std(), metrics.ObserveAI
+		analyzer.Spending = triage.Ledger{Store: a.Store}
 		runner.AI = analyzer
 	}
 	a.triage = &triage.Triager{

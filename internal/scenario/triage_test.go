@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"image/png"
 	"io"
@@ -194,6 +195,10 @@ func TestTriageAsksTheAI(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	// The day's spending is kept, for the budget to hold across a restart.
+	if n, err := (triage.Ledger{Store: h.App.Store}).Spent(context.Background(), h.Clock.Now().UTC().Format(time.DateOnly)); err != nil || n != 350 {
+		t.Errorf("the day's spending kept = %d (%v), want 350", n, err)
 	}
 
 	failing.Store(true)
