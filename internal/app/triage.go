@@ -57,6 +57,7 @@ func (a *App) setupTriage(cfg *config.Config) {
 		Store:     a.Store,
 		Incidents: a.Incidents,
 		Enabled:   a.triagesRoute,
+		SourcesOf: a.triageSourcesOf,
 		Metrics:   metrics,
 	}
 	a.Outbox.Register(triage.Consumer, a.triage)
@@ -73,6 +74,18 @@ func (a *App) triagesRoute(route string) bool {
 	}
 	d := a.Live().DefaultRoute
 	return d.Triage == nil || *d.Triage
+}
+
+// triageSourcesOf returns the sources the route of that name limits its
+// triage to, as the configuration in force says; nil for all.
+func (a *App) triageSourcesOf(route string) []string {
+	live := a.Live()
+	for _, r := range live.Routes {
+		if r.Name == route {
+			return r.TriageSources
+		}
+	}
+	return live.DefaultRoute.TriageSources
 }
 
 // TriageOf returns incident id's triage, nil when it has none.

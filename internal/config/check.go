@@ -409,6 +409,13 @@ func (k *checker) checkRoutes() {
 		if len(r.GroupBy) == 0 {
 			r.GroupBy = []string{"alertname"}
 		}
+		for i, s := range r.TriageSources {
+			if !slices.Contains(TriageSourceNames, s) {
+				p := at("triage_sources", i)
+				k.fail(p, "triage_sources[%d]: unknown source %q%s; the sources are %s", i, s, didYouMean(s, TriageSourceNames),
+					strings.Join(TriageSourceNames, ", "))
+			}
+		}
 		if st := r.Storm; st != nil {
 			if st.After == 0 {
 				st.After = 20

@@ -209,6 +209,10 @@ type Slack struct {
 	AppToken string `yaml:"app_token"`
 }
 
+// TriageSourceNames are the triage's sources and analysis, as a route's
+// triage_sources names them.
+var TriageSourceNames = []string{"history", "prometheus", "kubernetes", "logs", "ai"}
+
 // Triage configures the triage of new incidents.
 type Triage struct {
 	// Timeout bounds each source (default 10s): a slow one is reported
@@ -399,6 +403,10 @@ type Route struct {
 	// Triage: false turns triage off for the route's incidents (it is on
 	// for every route when the triage section is set).
 	Triage *bool `yaml:"triage"`
+	// TriageSources, when set, are the only triage sources the route's
+	// incidents get (of TriageSourceNames): a staging route may skip the
+	// AI, a team without Kubernetes its cluster.
+	TriageSources []string `yaml:"triage_sources"`
 	// Storm, when set, turns on storm mode: past a number of new
 	// incidents of the route's team in a while, further new incidents
 	// join one storm incident (one room, one page) instead of each

@@ -638,3 +638,27 @@ func TestTriageKubernetes(t *testing.T) {
 		})
 	}
 }
+
+func TestRouteTriageSources(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string
+		err        string
+	}{
+		{name: "all by default", yaml: "default_route: {team: ops}\n"},
+		{name: "a few", yaml: "default_route: {team: ops, triage_sources: [history, logs]}\n", want: []string{"history", "logs"}},
+		{name: "a typo", yaml: "default_route: {team: ops, triage_sources: [history, promethus]}\n", err: `triage_sources[1]: unknown source "promethus" (did you mean "prometheus"?)`},
+		{name: "on a route", yaml: "default_route: {team: ops}\nroutes: [{match: ['env=\"staging\"'], team: ops, triage_sources: [gpt]}]\n", err: `unknown source "gpt"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := parseOrRefuse(t, c.yaml, c.err)
+			if cfg == nil {
+				return
+			}
+			if !slices.Equal(cfg.DefaultRoute.TriageSources, c.want) {
+				t.Errorf("triage_sources = %q, want %q", cfg.DefaultRoute.TriageSources, c.want)
+			}
+		})
+	}
+}

@@ -409,3 +409,31 @@ func TestTriageInAStormIsTheStorms(t *testing.T) {
 		t.Errorf("%d incidents triaged (the storm's: %v), want the %d before the storm and the storm itself", triaged, stormTriaged, before)
 	}
 }
+
+// A route's triage_sources limits its incidents' triage to those named:
+// here the history alone, so the configured Prometheus is never asked.
+func TestARoutesTriageSources(t *testing.T) {
+	var asked atomic.Int32
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[]}}`))
+	}))
+	defer prom.Close()
+	cfg := strings.Replace(withTriage(BaseConfig, prom.URL), "  group_by: [alertname]\npeople:", "  group_by: [alertname]\n  triage_sources: [history]\npeople:", 1)
+	if !strings.Contains(cfg, "triage_sources") {
+		t.Fatal("the route's triage_sources did not apply")
+	}
+	h := New(t, WithConfig(cfg))
+	alert := Firing("alertname=DiskFull").Summary("disk full on db-03")
+	alert.Annotations["expr"] = "disk_used_percent > 90"
+	inc := h.OnlyIncident(h.PostAlerts(alert))
+	h.Tick()
+	rep, err := h.App.TriageOf(context.Background(), inc.ID)
+	if err != nil || rep == nil || len(rep.Sources) != 1 || rep.Sources[0].Name != "history" {
+		t.Fatalf("triage = %+v (%v), want the history alone", rep, err)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("Prometheus was asked %d times", n)
+	}
+}

@@ -40,6 +40,9 @@ type Triager struct {
 	Enabled func(route string) bool
 	// Metrics, when set, hears how each triage went.
 	Metrics *Metrics
+	// SourcesOf, when set, names the only sources (and "ai") a route's
+	// incidents get; nil from it means all.
+	SourcesOf func(route string) []string
 }
 
 // Metrics are the triage's Prometheus metrics.
@@ -113,8 +116,14 @@ func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("triage incident %d: %w", id, err)
 	}
+	runner := t.Runner
+	if t.SourcesOf != nil {
+		if only := t.SourcesOf(inc.Route); only != nil {
+			runner = runner.Only(only)
+		}
+	}
 	start := time.Now()
-	rep := t.Runner.Run(ctx, incident.Detail{Incident: inc, Alerts: alerts.Alerts})
+	rep := runner.Run(ctx, incident.Detail{Incident: inc, Alerts: alerts.Alerts})
 	if m := t.Metrics; m != nil {
 		m.Duration.Observe(time.Since(start).Seconds())
 		for _, s := range rep.Sources {

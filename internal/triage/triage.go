@@ -393,3 +393,19 @@ func culprit(rep Report) (why, from string) {
 	}
 	return "", ""
 }
+
+// Only returns the runner with only the named sources, and the AI only
+// when "ai" is named.
+func (r Runner) Only(names []string) Runner {
+	var kept []Source
+	for _, s := range r.Sources {
+		if slices.Contains(names, s.Name()) {
+			kept = append(kept, s)
+		}
+	}
+	r.Sources = kept
+	if !slices.Contains(names, "ai") {
+		r.AI = nil
+	}
+	return r
+}

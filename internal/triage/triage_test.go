@@ -3,6 +3,7 @@ package triage
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +125,32 @@ func TestSummaryNamesTheLikelyCulprit(t *testing.T) {
 	rep := r.Run(context.Background(), detail())
 	if want := `Likely culprit: a full disk ("level=error msg=\"write failed: no space left on device\"").`; !strings.Contains(rep.Summary, want) {
 		t.Errorf("summary %q lacks %q", rep.Summary, want)
+	}
+}
+
+func TestRunnerOnly(t *testing.T) {
+	all := Runner{Sources: []Source{fakeSource{name: "history"}, fakeSource{name: "logs"}, fakeSource{name: "prometheus"}}, AI: &OpenAI{}}
+	cases := []struct {
+		names   []string
+		sources []string
+		ai      bool
+	}{
+		{[]string{"history", "logs", "prometheus", "ai"}, []string{"history", "logs", "prometheus"}, true},
+		{[]string{"logs"}, []string{"logs"}, false},
+		{[]string{"ai"}, nil, true},
+		{[]string{"kubernetes"}, nil, false}, // named but not configured: nothing
+	}
+	for _, c := range cases {
+		r := all.Only(c.names)
+		var got []string
+		for _, s := range r.Sources {
+			got = append(got, s.Name())
+		}
+		if !slices.Equal(got, c.sources) || (r.AI != nil) != c.ai {
+			t.Errorf("Only(%q) = %q, AI %v; want %q, AI %v", c.names, got, r.AI != nil, c.sources, c.ai)
+		}
+	}
+	if len(all.Sources) != 3 || all.AI == nil {
+		t.Error("Only changed the runner it was called on")
 	}
 }
