@@ -29,6 +29,23 @@ const KindTagged = "incident.tagged"
 // [from, to), oldest first, each with its course. It reads with one
 // query for the incidents and one per 500 for their timelines.
 func Histories(ctx context.Context, db *sql.DB, team string, from, to time.Time) ([]History, error) {
+	incs, err := Between(ctx, db, team, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]History, len(incs))
+	for i, inc := range incs {
+		out[i] = History{Incident: inc}
+	}
+	if err := Courses(ctx, db, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Between returns the incidents of team (every team for "") created in
+// [from, to), oldest first, without their courses.
+func Between(ctx context.Context, db *sql.DB, team string, from, to time.Time) ([]Incident, error) {
 	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE created_at >= ? AND created_at < ?`
 	args := []any{from.UnixMilli(), to.UnixMilli()}
 	if team != "" {
@@ -39,50 +56,58 @@ func Histories(ctx context.Context, db *sql.DB, team string, from, to time.Time)
 	if err != nil {
 		return nil, fmt.Errorf("read incident history: %w", err)
 	}
-	var out []History
-	index := map[int64]int{}
+	var out []Incident
 	for rows.Next() {
 		inc, err := scanIncident(rows)
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read incident history: %w", err)
 		}
-		index[inc.ID] = len(out)
-		out = append(out, History{Incident: inc})
+		out = append(out, inc)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read incident history: %w", err)
 	}
+	return out, nil
+}
+
+// Courses fills in each history's course from the timeline, one query
+// per 500 incidents.
+func Courses(ctx context.Context, db *sql.DB, hs []History) error {
+	index := make(map[int64]int, len(hs))
+	for i, h := range hs {
+		index[h.ID] = i
+	}
 	kinds := "'" + strings.Join(courseKinds, "','") + "'"
-	for start := 0; start < len(out); start += 500 {
-		end := min(start+500, len(out))
+	for start := 0; start < len(hs); start += 500 {
+		end := min(start+500, len(hs))
 		ids := make([]string, 0, end-start)
-		for _, h := range out[start:end] {
+		for _, h := range hs[start:end] {
 			ids = append(ids, fmt.Sprint(h.ID))
 		}
 		erows, err := db.QueryContext(ctx, `SELECT incident_id, id, at, kind, actor, detail FROM timeline
 			WHERE incident_id IN (`+strings.Join(ids, ",")+`) AND kind IN (`+kinds+`) ORDER BY incident_id, id`)
 		if err != nil {
-			return nil, fmt.Errorf("read incident timelines: %w", err)
+			return fmt.Errorf("read incident timelines: %w", err)
 		}
 		for erows.Next() {
 			var incID, at int64
 			var e Event
 			if err := erows.Scan(&incID, &e.ID, &at, &e.Kind, &e.Actor, &e.Detail); err != nil {
 				erows.Close()
-				return nil, fmt.Errorf("read incident timelines: %w", err)
+				return fmt.Errorf("read incident timelines: %w", err)
 			}
 			e.At = msTime(at)
-			h := &out[index[incID]]
+			h := &hs[index[incID]]
 			h.Events = append(h.Events, e)
 		}
 		erows.Close()
 		if err := erows.Err(); err != nil {
-			return nil, fmt.Errorf("read incident timelines: %w", err)
+			return fmt.Errorf("read incident timelines: %w", err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // HumanActor reports whether an actor is a person (slack:alice, web:bob,
