@@ -72,6 +72,43 @@ func Between(ctx context.Context, db *sql.DB, team string, from, to time.Time) (
 	return out, nil
 }
 
+// ResolvedOf returns team's resolved incidents created in [from, to) that
+// joined no storm, newest first, at most limit: the candidates of a
+// similar-incident search, bounded however long the history.
+func ResolvedOf(ctx context.Context, db *sql.DB, team string, from, to time.Time, limit int) ([]Incident, error) {
+	return queryIncidents(ctx, db, `SELECT `+incidentColumns+` FROM incidents
+		WHERE team = ? AND created_at >= ? AND created_at < ? AND status = 'resolved' AND parent_id IS NULL
+		ORDER BY created_at DESC LIMIT ?`, team, from.UnixMilli(), to.UnixMilli(), limit)
+}
+
+// ResolvedInGroup returns the resolved incidents of one group (the same
+// route and grouping labels: the very alert again), most recently
+// resolved first, at most limit.
+func ResolvedInGroup(ctx context.Context, db *sql.DB, groupKey string, limit int) ([]Incident, error) {
+	return queryIncidents(ctx, db, `SELECT `+incidentColumns+` FROM incidents
+		WHERE group_key = ? AND status = 'resolved' ORDER BY resolved_at DESC LIMIT ?`, groupKey, limit)
+}
+
+func queryIncidents(ctx context.Context, db *sql.DB, q string, args ...any) ([]Incident, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []Incident
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read incidents: %w", err)
+		}
+		out = append(out, inc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	return out, nil
+}
+
 // Courses fills in each history's course from the timeline, one query
 // per 500 incidents.
 func Courses(ctx context.Context, db *sql.DB, hs []History) error {

@@ -3,6 +3,7 @@ package triage
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 
 	"github.com/oncallbot/bot/internal/incident"
@@ -11,8 +12,9 @@ import (
 
 // History finds similar past incidents in the bot's own record: the
 // team's resolved incidents of the same category (as the handoff report
-// groups them) over the last Window, newest first, with how long they
-// took, who resolved them, their notes and tags.
+// groups them) over the last Window, those of the very same group (route
+// and grouping labels) first, newest first within each, with how long
+// they took, who resolved them, their notes and tags.
 type History struct {
 	DB *sql.DB
 	// Window is how far back to look (default 90 days).
@@ -33,17 +35,45 @@ func (h History) Gather(ctx context.Context, d incident.Detail) (Evidence, error
 	if most <= 0 {
 		most = 5
 	}
-	past, err := incident.Histories(ctx, h.DB, d.Team, d.CreatedAt.Add(-window), d.CreatedAt)
+	// The very same group first (its own index), then the rest of the
+	// category among the team's latest resolved incidents: a bounded
+	// read, however long the history, and only the few kept have their
+	// timelines read.
+	same, err := incident.ResolvedInGroup(ctx, h.DB, d.GroupKey, most)
 	if err != nil {
 		return Evidence{}, err
 	}
-	category := report.CategoryOf(d.Title, nil)
-	var out []Similar
-	for _, p := range past {
-		if p.ID == d.ID || p.Status != incident.StatusResolved || report.CategoryOf(p.Title, nil) != category {
-			continue
+	var like []incident.History
+	seen := map[int64]bool{d.ID: true}
+	from := d.CreatedAt.Add(-window)
+	for _, p := range same {
+		if !seen[p.ID] && !p.CreatedAt.Before(from) && p.CreatedAt.Before(d.CreatedAt) {
+			seen[p.ID] = true
+			like = append(like, incident.History{Incident: p})
 		}
-		s := Similar{ID: p.ID, Title: p.Title, At: p.CreatedAt, ResolvedBy: p.ResolvedBy}
+	}
+	if len(like) < most {
+		past, err := incident.ResolvedOf(ctx, h.DB, d.Team, from, d.CreatedAt, maxCandidates)
+		if err != nil {
+			return Evidence{}, err
+		}
+		category := categoryOf(d.Title)
+		for _, p := range past {
+			if len(like) == most {
+				break
+			}
+			if !seen[p.ID] && categoryOf(p.Title) == category {
+				seen[p.ID] = true
+				like = append(like, incident.History{Incident: p})
+			}
+		}
+	}
+	if err := incident.Courses(ctx, h.DB, like); err != nil {
+		return Evidence{}, err
+	}
+	var out []Similar
+	for _, p := range like {
+		s := Similar{ID: p.ID, Title: p.Title, At: p.CreatedAt, ResolvedBy: p.ResolvedBy, SameGroup: p.GroupKey == d.GroupKey}
 		if p.ResolvedAt != nil {
 			s.Seconds = p.ResolvedAt.Sub(p.CreatedAt).Round(time.Second).Seconds()
 		}
@@ -57,9 +87,34 @@ func (h History) Gather(ctx context.Context, d incident.Detail) (Evidence, error
 		}
 		out = append(out, s)
 	}
-	sortSimilar(out)
-	if len(out) > most {
-		out = out[:most]
-	}
 	return Evidence{Similar: out}, nil
+}
+
+// maxCandidates bounds the team's past incidents a search reads.
+const maxCandidates = 2000
+
+// categories caches titles' categories: the same titles come back night
+// after night, and the category's rules are regular expressions.
+var categories struct {
+	sync.Mutex
+	of map[string]string
+}
+
+// categoryOf is report.CategoryOf with the default rules, cached; the
+// cache starts over when it holds too many titles.
+func categoryOf(title string) string {
+	categories.Lock()
+	c, ok := categories.of[title]
+	categories.Unlock()
+	if ok {
+		return c
+	}
+	c = report.CategoryOf(title, nil)
+	categories.Lock()
+	if len(categories.of) >= 20000 || categories.of == nil {
+		categories.of = make(map[string]string)
+	}
+	categories.of[title] = c
+	categories.Unlock()
+	return c
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -63,6 +62,9 @@ type Similar struct {
 	ResolvedBy string    `json:"resolved_by"`
 	Notes      []string  `json:"notes,omitempty"`
 	Tag        string    `json:"tag,omitempty"`
+	// SameGroup says it was the very same group of alerts (the route's
+	// grouping labels equal), not only the same category.
+	SameGroup bool `json:"same_group,omitempty"`
 }
 
 // Link is a runbook or a dashboard named by the alert.
@@ -327,10 +329,6 @@ func commonLabels(alerts []incident.Alert) string {
 	return strings.Join(out, ", ")
 }
 
-// sortSimilar orders similar incidents newest first.
-func sortSimilar(s []Similar) {
-	sort.SliceStable(s, func(i, j int) bool { return s[i].At.After(s[j].At) })
-}
 
 // Line is the report as the timeline and the rooms say it: the summary,
 // then, when the AI answered, its probable cause, impact, next steps and
