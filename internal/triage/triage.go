@@ -329,7 +329,6 @@ func commonLabels(alerts []incident.Alert) string {
 	return strings.Join(out, ", ")
 }
 
-
 // Line is the report as the timeline and the rooms say it: the summary,
 // then, when the AI answered, its probable cause, impact, next steps and
 // the evidence it cites, a line each.
