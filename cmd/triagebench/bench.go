@@ -187,6 +187,11 @@ func triageRound(ctx context.Context, o options, seedDir, mode string, run int) 
 		return res, err
 	}
 	defer f.Close()
+	if mode == modeAI {
+		// The summary comes first and the AI's answer after it, in a
+		// message of its own: with the AI, that answer is awaited.
+		f.marker = "AI analysis"
+	}
 	bot, err := startBot(o.bin, dir, f.URL(), mode, o.profileDir != "")
 	if err != nil {
 		return res, err

@@ -50,7 +50,7 @@ escalation_policies:
 	fmt.Fprintf(&b, "  logs: {url_template: %q}\n",
 		fakes+"/logs/loki/api/v1/query_range?query={{.Labels.instance}}&start={{.StartNS}}&end={{.EndNS}}&limit=50")
 	if mode == modeAI {
-		fmt.Fprintf(&b, "  ai: {base_url: %q, model: %s, api_key: %s, timeout: 30s, daily_tokens: 0}\n", fakes+"/ai/v1", aiModel, aiKey)
+		fmt.Fprintf(&b, "  ai: {base_url: %q, model: %s, api_key: %s, timeout: 10s, daily_tokens: 0}\n", fakes+"/ai/v1", aiModel, aiKey)
 	}
 	return b.String()
 }

@@ -33,6 +33,9 @@ type fakes struct {
 	srv *http.Server
 
 	sourceDelay, aiDelay time.Duration
+	// marker is what the awaited message carries: "Triage" (the
+	// summary), or "AI analysis" when the AI's answer is awaited.
+	marker string
 
 	promCalls, logCalls, aiCalls, slackCalls atomic.Int64
 
@@ -52,7 +55,7 @@ func newFakes(sourceDelay, aiDelay time.Duration) (*fakes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fakes: %w", err)
 	}
-	f := &fakes{ln: ln, sourceDelay: sourceDelay, aiDelay: aiDelay, rooms: map[string]int64{},
+	f := &fakes{ln: ln, sourceDelay: sourceDelay, aiDelay: aiDelay, marker: "Triage", rooms: map[string]int64{},
 		opened: map[int64]time.Time{}, triaged: map[int64]time.Time{}, unknown: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/slack/api/", f.slack)
@@ -128,7 +131,7 @@ func (f *fakes) slack(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"ok": true, "channel": map[string]any{"id": "D" + strings.ReplaceAll(r.Form.Get("users"), ",", "")}})
 	case "chat.postMessage", "chat.update":
 		ch := r.Form.Get("channel")
-		if strings.Contains(r.Form.Get("text"), "Triage") || strings.Contains(r.Form.Get("blocks"), "Triage") {
+		if strings.Contains(r.Form.Get("text"), f.marker) || strings.Contains(r.Form.Get("blocks"), f.marker) {
 			f.sawTriage(ch, at)
 		}
 		ts := fmt.Sprintf("1772420400.%06d", f.seq)
@@ -140,7 +143,7 @@ func (f *fakes) slack(w http.ResponseWriter, r *http.Request) {
 		id := fmt.Sprintf("F%06d", f.seq)
 		writeJSON(w, map[string]any{"ok": true, "file_id": id, "upload_url": f.URL() + "/slack/upload/" + id})
 	case "files.completeUploadExternal":
-		if strings.Contains(r.Form.Get("initial_comment"), "Triage") {
+		if strings.Contains(r.Form.Get("initial_comment"), f.marker) {
 			f.sawTriage(r.Form.Get("channel_id"), at)
 		}
 		var files []map[string]any

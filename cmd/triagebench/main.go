@@ -13,7 +13,8 @@
 //	A. Triage message in the room: a burst of -burst new distinct alerts
 //	   at once (each its own incident, one request each, all in flight
 //	   together); per incident, the time from its webhook's 202 to the
-//	   first message carrying "Triage" in its channel on the fake Slack.
+//	   first message carrying "Triage" in its channel on the fake Slack (with
+//	   the AI, the first carrying "AI analysis": its answer follows the summary).
 //	   Two modes: rule-based only (history, Prometheus, logs) and with the
 //	   AI. Targets: p95 < 300 ms rule-based, p95 < 3 s with the AI.
 //	B. The new incident's 202 -> first chat call (its channel's creation)
@@ -182,7 +183,7 @@ func verdict(ok bool) string {
 // report prints every run and the medians against the targets.
 func report(w io.Writer, o options, sum summary) {
 	fmt.Fprintf(w, "\nA. Triage message in the room: %d new distinct alerts at once (each its own incident, one request each, all in flight together),\n"+
-		"   on %d resolved incidents of history; per incident, its 202 to the first message carrying \"Triage\" in its channel on the fake Slack.\n", o.burst, o.history)
+		"   on %d resolved incidents of history; per incident, its 202 to the first message carrying \"Triage\" (with the AI: \"AI analysis\") in its channel on the fake Slack.\n", o.burst, o.history)
 	targets := map[string]time.Duration{modeRules: 300 * time.Millisecond, modeAI: 3 * time.Second}
 	names := map[string]string{modeRules: "rule-based only (history + prometheus + logs)", modeAI: "with AI (history + prometheus + logs + AI)"}
 	for _, mode := range []string{modeRules, modeAI} {

@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"regexp"
 
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/outbox"
+	"github.com/oncallbot/bot/internal/store"
 	"github.com/oncallbot/bot/internal/triage"
 )
 
@@ -62,6 +65,19 @@ func (a *App) setupTriage(cfg *config.Config) {
 	}
 	a.Outbox.Register(triage.Consumer, a.triage)
 	a.pub.Subscribe(outbox.Subscription{Consumer: triage.Consumer, Kinds: []string{"incident.triggered"}})
+	if runner.AI != nil {
+		// The AI is asked once the summary is in the room, in a delivery
+		// of its own: the summary never waits for a model.
+		a.triage.AskAI = func(tx *store.Tx, id int64) error {
+			payload, err := json.Marshal(triage.AIRequest{Incident: id})
+			if err != nil {
+				return err
+			}
+			return a.pub.Send(tx, triage.AIConsumer, outbox.Event{Kind: "triage.ai", OrderingKey: fmt.Sprintf("incident/%d", id),
+				IdempotencyKey: fmt.Sprintf("triage-ai/%d/%d", id, a.Clock.Now().UnixNano()), Payload: payload})
+		}
+		a.Outbox.Register(triage.AIConsumer, a.triage.AIPhase())
+	}
 }
 
 // triagesRoute reports whether the route of that name triages, as the

@@ -28,6 +28,7 @@ var phrases = map[string]string{
 	incident.KindStormJoined:    "Joined the storm",
 	incident.KindJoinedStorm:    "Joined a storm",
 	incident.KindTriaged:        "Triage",
+	incident.KindTriageAI:       "AI analysis",
 	oncall.KindStep:             "Escalation",
 	oncall.KindStepSkipped:      "Escalation step skipped",
 	oncall.KindRepeat:           "Escalation repeats",

@@ -88,11 +88,11 @@ func (c *Config) check() error {
 	k.checkConsole()
 	k.checkWebhooks()
 	if tr := c.Triage; tr != nil && tr.Logs != nil && !strings.HasPrefix(tr.Logs.URLTemplate, "http://") && !strings.HasPrefix(tr.Logs.URLTemplate, "https://") {
-		k.fail(c.atSetting("triage", "logs", "url_template"), "triage.logs.url_template: %q does not start with http:// or https://", tr.Logs.URLTemplate)
+		k.fail(c.atSetting("triage", "logs", "url_template"), "%q does not start with http:// or https://", tr.Logs.URLTemplate)
 	}
 	if tr := c.Triage; tr != nil && tr.Prometheus != nil {
 		if u, err := url.Parse(tr.Prometheus.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			k.fail(c.atSetting("triage", "prometheus", "url"), "triage.prometheus.url: %q is not an http(s) URL", tr.Prometheus.URL)
+			k.fail(c.atSetting("triage", "prometheus", "url"), "%q is not an http(s) URL", tr.Prometheus.URL)
 		}
 	}
 	if tr := c.Triage; tr != nil && tr.AI != nil {
@@ -101,10 +101,10 @@ func (c *Config) check() error {
 	if tr := c.Triage; tr != nil && tr.Kubernetes != nil {
 		kc := tr.Kubernetes
 		if (kc.Kubeconfig == "") == !kc.InCluster {
-			k.fail(c.atSetting("triage", "kubernetes"), "triage.kubernetes: set exactly one of kubeconfig (a file's path) or in_cluster: true")
+			k.fail(c.atSetting("triage", "kubernetes"), "set exactly one of kubeconfig (a file's path) or in_cluster: true")
 		}
 		if kc.LogLines < 0 {
-			k.fail(c.atSetting("triage", "kubernetes", "log_lines"), "triage.kubernetes.log_lines: %d is negative", kc.LogLines)
+			k.fail(c.atSetting("triage", "kubernetes", "log_lines"), "%d is negative", kc.LogLines)
 		}
 	}
 	k.recordSources()
@@ -529,18 +529,23 @@ const DefaultPolicy = "default"
 // model, a budget that is not negative and redaction patterns that compile.
 func (k *checker) checkTriageAI(ai *TriageAI) {
 	c := k.c
-	if u, err := url.Parse(ai.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		k.fail(c.atSetting("triage", "ai", "base_url"), "triage.ai.base_url: %q is not an http(s) URL", ai.BaseURL)
+	if ai.BaseURL == "" {
+		k.fail(c.atSetting("triage", "ai"), "base_url is missing (the OpenAI-compatible endpoint, such as http://127.0.0.1:11434/v1)")
+	} else if u, err := url.Parse(ai.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		k.fail(c.atSetting("triage", "ai", "base_url"), "%q is not an http(s) URL", ai.BaseURL)
 	}
 	if ai.Model == "" {
-		k.fail(c.atSetting("triage", "ai"), "triage.ai.model: missing (the model to ask)")
+		k.fail(c.atSetting("triage", "ai"), "model is missing (the model to ask)")
+	}
+	if ai.Timeout.Std() > 14*time.Second {
+		k.fail(c.atSetting("triage", "ai", "timeout"), "%s is over 14s (the question is one delivery, which has 15s)", ai.Timeout.Std())
 	}
 	if ai.DailyTokens < 0 {
-		k.fail(c.atSetting("triage", "ai", "daily_tokens"), "triage.ai.daily_tokens: %d is negative", ai.DailyTokens)
+		k.fail(c.atSetting("triage", "ai", "daily_tokens"), "%d is negative", ai.DailyTokens)
 	}
 	for i, p := range ai.Redact {
 		if _, err := regexp.Compile(p); err != nil {
-			k.fail(c.atSetting("triage", "ai", "redact"), "triage.ai.redact[%d]: %v", i, err)
+			k.fail(c.atSetting("triage", "ai", "redact", i), "%v", err)
 		}
 	}
 }

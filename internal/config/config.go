@@ -256,7 +256,8 @@ type TriageAI struct {
 	Model   string `yaml:"model"`
 	// APIKey may be ${ENV}; empty for local servers that take none.
 	APIKey string `yaml:"api_key"`
-	// Timeout bounds one question (default 30s).
+	// Timeout bounds one question (default 10s, at most 14s: the
+	// question is one outbox delivery, which has 15s).
 	Timeout Duration `yaml:"timeout"`
 	// DailyTokens is the most tokens a UTC day may use (0: no limit).
 	DailyTokens int64 `yaml:"daily_tokens"`

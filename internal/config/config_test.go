@@ -589,11 +589,12 @@ func TestTriageAI(t *testing.T) {
 		err             string
 	}{
 		{name: "a local model", yaml: base + "{base_url: \"http://127.0.0.1:11434/v1\", model: llama3}\n"},
-		{name: "key from the environment", yaml: base + "{base_url: \"https://api.example/v1\", model: m, api_key: \"${AI_KEY_T}\", daily_tokens: 200000, timeout: 20s, redact: ['cust-\\d+']}\n", env: "sk-test"},
-		{name: "no URL", yaml: base + "{model: m}\n", err: "triage.ai.base_url"},
+		{name: "key from the environment", yaml: base + "{base_url: \"https://api.example/v1\", model: m, api_key: \"${AI_KEY_T}\", daily_tokens: 200000, timeout: 12s, redact: ['cust-\\d+']}\n", env: "sk-test"},
+		{name: "no URL", yaml: base + "{model: m}\n", err: "triage.ai: base_url is missing"},
 		{name: "not http", yaml: base + "{base_url: \"ftp://x\", model: m}\n", err: "is not an http(s) URL"},
-		{name: "no model", yaml: base + "{base_url: \"http://127.0.0.1/v1\"}\n", err: "triage.ai.model: missing"},
+		{name: "no model", yaml: base + "{base_url: \"http://127.0.0.1/v1\"}\n", err: "triage.ai: model is missing"},
 		{name: "negative budget", yaml: base + "{base_url: \"http://127.0.0.1/v1\", model: m, daily_tokens: -1}\n", err: "daily_tokens: -1 is negative"},
+		{name: "too long", yaml: base + "{base_url: \"http://127.0.0.1/v1\", model: m, timeout: 30s}\n", err: "triage.ai.timeout: 30s is over 14s"},
 		{name: "a bad pattern", yaml: base + "{base_url: \"http://127.0.0.1/v1\", model: m, redact: ['(']}\n", err: "triage.ai.redact[0]"},
 	}
 	for _, c := range cases {

@@ -117,8 +117,10 @@ const (
 	// storm.
 	KindStormJoined = "incident.storm_joined"
 	KindJoinedStorm = "incident.joined_storm"
-	// KindTriaged is the triage's summary (package triage writes it).
-	KindTriaged = "incident.triaged"
+	// KindTriaged is the triage's summary, KindTriageAI its AI analysis
+	// (package triage writes both).
+	KindTriaged  = "incident.triaged"
+	KindTriageAI = "incident.triage_ai"
 )
 
 // TimerPage is the timer kind that starts paging once alert_delay has

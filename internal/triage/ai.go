@@ -40,7 +40,7 @@ type OpenAI struct {
 		Spent(ctx context.Context, day string) (int64, error)
 		Spend(ctx context.Context, day string, tokens int64) error
 	}
-	// Timeout bounds one question (default 30 s).
+	// Timeout bounds one question (default 10 s).
 	Timeout time.Duration
 	// Observe, when set, hears each call: its outcome ("ok", "error",
 	// "circuit_open", "budget_spent"; "unrecorded" when Spending failed to
@@ -195,7 +195,7 @@ func (o *OpenAI) Analyze(ctx context.Context, d incident.Detail, rep Report) (*A
 
 	timeout := o.Timeout
 	if timeout <= 0 {
-		timeout = 30 * time.Second
+		timeout = 10 * time.Second
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	evidence, items := o.evidenceText(d, rep)
@@ -213,11 +213,14 @@ func (o *OpenAI) Analyze(ctx context.Context, d incident.Detail, rep Report) (*A
 	}
 	o.mu.Lock()
 	o.used += tokens
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// The caller gave up (a shutdown): not the endpoint's failure.
+	case err != nil:
 		if o.failures++; o.failures >= breakerFailures {
 			o.openUntil, o.failures = now.Add(breakerCooldown), 0
 		}
-	} else {
+	default:
 		o.failures = 0
 	}
 	o.mu.Unlock()

@@ -22,6 +22,16 @@ const Consumer = "triage"
 // KindTriaged is the timeline entry of a triage: its summary.
 const KindTriaged = incident.KindTriaged
 
+// AIConsumer is the outbox consumer that asks the AI about a triaged
+// incident, once its rule-based summary is in the room: the summary never
+// waits for a model, and the question has a delivery of its own (its own
+// time, its own retries).
+const AIConsumer = "triage:ai"
+
+// KindTriageAI is the timeline entry of the AI's analysis, or of why
+// there is none.
+const KindTriageAI = incident.KindTriageAI
+
 // Incidents is what triage needs of incidents.
 type Incidents interface {
 	Incident(ctx context.Context, id int64) (incident.Incident, error)
@@ -43,6 +53,10 @@ type Triager struct {
 	// SourcesOf, when set, names the only sources (and "ai") a route's
 	// incidents get; nil from it means all.
 	SourcesOf func(route string) []string
+	// AskAI, when set, queues the AI's question about incident id for
+	// AIConsumer, in tx (the triage's own); Runner.AI is then asked
+	// there, not in the triage. Without it Runner.AI is asked in line.
+	AskAI func(tx *store.Tx, id int64) error
 }
 
 // Metrics are the triage's Prometheus metrics.
@@ -116,11 +130,10 @@ func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("triage incident %d: %w", id, err)
 	}
-	runner := t.Runner
-	if t.SourcesOf != nil {
-		if only := t.SourcesOf(inc.Route); only != nil {
-			runner = runner.Only(only)
-		}
+	runner := t.runnerFor(inc.Route)
+	ask := runner.AI != nil && t.AskAI != nil
+	if ask {
+		runner.AI = nil // asked after, by AIConsumer
 	}
 	start := time.Now()
 	rep := runner.Run(ctx, incident.Detail{Incident: inc, Alerts: alerts.Alerts})
@@ -136,12 +149,103 @@ func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
 		if err := Save(tx, id, rep); err != nil {
 			return err
 		}
-		return t.Incidents.RecordPrompt(tx, id, KindTriaged, "bot", rep.Line())
+		if err := t.Incidents.RecordPrompt(tx, id, KindTriaged, "bot", rep.Line()); err != nil {
+			return err
+		}
+		if ask {
+			return t.AskAI(tx, id)
+		}
+		return nil
 	})
 	if err != nil {
 		return Report{}, err
 	}
 	return rep, nil
+}
+
+// runnerFor is the runner with the sources route's incidents get.
+func (t *Triager) runnerFor(route string) Runner {
+	if t.SourcesOf != nil {
+		if only := t.SourcesOf(route); only != nil {
+			return t.Runner.Only(only)
+		}
+	}
+	return t.Runner
+}
+
+// AIPhase is AIConsumer: it asks the AI about an incident whose triage
+// is kept, adds the answer to the triage and says it on the timeline (so
+// in the rooms). An AI that fails or declines (its circuit open, the
+// day's budget spent) is said there too, and not retried: the rule-based
+// summary stands.
+func (t *Triager) AIPhase() outbox.Consumer { return aiPhase{t} }
+
+type aiPhase struct{ t *Triager }
+
+// AIRequest is the payload of an AIConsumer delivery.
+type AIRequest struct {
+	Incident int64 `json:"incident"`
+}
+
+func (p aiPhase) Deliver(ctx context.Context, m outbox.Message) error {
+	t := p.t
+	var req AIRequest
+	if err := json.Unmarshal(m.Payload, &req); err != nil {
+		return outbox.Permanent(fmt.Errorf("decode AI request %d: %w", m.ID, err))
+	}
+	id := req.Incident
+	rep, err := Load(ctx, t.Store.Read(), id)
+	if err != nil {
+		return err
+	}
+	if rep == nil || t.Runner.AI == nil {
+		return nil // nothing to ask about, or no AI any more
+	}
+	inc, err := t.Incidents.Incident(ctx, id)
+	if err != nil {
+		return fmt.Errorf("ask the AI about incident %d: %w", id, err)
+	}
+	alerts, err := t.Incidents.ListAlerts(ctx, id, incident.Page{Limit: 100})
+	if err != nil {
+		return fmt.Errorf("ask the AI about incident %d: %w", id, err)
+	}
+	start := time.Now()
+	ai, aerr := t.Runner.AI.Analyze(ctx, incident.Detail{Incident: inc, Alerts: alerts.Alerts}, *rep)
+	if aerr != nil && ctx.Err() != nil {
+		return aerr // shutting down: ask again after the restart
+	}
+	res := SourceResult{Name: "ai", OK: aerr == nil, DurationMS: time.Since(start).Milliseconds()}
+	line := ""
+	if aerr != nil {
+		res.Error = aerr.Error()
+		rep.Status = "partial"
+		line = "not available: " + aerr.Error() + ". The summary above stands."
+		if t.Metrics != nil {
+			t.Metrics.SourceErrors.WithLabelValues("ai").Inc()
+		}
+	} else {
+		rep.AI = ai
+		line = ai.Text()
+	}
+	rep.Sources = append(slicesWithout(rep.Sources, "ai"), res)
+	return t.Store.Write(ctx, func(tx *store.Tx) error {
+		if err := Save(tx, id, *rep); err != nil {
+			return err
+		}
+		return t.Incidents.RecordPrompt(tx, id, KindTriageAI, "bot", line)
+	})
+}
+
+// slicesWithout drops the results of the source named name (an earlier
+// AI answer, when the triage runs again).
+func slicesWithout(rs []SourceResult, name string) []SourceResult {
+	out := rs[:0:0]
+	for _, r := range rs {
+		if r.Name != name {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Retriage runs the triage of incident id again, for /oncall triage, and

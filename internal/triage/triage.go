@@ -336,20 +336,25 @@ func (r Report) Line() string {
 	if r.AI == nil {
 		return r.Summary
 	}
+	return r.Summary + "\nAI: " + r.AI.Text()
+}
+
+// Text is the analysis as a room reads it: the probable cause, then its
+// impact, up to three next steps and the evidence cited, a line each.
+func (a AI) Text() string {
 	var b strings.Builder
-	b.WriteString(r.Summary)
-	b.WriteString("\nAI: " + r.AI.Cause)
-	if r.AI.Impact != "" {
-		b.WriteString("\nImpact: " + r.AI.Impact)
+	b.WriteString(a.Cause)
+	if a.Impact != "" {
+		b.WriteString("\nImpact: " + a.Impact)
 	}
-	for i, step := range r.AI.Next {
+	for i, step := range a.Next {
 		if i == 3 {
 			break
 		}
 		fmt.Fprintf(&b, "\nNext %d: %s", i+1, step)
 	}
-	if len(r.AI.Cited) > 0 {
-		b.WriteString("\nEvidence: " + strings.Join(r.AI.Cited, "; "))
+	if len(a.Cited) > 0 {
+		b.WriteString("\nEvidence: " + strings.Join(a.Cited, "; "))
 	}
 	return b.String()
 }
