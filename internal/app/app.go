@@ -247,7 +247,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	a.Timers.Handle(incident.TimerSnooze, a.Incidents.HandleSnoozeEnd)
 	a.Engine.Register(a.Timers)
 	a.Timers.Handle(TimerHandoff, a.handleHandoff)
-	a.setupTriage(cfg)
+	a.setupTriage(ctx, cfg)
 	if err := a.Engine.EnsureGapCheck(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("arm the gap check: %w", err)

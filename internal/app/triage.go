@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/outbox"
@@ -15,9 +16,17 @@ import (
 // setupTriage registers the triage consumer when the configuration has a
 // triage section: each new incident is triaged after its page, through
 // the outbox, so a slow source never holds back a page or a card.
-func (a *App) setupTriage(cfg *config.Config) {
+func (a *App) setupTriage(ctx context.Context, cfg *config.Config) {
 	if cfg.Triage == nil {
 		return
+	}
+	// The similar-incident search reads the triage's own index: file the
+	// history it has not seen (from before triage was on).
+	now := a.Clock.Now()
+	if n, err := triage.Backfill(ctx, a.Store, now.Add(-triage.HistoryWindow), now.Add(time.Minute)); err != nil {
+		a.log.Error("triage: index the history", "err", err)
+	} else {
+		a.log.Debug("triage: history indexed", "incidents", n)
 	}
 	sources := []triage.Source{triage.History{DB: a.Store.Read()}}
 	if p := cfg.Triage.Prometheus; p != nil {
@@ -77,8 +86,15 @@ func (a *App) setupTriage(cfg *config.Config) {
 				IdempotencyKey: fmt.Sprintf("triage-ai/%d/%d", id, a.Clock.Now().UnixNano()), Payload: payload})
 		}
 		a.Outbox.Register(triage.AIConsumer, a.triage.AIPhase())
+		// A question mostly waits on the model: a burst's questions go out
+		// together rather than in rounds (the budget and the circuit bound
+		// what they cost).
+		a.Outbox.Limit(triage.AIConsumer, aiInFlight)
 	}
 }
+
+// aiInFlight is how many AI questions may be out at once.
+const aiInFlight = 256
 
 // triagesRoute reports whether the route of that name triages, as the
 // configuration in force says.

@@ -27,7 +27,7 @@ const (
 // and dashboard links, as link buttons. An alert's annotation is anyone's
 // text: only absolute http(s) URLs become buttons.
 func (r roomTriages) TriageCard(ctx context.Context, id int64) ([]chat.Field, []chat.Button, error) {
-	rep, err := triage.Load(ctx, r.db, id)
+	rep, err := triage.LoadCard(ctx, r.db, id)
 	if err != nil || rep == nil {
 		return nil, nil, err
 	}

@@ -72,15 +72,6 @@ func Between(ctx context.Context, db *sql.DB, team string, from, to time.Time) (
 	return out, nil
 }
 
-// ResolvedOf returns team's resolved incidents created in [from, to) that
-// joined no storm, newest first, at most limit: the candidates of a
-// similar-incident search, bounded however long the history.
-func ResolvedOf(ctx context.Context, db *sql.DB, team string, from, to time.Time, limit int) ([]Incident, error) {
-	return queryIncidents(ctx, db, `SELECT `+incidentColumns+` FROM incidents
-		WHERE team = ? AND created_at >= ? AND created_at < ? AND status = 'resolved' AND parent_id IS NULL
-		ORDER BY created_at DESC LIMIT ?`, team, from.UnixMilli(), to.UnixMilli(), limit)
-}
-
 // ResolvedInGroup returns the resolved incidents of one group (the same
 // route and grouping labels: the very alert again), most recently
 // resolved first, at most limit.
@@ -170,4 +161,16 @@ func OpenOf(ctx context.Context, db *sql.DB, team string) ([]History, error) {
 	}
 	rows.Close()
 	return out, rows.Err()
+}
+
+// ByIDs returns the incidents of ids that exist, in no set order.
+func ByIDs(ctx context.Context, db *sql.DB, ids []int64) ([]Incident, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = fmt.Sprint(id)
+	}
+	return queryIncidents(ctx, db, `SELECT `+incidentColumns+` FROM incidents WHERE id IN (`+strings.Join(list, ",")+`)`)
 }

@@ -73,6 +73,7 @@ type Dispatcher struct {
 	names    []string
 	started  bool
 	busy     map[string]int // consumer -> deliveries in flight
+	limits   map[string]int // consumer -> its own cap, instead of PerConsumer
 	inflight int
 	idle     *sync.Cond
 	// running counts delivery goroutines, for Run to wait on.
@@ -104,6 +105,7 @@ func NewDispatcher(s *store.Store, c clock.Clock, log *slog.Logger, reg promethe
 		Timeout:     15 * time.Second,
 		wake:        make(chan struct{}, 1),
 		busy:        map[string]int{},
+		limits:      map[string]int{},
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bot_outbox_deliveries_total",
 			Help: "Outbox delivery attempts by consumer and result (delivered, retry, deferred, dead).",
@@ -126,6 +128,15 @@ func (d *Dispatcher) Register(name string, c Consumer) {
 	if !slices.Contains(d.names, name) {
 		d.names = append(d.names, name)
 	}
+}
+
+// Limit caps consumer name's deliveries in flight at n instead of
+// PerConsumer: more for one that mostly waits on a slow endpoint (an AI),
+// fewer for one that must not crowd the others.
+func (d *Dispatcher) Limit(name string, n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.limits[name] = n
 }
 
 // Unregister removes a consumer, as a reload does an outgoing webhook no
@@ -267,7 +278,11 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 	d.mu.Lock()
 	room := map[string]int{}
 	for _, name := range d.names {
-		if free := d.PerConsumer - d.busy[name]; free > 0 {
+		limit, ok := d.limits[name]
+		if !ok {
+			limit = d.PerConsumer
+		}
+		if free := limit - d.busy[name]; free > 0 {
 			room[name] = free
 		}
 	}

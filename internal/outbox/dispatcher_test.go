@@ -437,3 +437,26 @@ func TestPromptEventsAreNotGathered(t *testing.T) {
 		t.Errorf("batches %v, want %s", b.batches, want)
 	}
 }
+
+// A consumer's own limit replaces PerConsumer for it alone.
+func TestAConsumersOwnLimit(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	ctx := context.Background()
+	slow, other := &blocker{release: make(chan struct{})}, &blocker{release: make(chan struct{})}
+	d := quietDispatcher(s, fc)
+	d.PerConsumer = 4
+	d.Register("ai", slow)
+	d.Register("room", other)
+	d.Limit("ai", 10)
+	p := NewPublisher([]Subscription{{Consumer: "ai"}, {Consumer: "room"}}, fc, nil)
+	for i := range 20 {
+		publish(t, s, p, Event{Kind: "incident.triggered", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint(i)})
+	}
+	if n, err := d.startDue(ctx); err != nil || n != 14 {
+		t.Fatalf("started %d (%v), want 10 for ai and 4 for room", n, err)
+	}
+	close(slow.release)
+	close(other.release)
+	waitIdle(d)
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/oncallbot/bot/internal/chat"
+	"github.com/oncallbot/bot/internal/config"
 	"github.com/oncallbot/bot/internal/triage"
 )
 
@@ -448,5 +449,22 @@ func TestARoutesTriageSources(t *testing.T) {
 	}
 	if n := asked.Load(); n != 0 {
 		t.Errorf("Prometheus was asked %d times", n)
+	}
+}
+
+// History from before triage was turned on is found too: at start the
+// triage files the incidents of its window it has not seen.
+func TestTriageFindsHistoryFromBeforeItWasOn(t *testing.T) {
+	h := New(t) // no triage section
+	before := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull", "instance=db-03").Summary("disk full on db-03")))
+	h.Say("alice", "ops", before.ID, "resolve")
+	h.Config.Triage = &config.Triage{Timeout: config.Duration(2 * time.Second)}
+	h.Restart()
+	h.Advance(time.Hour)
+	now := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull2", "instance=db-04").Summary("disk full on db-04")))
+	h.Tick()
+	rep, err := h.App.TriageOf(context.Background(), now.ID)
+	if err != nil || rep == nil || len(rep.Similar) != 1 || rep.Similar[0].ID != before.ID {
+		t.Fatalf("triage = %+v (%v), want #%d found", rep, err, before.ID)
 	}
 }

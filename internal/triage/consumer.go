@@ -149,6 +149,9 @@ func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
 		if err := Save(tx, id, rep); err != nil {
 			return err
 		}
+		if err := Index(tx, inc); err != nil {
+			return err
+		}
 		if err := t.Incidents.RecordPrompt(tx, id, KindTriaged, "bot", rep.Line()); err != nil {
 			return err
 		}

@@ -23,6 +23,9 @@ type History struct {
 	Max int
 }
 
+// HistoryWindow is how far back History looks by default.
+const HistoryWindow = 90 * 24 * time.Hour
+
 // Name names the source.
 func (History) Name() string { return "history" }
 
@@ -30,7 +33,7 @@ func (History) Name() string { return "history" }
 func (h History) Gather(ctx context.Context, d incident.Detail) (Evidence, error) {
 	window, most := h.Window, h.Max
 	if window <= 0 {
-		window = 90 * 24 * time.Hour
+		window = HistoryWindow
 	}
 	if most <= 0 {
 		most = 5
@@ -53,17 +56,27 @@ func (h History) Gather(ctx context.Context, d incident.Detail) (Evidence, error
 		}
 	}
 	if len(like) < most {
-		past, err := incident.ResolvedOf(ctx, h.DB, d.Team, from, d.CreatedAt, maxCandidates)
+		// The category's latest, from the triage's own index; a few more
+		// than needed, for those still open or in a storm.
+		ids, err := candidates(ctx, h.DB, d.Team, categoryOf(d.Title), from, d.CreatedAt, 4*most)
 		if err != nil {
 			return Evidence{}, err
 		}
-		category := categoryOf(d.Title)
-		for _, p := range past {
+		found, err := incident.ByIDs(ctx, h.DB, ids)
+		if err != nil {
+			return Evidence{}, err
+		}
+		byID := make(map[int64]incident.Incident, len(found))
+		for _, p := range found {
+			byID[p.ID] = p
+		}
+		for _, id := range ids {
+			p, ok := byID[id]
 			if len(like) == most {
 				break
 			}
-			if !seen[p.ID] && categoryOf(p.Title) == category {
-				seen[p.ID] = true
+			if ok && !seen[id] && p.Status == incident.StatusResolved && p.ParentID == 0 {
+				seen[id] = true
 				like = append(like, incident.History{Incident: p})
 			}
 		}
@@ -89,9 +102,6 @@ func (h History) Gather(ctx context.Context, d incident.Detail) (Evidence, error
 	}
 	return Evidence{Similar: out}, nil
 }
-
-// maxCandidates bounds the team's past incidents a search reads.
-const maxCandidates = 2000
 
 // categories caches titles' categories: the same titles come back night
 // after night, and the category's rules are regular expressions.
