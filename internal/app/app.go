@@ -256,7 +256,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		name := chat.ConsumerName(p.Name())
 		d := chat.NewDeliverer(p, st, cfg, opts.Clock.Now)
 		if a.triage != nil {
-			d.SetTriages(roomTriages{db: st.Read()}, opts.Logger)
+			d.SetTriages(roomTriages{db: st.Read()})
+			if cp := chat.NewChartPoster(p, st, roomTriages{db: st.Read()}); cp != nil {
+				// One chart drawn at a time: a burst's charts follow their
+				// words without taking the CPU from rooms and pages.
+				chart := chat.ChartConsumerName(p.Name())
+				a.Outbox.Register(chart, cp)
+				a.Outbox.Limit(chart, 1)
+				pub.Subscribe(outbox.Subscription{Consumer: chart, Kinds: []string{incident.KindTriaged}})
+			}
 		}
 		a.Outbox.Register(name, d)
 		a.reloaders = append(a.reloaders, d.Reload)

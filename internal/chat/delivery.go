@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -154,18 +152,13 @@ type Deliverer struct {
 	// pacer keeps to the platform's rate limits, when it has some.
 	pacer *pacer
 	// triages, when set, adds the triage's value and links to the card
-	// and its chart under the triage's line (see SetTriages).
+	// (see SetTriages).
 	triages Triages
-	log     *slog.Logger
 }
 
-// SetTriages has the rooms show what triage found (see Triages); log
-// hears of a chart that could not be posted (the words went: the
-// delivery is not repeated for the picture). Call it before the outbox
-// runs.
-func (d *Deliverer) SetTriages(t Triages, log *slog.Logger) {
-	d.triages, d.log = t, log
-}
+// SetTriages has the rooms' cards show what triage found (see Triages).
+// Call it before the outbox runs.
+func (d *Deliverer) SetTriages(t Triages) { d.triages = t }
 
 // directory is the teams and people of one configuration, by name.
 type directory struct {
@@ -384,7 +377,6 @@ func (d *Deliverer) DeliverBatch(ctx context.Context, ms []outbox.Message) error
 		if err := d.say(ctx, dir, r.room, text, paging); err != nil {
 			return fmt.Errorf("post to incident %d's room: %w", inc.ID, err)
 		}
-		d.postTriageChart(ctx, inc.ID, r.room, evs)
 	}
 	if inc.Status == incident.StatusResolved && !r.closed {
 		if err := d.platform.CloseRoom(ctx, r.room); err != nil {
@@ -465,31 +457,6 @@ func (d *Deliverer) say(ctx context.Context, dir *directory, room Room, line str
 		return d.platform.Post(ctx, room, line)
 	}
 	return s.Summon(ctx, room, people, line)
-}
-
-// postTriageChart posts the triage's chart under the run that says the
-// triage, where the platform takes pictures. The words are already in the
-// room, so a chart that fails is logged rather than the run repeated.
-func (d *Deliverer) postTriageChart(ctx context.Context, id int64, room Room, evs []incident.EventPayload) {
-	ip, ok := d.platform.(ImagePoster)
-	if !ok || d.triages == nil || !slices.ContainsFunc(evs, saysTriage) {
-		return
-	}
-	img, err := d.triages.TriageChart(ctx, id)
-	if err == nil && img != nil {
-		err = ip.PostImage(ctx, room, *img)
-	}
-	if err != nil && d.log != nil {
-		d.log.Warn("post the triage chart", "platform", d.platform.Name(), "incident", id, "err", err)
-	}
-}
-
-// saysTriage reports whether an update tells the triage.
-func saysTriage(ev incident.EventPayload) bool {
-	if ev.Event == incident.KindTriaged {
-		return true
-	}
-	return slices.ContainsFunc(ev.Lines, func(l incident.EventLine) bool { return l.Event == incident.KindTriaged })
 }
 
 // IncidentOfRoom finds the incident whose room on platform is roomID, so
