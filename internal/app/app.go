@@ -263,6 +263,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 				chart := chat.ChartConsumerName(p.Name())
 				a.Outbox.Register(chart, cp)
 				a.Outbox.Limit(chart, 1)
+				a.Outbox.Background(chart)
 				pub.Subscribe(outbox.Subscription{Consumer: chart, Kinds: []string{incident.KindTriaged}})
 			}
 		}

@@ -73,6 +73,9 @@ func (a *App) setupTriage(ctx context.Context, cfg *config.Config) {
 		Metrics:   metrics,
 	}
 	a.Outbox.Register(triage.Consumer, a.triage)
+	// Triage yields to rooms and pages: in a storm it trickles, one at a
+	// time, and catches up once they are delivered.
+	a.Outbox.Background(triage.Consumer)
 	a.pub.Subscribe(outbox.Subscription{Consumer: triage.Consumer, Kinds: []string{"incident.triggered"}})
 	if runner.AI != nil {
 		// The AI is asked once the summary is in the room, in a delivery

@@ -74,6 +74,8 @@ type Dispatcher struct {
 	started  bool
 	busy     map[string]int // consumer -> deliveries in flight
 	limits   map[string]int // consumer -> its own cap, instead of PerConsumer
+	// background are the consumers that yield (see Background).
+	background map[string]bool
 	inflight int
 	idle     *sync.Cond
 	// running counts delivery goroutines, for Run to wait on.
@@ -106,6 +108,7 @@ func NewDispatcher(s *store.Store, c clock.Clock, log *slog.Logger, reg promethe
 		wake:        make(chan struct{}, 1),
 		busy:        map[string]int{},
 		limits:      map[string]int{},
+		background:  map[string]bool{},
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bot_outbox_deliveries_total",
 			Help: "Outbox delivery attempts by consumer and result (delivered, retry, deferred, dead).",
@@ -137,6 +140,16 @@ func (d *Dispatcher) Limit(name string, n int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.limits[name] = n
+}
+
+// Background marks consumer name as work that yields to the rest (a
+// triage, a chart): while another consumer is pressed (half its slots or
+// more busy, or every free one just claimed: a storm's rooms and pages),
+// it has one delivery in flight at most, so it still moves, slowly.
+func (d *Dispatcher) Background(name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.background[name] = true
 }
 
 // Unregister removes a consumer, as a reload does an outgoing webhook no
@@ -277,6 +290,8 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 	}
 	d.mu.Lock()
 	room := map[string]int{}
+	pressed := false
+	var names, background []string
 	for _, name := range d.names {
 		limit, ok := d.limits[name]
 		if !ok {
@@ -285,9 +300,21 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 		if free := limit - d.busy[name]; free > 0 {
 			room[name] = free
 		}
+		if d.background[name] {
+			background = append(background, name)
+			continue
+		}
+		names = append(names, name)
+		pressed = pressed || d.busy[name]*2 >= limit
 	}
-	names := slices.Clone(d.names)
+	busyBackground := map[string]int{}
+	for _, name := range background {
+		busyBackground[name] = d.busy[name]
+	}
 	d.mu.Unlock()
+	// The background consumers come last, to know whether the rest are
+	// pressed.
+	names = append(names, background...)
 	if len(room) == 0 {
 		return 0, nil
 	}
@@ -296,8 +323,12 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 	var claimed []delivery
 	err := d.store.Write(ctx, func(tx *store.Tx) error {
 		claimed = claimed[:0]
+		pressedNow := pressed
 		for _, name := range names {
 			free := room[name]
+			if _, ok := busyBackground[name]; ok && pressedNow {
+				free = max(0, min(free, 1-busyBackground[name]))
+			}
 			for _, pass := range claimOrder {
 				if free == 0 {
 					break
@@ -318,6 +349,9 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 					claimed = append(claimed, delivery{consumer: name, orderingKey: keys[i], msgs: []Message{m}})
 				}
 				free -= len(ms)
+			}
+			if _, ok := busyBackground[name]; !ok && room[name] > 0 && free == 0 {
+				pressedNow = true // every free slot taken: more may be waiting
 			}
 		}
 		for i := range claimed {

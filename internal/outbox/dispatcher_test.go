@@ -460,3 +460,63 @@ func TestAConsumersOwnLimit(t *testing.T) {
 	close(other.release)
 	waitIdle(d)
 }
+
+// A background consumer yields: while another is pressed it has one
+// delivery in flight at most; with the rest quiet it has its slots.
+func TestABackgroundConsumerYields(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	ctx := context.Background()
+	rooms, triage := &blocker{release: make(chan struct{})}, &blocker{release: make(chan struct{})}
+	d := quietDispatcher(s, fc)
+	d.PerConsumer = 4
+	d.Register("room", rooms)
+	d.Register("triage", triage)
+	d.Background("triage")
+	p := NewPublisher([]Subscription{{Consumer: "room", Kinds: []string{"incident.triggered"}}, {Consumer: "triage", Kinds: []string{"incident.triaged"}}}, fc, nil)
+	for i := range 10 {
+		publish(t, s, p, Event{Kind: "incident.triggered", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint("open", i)})
+		publish(t, s, p, Event{Kind: "incident.triaged", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint("triage", i)})
+	}
+	if n, err := d.startDue(ctx); err != nil || n != 5 {
+		t.Fatalf("started %d (%v), want the 4 rooms and 1 triage", n, err)
+	}
+	if n, err := d.startDue(ctx); err != nil || n != 0 {
+		t.Fatalf("started %d more (%v) while the rooms are pressed, want none", n, err)
+	}
+	close(rooms.release)
+	waitIdle2(t, d, "room")
+	// The rooms drain; with nothing left for them the triage has its slots.
+	for range 3 {
+		if _, err := d.startDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitIdle2(t, d, "room")
+	}
+	d.mu.Lock()
+	inFlight := d.busy["triage"]
+	d.mu.Unlock()
+	if inFlight != 4 {
+		t.Errorf("triage deliveries in flight = %d with the rooms quiet, want its 4 slots", inFlight)
+	}
+	close(triage.release)
+	waitIdle(d)
+}
+
+// waitIdle2 waits for consumer name's deliveries to end.
+func waitIdle2(t *testing.T, d *Dispatcher, name string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second) // a bound on a hang, not a wait for a timer
+	for {
+		d.mu.Lock()
+		n := d.busy[name]
+		d.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still has %d deliveries in flight", name, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
