@@ -70,14 +70,14 @@ type Dispatcher struct {
 	// names are the consumers claimed for: those registered and, found
 	// once at the first dispatch, any with pending rows left over from an
 	// earlier configuration (delivered to a permanent failure).
-	names    []string
-	started  bool
-	busy     map[string]int // consumer -> deliveries in flight
-	limits   map[string]int // consumer -> its own cap, instead of PerConsumer
+	names   []string
+	started bool
+	busy    map[string]int // consumer -> deliveries in flight
+	limits  map[string]int // consumer -> its own cap, instead of PerConsumer
 	// background are the consumers that yield (see Background).
 	background map[string]bool
-	inflight int
-	idle     *sync.Cond
+	inflight   int
+	idle       *sync.Cond
 	// running counts delivery goroutines, for Run to wait on.
 	running sync.WaitGroup
 	// hint is the earliest due time heard of through DueAt and retries;
