@@ -73,6 +73,8 @@ type Dispatcher struct {
 	names   []string
 	started bool
 	busy    map[string]int // consumer -> deliveries in flight
+	// urgent counts the deliveries in flight whose head is urgent.
+	urgent map[string]int
 	limits  map[string]int // consumer -> its own cap, instead of PerConsumer
 	// background are the consumers that yield (see Background).
 	background map[string]bool
@@ -107,6 +109,7 @@ func NewDispatcher(s *store.Store, c clock.Clock, log *slog.Logger, reg promethe
 		Timeout:     15 * time.Second,
 		wake:        make(chan struct{}, 1),
 		busy:        map[string]int{},
+		urgent:      map[string]int{},
 		limits:      map[string]int{},
 		background:  map[string]bool{},
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -143,9 +146,12 @@ func (d *Dispatcher) Limit(name string, n int) {
 }
 
 // Background marks consumer name as work that yields to the rest (a
-// triage, a chart): while another consumer is pressed (half its slots or
-// more busy, or every free one just claimed: a storm's rooms and pages),
-// it has one delivery in flight at most, so it still moves, slowly.
+// triage, a chart): while another consumer is pressed with urgent work
+// (half its slots or more busy with urgent deliveries, or every free one
+// just claimed by urgent rows: a storm's rooms and pages), it has one
+// delivery in flight at most, so it still moves, slowly. Routine work
+// (the lines of a room, the triage's own messages) presses nothing: a
+// background consumer does not wait behind what it itself queued.
 func (d *Dispatcher) Background(name string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -183,6 +189,8 @@ type delivery struct {
 	consumer    string
 	orderingKey string
 	msgs        []Message
+	// urgent says the head was claimed as urgent (priority 1).
+	urgent bool
 }
 
 const claimColumns = `id, consumer, kind, ordering_key, idempotency_key, payload, attempts, created_at`
@@ -305,7 +313,7 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 			continue
 		}
 		names = append(names, name)
-		pressed = pressed || d.busy[name]*2 >= limit
+		pressed = pressed || d.urgent[name]*2 >= limit
 	}
 	busyBackground := map[string]int{}
 	for _, name := range background {
@@ -346,12 +354,12 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 					return err
 				}
 				for i, m := range ms {
-					claimed = append(claimed, delivery{consumer: name, orderingKey: keys[i], msgs: []Message{m}})
+					claimed = append(claimed, delivery{consumer: name, orderingKey: keys[i], msgs: []Message{m}, urgent: pass.priority == 1})
 				}
 				free -= len(ms)
-			}
-			if _, ok := busyBackground[name]; !ok && room[name] > 0 && free == 0 {
-				pressedNow = true // every free slot taken: more may be waiting
+				if _, ok := busyBackground[name]; !ok && pass.priority == 1 && free == 0 {
+					pressedNow = true // every free slot taken by urgent rows: more may be waiting
+				}
 			}
 		}
 		for i := range claimed {
@@ -376,6 +384,9 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 	d.mu.Lock()
 	for _, c := range claimed {
 		d.busy[c.consumer]++
+		if c.urgent {
+			d.urgent[c.consumer]++
+		}
 		d.inflight++
 		d.running.Add(1)
 		go d.deliver(ctx, c)
@@ -432,6 +443,9 @@ func (d *Dispatcher) deliver(ctx context.Context, dl delivery) {
 	defer func() {
 		d.mu.Lock()
 		d.busy[dl.consumer]--
+		if dl.urgent {
+			d.urgent[dl.consumer]--
+		}
 		d.inflight--
 		d.idle.Broadcast()
 		d.mu.Unlock()

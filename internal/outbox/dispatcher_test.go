@@ -461,8 +461,9 @@ func TestAConsumersOwnLimit(t *testing.T) {
 	waitIdle(d)
 }
 
-// A background consumer yields: while another is pressed it has one
-// delivery in flight at most; with the rest quiet it has its slots.
+// A background consumer yields: while another is pressed with urgent
+// work it has one delivery in flight at most; with the rest quiet it has
+// its slots.
 func TestABackgroundConsumerYields(t *testing.T) {
 	s := openStore(t)
 	fc := clock.NewFake(t0)
@@ -475,7 +476,7 @@ func TestABackgroundConsumerYields(t *testing.T) {
 	d.Background("triage")
 	p := NewPublisher([]Subscription{{Consumer: "room", Kinds: []string{"incident.triggered"}}, {Consumer: "triage", Kinds: []string{"incident.triaged"}}}, fc, nil)
 	for i := range 10 {
-		publish(t, s, p, Event{Kind: "incident.triggered", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint("open", i)})
+		publish(t, s, p, Event{Kind: "incident.triggered", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint("open", i), Urgent: true})
 		publish(t, s, p, Event{Kind: "incident.triaged", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint("triage", i)})
 	}
 	if n, err := d.startDue(ctx); err != nil || n != 5 {
@@ -501,6 +502,53 @@ func TestABackgroundConsumerYields(t *testing.T) {
 	}
 	close(triage.release)
 	waitIdle(d)
+}
+
+// Routine work presses nothing: a background consumer keeps its slots
+// while the rooms post routine lines (such as the triage's own messages),
+// and yields again as soon as urgent rows fill them.
+func TestABackgroundConsumerYieldsOnlyToUrgentWork(t *testing.T) {
+	cases := []struct {
+		name       string
+		urgent     bool
+		wantTriage int
+	}{
+		{"routine lines", false, 4},
+		{"urgent openings", true, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			fc := clock.NewFake(t0)
+			ctx := context.Background()
+			rooms, triage := &blocker{release: make(chan struct{})}, &blocker{release: make(chan struct{})}
+			d := quietDispatcher(s, fc)
+			d.PerConsumer = 4
+			d.Register("room", rooms)
+			d.Register("triage", triage)
+			d.Background("triage")
+			p := NewPublisher([]Subscription{{Consumer: "room", Kinds: []string{"incident.line"}}, {Consumer: "triage", Kinds: []string{"incident.triggered"}}}, fc, nil)
+			for i := range 10 {
+				publish(t, s, p, Event{Kind: "incident.line", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint("line", i), Urgent: tc.urgent, Prompt: !tc.urgent})
+				publish(t, s, p, Event{Kind: "incident.triggered", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint("open", i)})
+			}
+			// Twice: the second round sees the rooms' slots all busy.
+			for range 2 {
+				if _, err := d.startDue(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d.mu.Lock()
+			busyRooms, busyTriage := d.busy["room"], d.busy["triage"]
+			d.mu.Unlock()
+			if busyRooms != 4 || busyTriage != tc.wantTriage {
+				t.Errorf("in flight: rooms %d, triage %d; want 4 and %d", busyRooms, busyTriage, tc.wantTriage)
+			}
+			close(rooms.release)
+			close(triage.release)
+			waitIdle(d)
+		})
+	}
 }
 
 // waitIdle2 waits for consumer name's deliveries to end.
