@@ -75,7 +75,7 @@ type Dispatcher struct {
 	busy    map[string]int // consumer -> deliveries in flight
 	// urgent counts the deliveries in flight whose head is urgent.
 	urgent map[string]int
-	limits  map[string]int // consumer -> its own cap, instead of PerConsumer
+	limits map[string]int // consumer -> its own cap, instead of PerConsumer
 	// background are the consumers that yield (see Background).
 	background map[string]bool
 	inflight   int
