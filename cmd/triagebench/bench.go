@@ -19,6 +19,10 @@ type options struct {
 	// history is how many resolved incidents are seeded before every
 	// round, burst how many new incidents a triage round opens at once.
 	history, burst int
+	// steady is how many new incidents the one-at-a-time rounds open,
+	// steadyEvery apart.
+	steady      int
+	steadyEvery time.Duration
 	// storm is how many new incidents the chat-call rounds open (batch
 	// alerts a request from clients connections), then probes new
 	// incidents one at a time, probeEvery apart.
@@ -180,12 +184,20 @@ type triageResult struct {
 	stages []stages
 }
 
-// triageRound opens o.burst new incidents at once (one alert a request,
-// every request at the same time, as Alertmanager sends one group each)
-// on a copy of the seeded database, triage in mode, and waits for every
-// incident's triage message in its room.
-func triageRound(ctx context.Context, o options, seedDir, mode string, run int) (res triageResult, err error) {
-	dir := filepath.Join(o.tmp, fmt.Sprintf("%s-%d", mode, run))
+// Shapes of a triage round's arrivals.
+const (
+	shapeBurst  = "burst"  // o.burst at once
+	shapeSteady = "steady" // o.steady, one at a time, o.steadyEvery apart
+)
+
+// triageRound opens new incidents on a copy of the seeded database,
+// triage in mode, and waits for every incident's triage message in its
+// room: in shapeBurst o.burst at once (one alert a request, every
+// request at the same time, as Alertmanager sends one group each), in
+// shapeSteady o.steady one at a time, o.steadyEvery apart (a busy night
+// short of a storm).
+func triageRound(ctx context.Context, o options, seedDir, mode, shape string, run int) (res triageResult, err error) {
+	dir := filepath.Join(o.tmp, fmt.Sprintf("%s-%s-%d", mode, shape, run))
 	if err := copyDB(seedDir, dir); err != nil {
 		return res, err
 	}
@@ -205,7 +217,7 @@ func triageRound(ctx context.Context, o options, seedDir, mode string, run int) 
 	}
 	var profiled <-chan error
 	if o.profileDir != "" {
-		profiled = bot.saveProfile(o.profileSecs, filepath.Join(o.profileDir, fmt.Sprintf("triage-%s-%d.pprof", mode, run+1)))
+		profiled = bot.saveProfile(o.profileSecs, filepath.Join(o.profileDir, fmt.Sprintf("triage-%s-%s-%d.pprof", mode, shape, run+1)))
 	}
 	stopped := false
 	defer func() {
@@ -214,8 +226,12 @@ func triageRound(ctx context.Context, o options, seedDir, mode string, run int) 
 		}
 	}()
 	url, auth := bot.hook()
-	bs, per := bodies(newAlerts(fmt.Sprintf("new-%s-%d", mode, run), o.burst), 1)
-	res.blast = benchutil.Blast(ctx, url, auth, bs, per, min(len(bs), 256), o.deadline)
+	if shape == shapeSteady {
+		res.blast = oneAtATime(ctx, url, auth, newAlerts(fmt.Sprintf("new-%s-%s-%d", mode, shape, run), o.steady), o.steadyEvery, o.deadline)
+	} else {
+		bs, per := bodies(newAlerts(fmt.Sprintf("new-%s-%s-%d", mode, shape, run), o.burst), 1)
+		res.blast = benchutil.Blast(ctx, url, auth, bs, per, min(len(bs), 256), o.deadline)
+	}
 	res.incidents = len(res.blast.Accepted)
 	if res.blast.Errors > 0 {
 		res.note = joinNotes(res.note, fmt.Sprintf("%d requests failed (%s)", res.blast.Errors, res.blast.FirstErr))
@@ -256,6 +272,35 @@ func triageRound(ctx context.Context, o options, seedDir, mode string, run int) 
 		return res, err
 	}
 	return res, nil
+}
+
+// oneAtATime posts each alert in a request of its own, the k-th every
+// apart from the first (or as soon as the one before it is answered, when
+// that is later), and gathers the answers as Blast does.
+func oneAtATime(ctx context.Context, url, auth string, alerts []amAlert, every, timeout time.Duration) benchutil.BlastResult {
+	res := benchutil.BlastResult{Accepted: map[int64]time.Time{}, Start: time.Now()}
+	for k, a := range alerts {
+		select {
+		case <-ctx.Done():
+			res.Cut = true
+			res.End = time.Now()
+			return res
+		case <-time.After(time.Until(res.Start.Add(time.Duration(k) * every))):
+		}
+		bs, per := bodies([]amAlert{a}, 1)
+		r := benchutil.Blast(ctx, url, auth, bs, per, 1, timeout)
+		for id, at := range r.Accepted {
+			res.Accepted[id] = at
+		}
+		res.Alerts += r.Alerts
+		res.Errors += r.Errors
+		res.Cut = res.Cut || r.Cut
+		if res.FirstErr == "" {
+			res.FirstErr = r.FirstErr
+		}
+	}
+	res.End = time.Now()
+	return res
 }
 
 // since is the time from at to what seen recorded for id, 0 when it came

@@ -22,30 +22,34 @@ func (w logWriter) Write(p []byte) (int, error) {
 func TestOneRoundOfEachMode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	o := options{runs: 1, history: 20, burst: 5, storm: 20, batch: 5, clients: 4, probes: 2, probeEvery: 20 * time.Millisecond,
+	o := options{runs: 1, history: 20, burst: 5, steady: 3, steadyEvery: 5 * time.Millisecond, storm: 20, batch: 5, clients: 4, probes: 2, probeEvery: 20 * time.Millisecond,
 		deadline: 30 * time.Second, seedDrain: 3 * time.Second, sourceDelay: 10 * time.Millisecond, aiDelay: 50 * time.Millisecond, out: logWriter{t}}
 	sum, err := bench(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []string{modeRules, modeAI} {
-		rs := sum.triage[mode]
-		if len(rs) != 1 {
-			t.Fatalf("%s: %d rounds, want 1", mode, len(rs))
-		}
-		r := rs[0]
-		if r.incidents != o.burst || r.arrived != o.burst {
-			t.Errorf("%s: %d incidents, %d triage messages in their rooms, want %d of each", mode, r.incidents, r.arrived, o.burst)
-		}
-		if r.prom < int64(o.burst) || r.logs < int64(o.burst) {
-			t.Errorf("%s: the fakes answered %d Prometheus and %d log queries, want %d each", mode, r.prom, r.logs, o.burst)
-		}
-		wantAI := 0
-		if mode == modeAI {
-			wantAI = o.burst
-		}
-		if got := r.metrics[`bot_triage_ai_calls_total{outcome="ok"}`]; int(got) != wantAI || r.ai != int64(wantAI) {
-			t.Errorf("%s: %v AI calls counted, %d answered, want %d", mode, got, r.ai, wantAI)
+	for _, shape := range []string{shapeBurst, shapeSteady} {
+		n := map[string]int{shapeBurst: o.burst, shapeSteady: o.steady}[shape]
+		for _, mode := range []string{modeRules, modeAI} {
+			key := shape + "/" + mode
+			rs := sum.triage[key]
+			if len(rs) != 1 {
+				t.Fatalf("%s: %d rounds, want 1", key, len(rs))
+			}
+			r := rs[0]
+			if r.incidents != n || r.arrived != n {
+				t.Errorf("%s: %d incidents, %d triage messages in their rooms, want %d of each", key, r.incidents, r.arrived, n)
+			}
+			if r.prom < int64(n) || r.logs < int64(n) {
+				t.Errorf("%s: the fakes answered %d Prometheus and %d log queries, want %d each", key, r.prom, r.logs, n)
+			}
+			wantAI := 0
+			if mode == modeAI {
+				wantAI = n
+			}
+			if got := r.metrics[`bot_triage_ai_calls_total{outcome="ok"}`]; int(got) != wantAI || r.ai != int64(wantAI) {
+				t.Errorf("%s: %v AI calls counted, %d answered, want %d", key, got, r.ai, wantAI)
+			}
 		}
 	}
 	for _, mode := range []string{modeOff, modeAI} {
