@@ -340,11 +340,19 @@ func stormRound(ctx context.Context, o options, seedDir, mode string, run int) (
 		return res, err
 	}
 	defer f.Close()
-	bot, err := startBot(o.bin, dir, f.URL(), mode, false)
+	bot, err := startBot(o.bin, dir, f.URL(), mode, o.profileDir != "")
 	if err != nil {
 		return res, err
 	}
 	defer func() { res.note = joinNotes(res.note, bot.stop()) }()
+	if o.profileDir != "" {
+		profiled := bot.saveProfile(o.profileSecs, filepath.Join(o.profileDir, fmt.Sprintf("storm-%s-%d.pprof", mode, run+1)))
+		defer func() {
+			if err := <-profiled; err != nil {
+				res.note = joinNotes(res.note, err.Error())
+			}
+		}()
+	}
 	url, auth := bot.hook()
 	prefix := fmt.Sprintf("storm-%s-%d", mode, run)
 	bs, per := bodies(newAlerts(prefix, o.storm), o.batch)

@@ -26,8 +26,7 @@
 //	   and on (with the AI): p99 of both and their ratio. Target:
 //	   unchanged.
 //
-// -profile DIR keeps the bot's CPU profile of the start of each triage
-// round (go tool pprof -top bot DIR/triage-rules-burst-1.pprof).
+// -profile DIR keeps the bot's CPU profile of the start of each round (go tool pprof -top bot DIR/triage-rules-burst-1.pprof).
 //
 // Every figure is the median over -runs runs, each round on a fresh
 // process; every wait is bounded by -deadline, and what does not come
@@ -67,7 +66,7 @@ func main() {
 		srcDelay = flag.Duration("source-delay", 50*time.Millisecond, "how long the fake Prometheus and log store take to answer")
 		aiDelay  = flag.Duration("ai-delay", 2*time.Second, "how long the fake AI endpoint takes to answer")
 		botBin   = flag.String("bot", "", "bot binary (default: build ./cmd/bot into a temp dir)")
-		profile  = flag.String("profile", "", "if set, a directory for the bot's CPU profile of the first -profile-seconds of each triage round (go tool pprof)")
+		profile  = flag.String("profile", "", "if set, a directory for the bot's CPU profile of the first -profile-seconds of each round (go tool pprof)")
 		profSecs = flag.Int("profile-seconds", 5, "length of each profile")
 	)
 	flag.Parse()

@@ -74,8 +74,11 @@ func (a *App) setupTriage(ctx context.Context, cfg *config.Config) {
 	}
 	a.Outbox.Register(triage.Consumer, a.triage)
 	// Triage yields to rooms and pages: in a storm it trickles, one at a
-	// time, and catches up once they are delivered.
+	// time, and catches up once they are delivered, 32 at a time: more
+	// only share the cores (a triage is a few milliseconds of work around
+	// its sources' answers) and crowd the next incident's room.
 	a.Outbox.Background(triage.Consumer)
+	a.Outbox.Limit(triage.Consumer, triageInFlight)
 	a.pub.Subscribe(outbox.Subscription{Consumer: triage.Consumer, Kinds: []string{"incident.triggered"}})
 	if runner.AI != nil {
 		// The AI is asked once the summary is in the room, in a delivery
@@ -95,6 +98,9 @@ func (a *App) setupTriage(ctx context.Context, cfg *config.Config) {
 		a.Outbox.Limit(triage.AIConsumer, aiInFlight)
 	}
 }
+
+// triageInFlight is how many triages may run at once.
+const triageInFlight = 32
 
 // aiInFlight is how many AI questions may be out at once.
 const aiInFlight = 256

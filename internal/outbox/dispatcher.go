@@ -148,8 +148,9 @@ func (d *Dispatcher) Limit(name string, n int) {
 // Background marks consumer name as work that yields to the rest (a
 // triage, a chart): while another consumer is pressed with urgent work
 // (half its slots or more busy with urgent deliveries, or every free one
-// just claimed by urgent rows: a storm's rooms and pages), it has one
-// delivery in flight at most, so it still moves, slowly. Routine work
+// just claimed by urgent rows: a storm's rooms and pages), the background
+// consumers together have one delivery in flight at most, so they still
+// move, slowly, and take a core from the pages at most. Routine work
 // (the lines of a room, the triage's own messages) presses nothing: a
 // background consumer does not wait behind what it itself queued.
 func (d *Dispatcher) Background(name string) {
@@ -315,9 +316,12 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 		names = append(names, name)
 		pressed = pressed || d.urgent[name]*2 >= limit
 	}
-	busyBackground := map[string]int{}
+	// backgroundBusy is the background deliveries in flight, and those
+	// claimed below as they are.
+	busyBackground, backgroundBusy := map[string]int{}, 0
 	for _, name := range background {
 		busyBackground[name] = d.busy[name]
+		backgroundBusy += d.busy[name]
 	}
 	d.mu.Unlock()
 	// The background consumers come last, to know whether the rest are
@@ -334,8 +338,9 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 		pressedNow := pressed
 		for _, name := range names {
 			free := room[name]
-			if _, ok := busyBackground[name]; ok && pressedNow {
-				free = max(0, min(free, 1-busyBackground[name]))
+			_, isBackground := busyBackground[name]
+			if isBackground && pressedNow {
+				free = max(0, min(free, 1-backgroundBusy))
 			}
 			for _, pass := range claimOrder {
 				if free == 0 {
@@ -357,7 +362,10 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 					claimed = append(claimed, delivery{consumer: name, orderingKey: keys[i], msgs: []Message{m}, urgent: pass.priority == 1})
 				}
 				free -= len(ms)
-				if _, ok := busyBackground[name]; !ok && pass.priority == 1 && free == 0 {
+				if isBackground {
+					backgroundBusy += len(ms)
+				}
+				if !isBackground && pass.priority == 1 && free == 0 {
 					pressedNow = true // every free slot taken by urgent rows: more may be waiting
 				}
 			}

@@ -551,6 +551,45 @@ func TestABackgroundConsumerYieldsOnlyToUrgentWork(t *testing.T) {
 	}
 }
 
+// While urgent work presses, the background consumers share one slot:
+// a triage in flight holds back the chart, not only more triages.
+func TestBackgroundConsumersShareOneSlotUnderPressure(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	ctx := context.Background()
+	rooms, triage, charts := &blocker{release: make(chan struct{})}, &blocker{release: make(chan struct{})}, &blocker{release: make(chan struct{})}
+	d := quietDispatcher(s, fc)
+	d.PerConsumer = 4
+	d.Register("room", rooms)
+	d.Register("triage", triage)
+	d.Register("chart", charts)
+	d.Background("triage")
+	d.Background("chart")
+	p := NewPublisher([]Subscription{
+		{Consumer: "room", Kinds: []string{"incident.triggered"}},
+		{Consumer: "triage", Kinds: []string{"incident.triggered"}},
+		{Consumer: "chart", Kinds: []string{"incident.triggered"}},
+	}, fc, nil)
+	for i := range 10 {
+		publish(t, s, p, Event{Kind: "incident.triggered", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint("open", i), Urgent: true})
+	}
+	for range 3 {
+		if _, err := d.startDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.mu.Lock()
+	busyRooms, background := d.busy["room"], d.busy["triage"]+d.busy["chart"]
+	d.mu.Unlock()
+	if busyRooms != 4 || background != 1 {
+		t.Errorf("in flight: rooms %d, background %d; want 4 and 1", busyRooms, background)
+	}
+	close(rooms.release)
+	close(triage.release)
+	close(charts.release)
+	waitIdle(d)
+}
+
 // waitIdle2 waits for consumer name's deliveries to end.
 func waitIdle2(t *testing.T, d *Dispatcher, name string) {
 	t.Helper()
