@@ -258,12 +258,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		if a.triage != nil {
 			d.SetTriages(roomTriages{db: st.Read()})
 			if cp := chat.NewChartPoster(p, st, roomTriages{db: st.Read()}); cp != nil {
-				// One chart drawn at a time: a burst's charts follow their
-				// words without taking the CPU from rooms and pages.
+				// One chart drawn at a time (one is tens of milliseconds
+				// of CPU), after the triages: a burst's charts follow
+				// their words without taking the CPU from rooms, pages
+				// and summaries.
 				chart := chat.ChartConsumerName(p.Name())
 				a.Outbox.Register(chart, cp)
 				a.Outbox.Limit(chart, 1)
-				a.Outbox.Background(chart)
+				a.Outbox.After(chart, triage.Consumer)
 				pub.Subscribe(outbox.Subscription{Consumer: chart, Kinds: []string{incident.KindTriaged}})
 			}
 		}

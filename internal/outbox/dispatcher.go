@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	mrand "math/rand/v2"
 	"slices"
 	"sync"
@@ -76,8 +77,10 @@ type Dispatcher struct {
 	// urgent counts the deliveries in flight whose head is urgent.
 	urgent map[string]int
 	limits map[string]int // consumer -> its own cap, instead of PerConsumer
-	// background are the consumers that yield (see Background).
+	// background are the consumers that yield (see Background), after
+	// those that wait for another (see After).
 	background map[string]bool
+	after      map[string]string
 	inflight   int
 	idle       *sync.Cond
 	// running counts delivery goroutines, for Run to wait on.
@@ -112,6 +115,7 @@ func NewDispatcher(s *store.Store, c clock.Clock, log *slog.Logger, reg promethe
 		urgent:      map[string]int{},
 		limits:      map[string]int{},
 		background:  map[string]bool{},
+		after:       map[string]string{},
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bot_outbox_deliveries_total",
 			Help: "Outbox delivery attempts by consumer and result (delivered, retry, deferred, dead).",
@@ -157,6 +161,17 @@ func (d *Dispatcher) Background(name string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.background[name] = true
+}
+
+// After makes background consumer name wait for background consumer
+// first: while first has a delivery in flight or just claimed, name
+// claims none. A triage's chart comes after the triages of a burst, so
+// drawing pictures does not take the CPU from the summaries.
+func (d *Dispatcher) After(name, first string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.background[name] = true
+	d.after[name] = first
 }
 
 // Unregister removes a consumer, as a reload does an outgoing webhook no
@@ -323,9 +338,21 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 		busyBackground[name] = d.busy[name]
 		backgroundBusy += d.busy[name]
 	}
+	after := maps.Clone(d.after)
 	d.mu.Unlock()
 	// The background consumers come last, to know whether the rest are
-	// pressed.
+	// pressed, and of them those that wait for another after it.
+	slices.SortStableFunc(background, func(a, b string) int {
+		_, wa := after[a]
+		_, wb := after[b]
+		switch {
+		case wa == wb:
+			return 0
+		case wb:
+			return -1
+		}
+		return 1
+	})
 	names = append(names, background...)
 	if len(room) == 0 {
 		return 0, nil
@@ -341,6 +368,9 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 			_, isBackground := busyBackground[name]
 			if isBackground && pressedNow {
 				free = max(0, min(free, 1-backgroundBusy))
+			}
+			if first, ok := after[name]; ok && busyBackground[first] > 0 {
+				free = 0
 			}
 			for _, pass := range claimOrder {
 				if free == 0 {
@@ -364,6 +394,7 @@ func (d *Dispatcher) startDue(ctx context.Context) (int, error) {
 				free -= len(ms)
 				if isBackground {
 					backgroundBusy += len(ms)
+					busyBackground[name] += len(ms)
 				}
 				if !isBackground && pass.priority == 1 && free == 0 {
 					pressedNow = true // every free slot taken by urgent rows: more may be waiting

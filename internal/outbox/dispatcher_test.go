@@ -590,6 +590,50 @@ func TestBackgroundConsumersShareOneSlotUnderPressure(t *testing.T) {
 	waitIdle(d)
 }
 
+// A consumer after another claims nothing while the other has work in
+// flight or just claimed, pressed or not, and its slots once it has none.
+func TestAConsumerAfterAnotherWaitsForIt(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	ctx := context.Background()
+	triage, charts := &blocker{release: make(chan struct{})}, &blocker{release: make(chan struct{})}
+	d := quietDispatcher(s, fc)
+	d.PerConsumer = 4
+	// Registered first, so only the ordering After makes puts it last.
+	d.Register("chart", charts)
+	d.Register("triage", triage)
+	d.Background("triage")
+	d.After("chart", "triage")
+	p := NewPublisher([]Subscription{{Consumer: "triage", Kinds: []string{"incident.triggered"}}, {Consumer: "chart", Kinds: []string{"incident.triaged"}}}, fc, nil)
+	for i := range 2 {
+		publish(t, s, p, Event{Kind: "incident.triggered", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint("open", i)})
+		publish(t, s, p, Event{Kind: "incident.triaged", OrderingKey: fmt.Sprint("incident/", i), IdempotencyKey: fmt.Sprint("triaged", i)})
+	}
+	inFlight := func() (int, int) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.busy["triage"], d.busy["chart"]
+	}
+	for range 2 {
+		if _, err := d.startDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tr, ch := inFlight(); tr != 2 || ch != 0 {
+		t.Errorf("with the triages due: triage %d, chart %d in flight; want 2 and 0", tr, ch)
+	}
+	close(triage.release)
+	waitIdle2(t, d, "triage")
+	if _, err := d.startDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tr, ch := inFlight(); tr != 0 || ch != 2 {
+		t.Errorf("with the triages done: triage %d, chart %d in flight; want 0 and 2", tr, ch)
+	}
+	close(charts.release)
+	waitIdle(d)
+}
+
 // waitIdle2 waits for consumer name's deliveries to end.
 func waitIdle2(t *testing.T, d *Dispatcher, name string) {
 	t.Helper()

@@ -47,3 +47,26 @@ func TestChart(t *testing.T) {
 		t.Error("a gif was drawn")
 	}
 }
+
+// The room's chart, as the chart consumer draws it (720 by 320, two
+// series of two hours a minute apart), in each format.
+func BenchmarkChart(b *testing.B) {
+	base := time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
+	series := func(name string, n int, from float64) Series {
+		s := Series{Name: name}
+		for i := range n {
+			s.Points = append(s.Points, Point{T: base.Add(time.Duration(i) * time.Minute), V: from + float64(i%17)})
+		}
+		return s
+	}
+	rep := Report{Series: []Series{series("disk_used_percent > 90", 120, 40), series(`{instance="db-04"}`, 120, 20)}}
+	for _, format := range []string{PNG, SVG, "jpg"} {
+		b.Run(format, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := rep.Chart(format, 720, 320); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
