@@ -24,7 +24,7 @@ var ErrNoSeries = errors.New("the triage has no series to chart")
 // aligned on the union of their timestamps; a series missing a sample
 // has a gap there, not a made-up value.
 func (r Report) Chart(format string, width, height int) ([]byte, error) {
-	if format != PNG && format != SVG && format != "jpg" {
+	if format != PNG && format != SVG {
 		return nil, fmt.Errorf("chart format %q: want png or svg", format)
 	}
 	var times []time.Time
