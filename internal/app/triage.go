@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/oncallbot/bot/internal/config"
+	"github.com/oncallbot/bot/internal/incident"
 	"github.com/oncallbot/bot/internal/outbox"
 	"github.com/oncallbot/bot/internal/store"
 	"github.com/oncallbot/bot/internal/triage"
@@ -68,7 +70,7 @@ func (a *App) setupTriage(ctx context.Context, cfg *config.Config) {
 		Runner:    runner,
 		Store:     a.Store,
 		Incidents: a.Incidents,
-		Enabled:   a.triagesRoute,
+		Enabled:   a.triages,
 		SourcesOf: a.triageSourcesOf,
 		Metrics:   metrics,
 	}
@@ -105,28 +107,52 @@ const triageInFlight = 32
 // aiInFlight is how many AI questions may be out at once.
 const aiInFlight = 256
 
-// triagesRoute reports whether the route of that name triages, as the
-// configuration in force says.
-func (a *App) triagesRoute(route string) bool {
-	for _, r := range a.Live().Routes {
-		if r.Name == route {
-			return r.Triage == nil || *r.Triage
-		}
-	}
-	d := a.Live().DefaultRoute
-	return d.Triage == nil || *d.Triage
+// triages reports whether inc, opened by an alert of integration, is
+// triaged, as the configuration in force says: unless its route or the
+// integration says triage: false.
+func (a *App) triages(inc incident.Incident, integration string) bool {
+	route, in := triageSettingsOf(a.Live(), inc.Route, integration)
+	return (route.Triage == nil || *route.Triage) && (in == nil || in.Triage == nil || *in.Triage)
 }
 
-// triageSourcesOf returns the sources the route of that name limits its
-// triage to, as the configuration in force says; nil for all.
-func (a *App) triageSourcesOf(route string) []string {
-	live := a.Live()
-	for _, r := range live.Routes {
-		if r.Name == route {
-			return r.TriageSources
+// triageSourcesOf returns the sources the triage of inc, opened by an
+// alert of integration, is limited to, as the configuration in force
+// says: its route's list, the integration's, or the sources on both when
+// both have one; nil for all.
+func (a *App) triageSourcesOf(inc incident.Incident, integration string) []string {
+	route, in := triageSettingsOf(a.Live(), inc.Route, integration)
+	switch {
+	case in == nil || in.TriageSources == nil:
+		return route.TriageSources
+	case route.TriageSources == nil:
+		return in.TriageSources
+	}
+	both := []string{}
+	for _, s := range route.TriageSources {
+		if slices.Contains(in.TriageSources, s) {
+			both = append(both, s)
 		}
 	}
-	return live.DefaultRoute.TriageSources
+	return both
+}
+
+// triageSettingsOf finds the route of that name (the default route when
+// it is gone) and the integration (nil when none is configured by that
+// name) in live.
+func triageSettingsOf(live *config.Config, routeName, integration string) (config.Route, *config.Integration) {
+	route := live.DefaultRoute
+	for _, r := range live.Routes {
+		if r.Name == routeName {
+			route = r
+			break
+		}
+	}
+	for i := range live.Integrations {
+		if live.Integrations[i].Name == integration {
+			return route, &live.Integrations[i]
+		}
+	}
+	return route, nil
 }
 
 // TriageOf returns incident id's triage, nil when it has none.

@@ -258,6 +258,18 @@ func (k *checker) checkIntegrations() {
 		if in.DefaultSeverity == ingest.SeverityNone {
 			in.DefaultSeverity = ingest.SeverityError
 		}
+		k.checkTriageSources(in.TriageSources, func(j int) place { return c.at("integrations", i, "triage_sources", j) })
+	}
+}
+
+// checkTriageSources checks a route's or an integration's triage_sources,
+// at(j) naming the j-th.
+func (k *checker) checkTriageSources(sources []string, at func(j int) place) {
+	for j, s := range sources {
+		if !slices.Contains(TriageSourceNames, s) {
+			k.fail(at(j), "unknown source %q%s; the sources are %s", s, didYouMean(s, TriageSourceNames),
+				strings.Join(TriageSourceNames, ", "))
+		}
 	}
 }
 
@@ -409,13 +421,7 @@ func (k *checker) checkRoutes() {
 		if len(r.GroupBy) == 0 {
 			r.GroupBy = []string{"alertname"}
 		}
-		for i, s := range r.TriageSources {
-			if !slices.Contains(TriageSourceNames, s) {
-				p := at("triage_sources", i)
-				k.fail(p, "triage_sources[%d]: unknown source %q%s; the sources are %s", i, s, didYouMean(s, TriageSourceNames),
-					strings.Join(TriageSourceNames, ", "))
-			}
-		}
+		k.checkTriageSources(r.TriageSources, func(j int) place { return at("triage_sources", j) })
 		if st := r.Storm; st != nil {
 			if st.After == 0 {
 				st.After = 20

@@ -381,6 +381,14 @@ type Integration struct {
 	// DefaultSeverity applies to alerts that carry none (default "error",
 	// as Alertmanager's own PagerDuty receiver does).
 	DefaultSeverity ingest.Severity `yaml:"default_severity"`
+	// Triage: false turns triage off for the incidents the integration's
+	// alerts open, whatever their route says (a monitoring system whose
+	// alerts carry nothing to dig into).
+	Triage *bool `yaml:"triage"`
+	// TriageSources, when set, are the only triage sources the
+	// integration's incidents get (of TriageSourceNames); with a route's
+	// own list too, only the sources on both.
+	TriageSources []string `yaml:"triage_sources"`
 }
 
 // Route sends matching alerts to a team. Routes are tried in order (across

@@ -650,6 +650,8 @@ func TestRouteTriageSources(t *testing.T) {
 		{name: "a few", yaml: "default_route: {team: ops, triage_sources: [history, logs]}\n", want: []string{"history", "logs"}},
 		{name: "a typo", yaml: "default_route: {team: ops, triage_sources: [history, promethus]}\n", err: `triage_sources[1]: unknown source "promethus" (did you mean "prometheus"?)`},
 		{name: "on a route", yaml: "default_route: {team: ops}\nroutes: [{match: ['env=\"staging\"'], team: ops, triage_sources: [gpt]}]\n", err: `unknown source "gpt"`},
+		{name: "on an integration", yaml: "default_route: {team: ops}\nintegrations: [{name: zbx, format: zabbix, token: t, triage_sources: [history, kubernets]}]\n",
+			err: `integrations[0].triage_sources[1]: unknown source "kubernets" (did you mean "kubernetes"?)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

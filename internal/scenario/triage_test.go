@@ -24,10 +24,12 @@ import (
 // after its page: its room gets the summary (here through the timeline,
 // which every room shows), naming the similar incident before it, its
 // note and tag, found across a restart; the API answers the triage; a
-// route with triage: false is left alone.
+// route with triage: false is left alone, and so is an integration with
+// it.
 func TestTriageFindsTheSimilarIncidentAcrossARestart(t *testing.T) {
 	cfg := strings.Replace(BaseConfig, "reopen_window: 5m", "reopen_window: 5m\ntriage: {timeout: 2s}", 1)
 	cfg = strings.Replace(cfg, "    alert_delay: 10m\n    severity_max: warning", "    alert_delay: 10m\n    severity_max: warning\n    triage: false", 1)
+	cfg = strings.Replace(cfg, "default_severity: warning}", "default_severity: warning, triage: false}", 1)
 	h := New(t, WithConfig(cfg))
 
 	first := h.OnlyIncident(h.PostAlerts(Firing("alertname=DiskFull", "instance=db-03").Summary("disk full on db-03")))
@@ -76,12 +78,16 @@ func TestTriageFindsTheSimilarIncidentAcrossARestart(t *testing.T) {
 		t.Errorf("/oncall triage = %+v", r2)
 	}
 
-	// The staging route says triage: false.
+	// The staging route says triage: false, and so does the generic
+	// integration.
 	staging := h.OnlyIncident(h.PostAlerts(Firing("alertname=Canary", "env=staging")))
+	generic := h.OnlyIncident(h.Post("generic", []byte(`{"title": "Backup failed on db1", "severity": "error"}`)))
 	h.Tick()
-	for _, e := range h.Incident(staging.ID).Timeline {
-		if e.Kind == triage.KindTriaged {
-			t.Fatalf("a route with triage: false was triaged: %q", e.Detail)
+	for _, id := range []int64{staging.ID, generic.ID} {
+		for _, e := range h.Incident(id).Timeline {
+			if e.Kind == triage.KindTriaged {
+				t.Fatalf("incident %d was triaged, its route or integration saying triage: false: %q", id, e.Detail)
+			}
 		}
 	}
 }

@@ -45,14 +45,16 @@ type Triager struct {
 	Runner    Runner
 	Store     *store.Store
 	Incidents Incidents
-	// Enabled says whether an incident's route triages (route
-	// triage: false turns it off); nil triages every incident.
-	Enabled func(route string) bool
+	// Enabled says whether a new incident is triaged (its route's or its
+	// integration's triage: false turns it off); integration is that of
+	// the alert that opened it. Nil triages every incident.
+	Enabled func(inc incident.Incident, integration string) bool
 	// Metrics, when set, hears how each triage went.
 	Metrics *Metrics
-	// SourcesOf, when set, names the only sources (and "ai") a route's
-	// incidents get; nil from it means all.
-	SourcesOf func(route string) []string
+	// SourcesOf, when set, names the only sources (and "ai") an
+	// incident gets, as its route and the integration of the alert that
+	// opened it limit them; nil from it means all.
+	SourcesOf func(inc incident.Incident, integration string) []string
 	// AskAI, when set, queues the AI's question about incident id for
 	// AIConsumer, in tx (the triage's own); Runner.AI is then asked
 	// there, not in the triage. Without it Runner.AI is asked in line.
@@ -105,22 +107,25 @@ func (t *Triager) Deliver(ctx context.Context, m outbox.Message) error {
 		return outbox.Permanent(fmt.Errorf("decode event %d: %w", m.ID, err))
 	}
 	id := ev.Incident.ID
-	if t.Enabled != nil && !t.Enabled(ev.Incident.Route) {
-		return nil
-	}
 	if ev.Incident.ParentID != 0 {
 		// In a storm: the storm incident is triaged, not each of its
 		// thousands (which would spend the AI's budget on one outage);
 		// /oncall triage still digs into one of them.
 		return nil
 	}
-	_, err := t.Triage(ctx, id)
+	_, err := t.run(ctx, id, true)
 	return err
 }
 
-// Triage runs the triage of incident id now (a new incident, or
-// /oncall triage), keeps it and says it on the timeline.
+// Triage runs the triage of incident id now (/oncall triage, where
+// asking is the setting), keeps it and says it on the timeline.
 func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
+	return t.run(ctx, id, false)
+}
+
+// run triages incident id; when asEnabled, only if Enabled says so (a
+// zero report otherwise).
+func (t *Triager) run(ctx context.Context, id int64, asEnabled bool) (Report, error) {
 	inc, err := t.Incidents.Incident(ctx, id)
 	if err != nil {
 		return Report{}, fmt.Errorf("triage incident %d: %w", id, err)
@@ -130,7 +135,14 @@ func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("triage incident %d: %w", id, err)
 	}
-	runner := t.runnerFor(inc.Route)
+	integration := ""
+	if len(alerts.Alerts) > 0 {
+		integration = alerts.Alerts[0].Integration
+	}
+	if asEnabled && t.Enabled != nil && !t.Enabled(inc, integration) {
+		return Report{}, nil
+	}
+	runner := t.runnerFor(inc, integration)
 	ask := runner.AI != nil && t.AskAI != nil
 	if ask {
 		runner.AI = nil // asked after, by AIConsumer
@@ -166,10 +178,10 @@ func (t *Triager) Triage(ctx context.Context, id int64) (Report, error) {
 	return rep, nil
 }
 
-// runnerFor is the runner with the sources route's incidents get.
-func (t *Triager) runnerFor(route string) Runner {
+// runnerFor is the runner with the sources inc gets.
+func (t *Triager) runnerFor(inc incident.Incident, integration string) Runner {
 	if t.SourcesOf != nil {
-		if only := t.SourcesOf(route); only != nil {
+		if only := t.SourcesOf(inc, integration); only != nil {
 			return t.Runner.Only(only)
 		}
 	}
