@@ -685,6 +685,11 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	closing := shutdown.Started(r.Context())
 	end := c.clock.NewTimer(s.issued.Add(c.ttl).Sub(c.clock.Now()))
 	defer end.Stop()
+	// A comment every StreamHeartbeat keeps proxies from cutting a quiet
+	// stream, and finds a client gone without a word (its write fails),
+	// which frees its place under the cap.
+	heartbeat := c.clock.NewTimer(StreamHeartbeat)
+	defer func() { heartbeat.Stop() }()
 	fmt.Fprint(w, ": connected\n\n")
 	if err := rc.Flush(); err != nil {
 		return
@@ -697,6 +702,12 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-end.C():
 			return
+		case <-heartbeat.C():
+			heartbeat = c.clock.NewTimer(StreamHeartbeat)
+			fmt.Fprint(w, ": ping\n\n")
+			if err := rc.Flush(); err != nil {
+				return
+			}
 		case e := <-ch:
 			if !c.live(s) {
 				return

@@ -872,6 +872,41 @@ func TestEventStreamDeliversAndFreesItsSubscriber(t *testing.T) {
 	}
 }
 
+// A quiet stream says it is alive every StreamHeartbeat, on the
+// injected clock, and still carries events between heartbeats.
+func TestEventStreamHeartbeat(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, "GET", "/events", nil)
+	req.AddCookie(f.signIn("alice-token"))
+	w := newStreamWriter()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.handler.ServeHTTP(w, req)
+	}()
+	if c := nextChunk(t, w.chunks); c != ": connected\n\n" {
+		t.Fatalf("stream opens with %q", c)
+	}
+	f.clock.Advance(StreamHeartbeat - time.Second)
+	if err := f.platform.Post(context.Background(), chat.Room{ID: "incident-4"}, "a note"); err != nil {
+		t.Fatal(err)
+	}
+	if c := nextChunk(t, w.chunks); c != `data: {"kind":"incident","room":"incident-4"}`+"\n\n" {
+		t.Fatalf("before the heartbeat is due: %q", c)
+	}
+	// Due at 25 s, then 25 s after that one.
+	for i, step := range []time.Duration{time.Second, StreamHeartbeat} {
+		f.clock.Advance(step)
+		if c := nextChunk(t, w.chunks); c != ": ping\n\n" {
+			t.Fatalf("heartbeat %d = %q", i+1, c)
+		}
+	}
+	cancel()
+	<-done
+}
+
 // openStream opens /events with ck and returns, once the stream has
 // said it is connected (so it is subscribed), a func that closes it and
 // waits for its handler to return.
@@ -1013,11 +1048,16 @@ func TestEventStreamEndsWithItsSession(t *testing.T) {
 			}
 			c.act(f)
 			if !c.ends {
-				// Still streaming: a change reaches the page.
+				// Still streaming: a change reaches the page, after the
+				// heartbeats of the time that passed.
 				if err := f.platform.Post(context.Background(), chat.Room{ID: "incident-4"}, "a note"); err != nil {
 					t.Fatal(err)
 				}
-				if ch := nextChunk(t, w.chunks); ch != `data: {"kind":"incident","room":"incident-4"}`+"\n\n" {
+				ch := nextChunk(t, w.chunks)
+				for ch == ": ping\n\n" {
+					ch = nextChunk(t, w.chunks)
+				}
+				if ch != `data: {"kind":"incident","room":"incident-4"}`+"\n\n" {
 					t.Fatalf("event = %q", ch)
 				}
 				cancel()

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/oncallbot/bot/internal/chat"
 	"github.com/oncallbot/bot/internal/config"
@@ -119,6 +120,11 @@ type broker struct {
 // and its EventSource stops asking. A stream counts until its handler
 // returns: its client leaves, its session ends, or the server shuts down.
 const MaxStreamsPerPerson = 8
+
+// StreamHeartbeat is how often a quiet live-update stream says it is
+// alive (an SSE comment): under the 60 s idle timeout that nginx and most
+// load balancers apply by default.
+const StreamHeartbeat = 25 * time.Second
 
 // subscriber is one open stream.
 type subscriber struct {
