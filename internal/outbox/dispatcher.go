@@ -667,8 +667,12 @@ func (d *Dispatcher) DueAt(t time.Time) {
 	if !d.hintSet || t.Before(d.hint) {
 		d.hint, d.hintSet = t, true
 	}
-	// Only a time before the loop's planned wake-up needs it woken.
-	wake := t.Before(d.sleepUntil)
+	// Only a time before the loop's planned wake-up needs it woken. So
+	// does one already past while the loop is between sleeps: its round
+	// may have claimed before the row's commit and then forget the time
+	// as covered (nextHint), and with the database asked less than a
+	// second before and nothing pending then, it would sleep a minute.
+	wake := t.Before(d.sleepUntil) || (d.sleepUntil.IsZero() && !t.After(d.clock.Now()))
 	d.mu.Unlock()
 	if wake {
 		d.Wake()

@@ -634,6 +634,42 @@ func TestAConsumerAfterAnotherWaitsForIt(t *testing.T) {
 	waitIdle(d)
 }
 
+// A due time heard of while the loop is between sleeps, and already past,
+// wakes the loop: the round under way may have claimed before that row's
+// commit and would otherwise forget the time as covered. A time still to
+// come is only kept as a hint.
+func TestDueAtBetweenSleepsWakesTheLoopForATimePast(t *testing.T) {
+	cases := []struct {
+		name  string
+		at    time.Duration // from now
+		wakes bool
+	}{
+		{"past", -time.Second, true},
+		{"now", 0, true},
+		{"to come", time.Second, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fc := clock.NewFake(t0)
+			d := quietDispatcher(openStore(t), fc)
+			d.DueAt(fc.Now().Add(c.at))
+			select {
+			case <-d.wake:
+				if !c.wakes {
+					t.Error("woken for a time still to come")
+				}
+			default:
+				if c.wakes {
+					t.Error("not woken for a time already past")
+				}
+			}
+			if at, ok := d.nextHint(fc.Now().Add(-time.Hour)); !ok || !at.Equal(fc.Now().Add(c.at)) {
+				t.Errorf("hint = %v %v, want the time heard of", at, ok)
+			}
+		})
+	}
+}
+
 // waitIdle2 waits for consumer name's deliveries to end.
 func waitIdle2(t *testing.T, d *Dispatcher, name string) {
 	t.Helper()
