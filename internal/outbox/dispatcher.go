@@ -90,6 +90,10 @@ type Dispatcher struct {
 	hint       time.Time
 	hintSet    bool
 	sleepUntil time.Time
+	// heard says a due time was heard of since the database was last
+	// asked for the next one: the hint keeps only the earliest, so the
+	// next idle round asks again rather than trust an answer from before.
+	heard bool
 
 	deliveries *prometheus.CounterVec
 }
@@ -667,6 +671,7 @@ func (d *Dispatcher) DueAt(t time.Time) {
 	if !d.hintSet || t.Before(d.hint) {
 		d.hint, d.hintSet = t, true
 	}
+	d.heard = true
 	// Only a time before the loop's planned wake-up needs it woken. So
 	// does one already past while the loop is between sleeps: its round
 	// may have claimed before the row's commit and then forget the time
@@ -677,6 +682,16 @@ func (d *Dispatcher) DueAt(t time.Time) {
 	if wake {
 		d.Wake()
 	}
+}
+
+// takeHeard reports whether a due time was heard of since it was last
+// called, and forgets it: the loop asks the database when it was.
+func (d *Dispatcher) takeHeard() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	heard := d.heard
+	d.heard = false
+	return heard
 }
 
 // nextHint returns the earliest due time heard of (DueAt, retries),
@@ -715,7 +730,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			// a floor.
 			wait = time.Second
 		} else {
-			if askedAt.IsZero() || now.Sub(askedAt) >= time.Second || (dbOK && !dbNext.After(now)) {
+			heard := d.takeHeard()
+			if askedAt.IsZero() || now.Sub(askedAt) >= time.Second || (dbOK && !dbNext.After(now)) || heard {
 				askedAt = now
 				at, ok, err := d.NextDue(ctx)
 				if err != nil {

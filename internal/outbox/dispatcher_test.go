@@ -409,6 +409,62 @@ func TestRunWakesWhenAGatheredRowFallsDue(t *testing.T) {
 	<-done
 }
 
+// Two gathered rows heard of while the loop sleeps: the first's time is
+// the hint, the second's is later. Once the first is delivered and its
+// time forgotten as covered, the loop still plans to wake for the second,
+// although the database was asked less than a second before and had
+// nothing then. Before, it slept the minute's poll.
+func TestRunWakesForTheSecondOfTwoGatheredRows(t *testing.T) {
+	s := openStore(t)
+	fc := clock.NewFake(t0)
+	d := quietDispatcher(s, fc)
+	c := newCounter(2)
+	d.Register("room", c)
+	p := NewPublisher([]Subscription{{Consumer: "room", Gather: 500 * time.Millisecond}}, fc, d.Wake)
+	p.DueAt = d.DueAt
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	armed := fc.TimerCreated()
+	go func() { defer close(done); d.Run(ctx) }()
+	<-armed // asleep, the database asked at t0
+	armed = fc.TimerCreated()
+	publish(t, s, p, Event{Kind: "alert.added", OrderingKey: "incident/1", IdempotencyKey: "a"}) // due t0+500ms
+	<-armed                                                                                      // woken by its time, asleep until it
+	fc.Advance(200 * time.Millisecond)
+	publish(t, s, p, Event{Kind: "alert.added", OrderingKey: "incident/2", IdempotencyKey: "b"}) // due t0+700ms
+	fc.Advance(300 * time.Millisecond)
+	// "a" goes out; the loop then sleeps until "b" is due.
+	wantWake := t0.Add(700 * time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second) // a bound on a hang, not a wait for a timer
+	for {
+		d.mu.Lock()
+		until, inflight, woken := d.sleepUntil, d.inflight, len(d.wake)
+		d.mu.Unlock()
+		c.mu.Lock()
+		first := c.got["a"]
+		c.mu.Unlock()
+		// Past the round that started "a" (which sleeps at most a second).
+		if first == 1 && inflight == 0 && woken == 0 && !until.IsZero() && !until.Equal(t0.Add(1500*time.Millisecond)) {
+			if !until.Equal(wantWake) {
+				t.Fatalf("the loop sleeps until %v, want %v (when the second row falls due)", until.Sub(t0), wantWake.Sub(t0))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the loop never settled: asleep until %v, %d in flight, a delivered %d times", until.Sub(t0), inflight, first)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	fc.Advance(200 * time.Millisecond)
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second): // a bound on a hang, not a wait for a timer
+		t.Fatal("the second row was not delivered when it fell due")
+	}
+	cancel()
+	<-done
+}
+
 // A prompt event (someone waits to read it: a triage) is not held back
 // to be gathered, yet a key's order still holds: behind a gathered row of
 // its key it waits for that row.
