@@ -428,10 +428,13 @@ func TestRunWakesForTheSecondOfTwoGatheredRows(t *testing.T) {
 	go func() { defer close(done); d.Run(ctx) }()
 	<-armed // asleep, the database asked at t0
 	armed = fc.TimerCreated()
-	publish(t, s, p, Event{Kind: "alert.added", OrderingKey: "incident/1", IdempotencyKey: "a"}) // due t0+500ms
-	<-armed                                                                                      // woken by its time, asleep until it
+	// "a" falls due at t0+500ms: the loop wakes for its time and sleeps
+	// until it.
+	publish(t, s, p, Event{Kind: "alert.added", OrderingKey: "incident/1", IdempotencyKey: "a"})
+	<-armed
 	fc.Advance(200 * time.Millisecond)
-	publish(t, s, p, Event{Kind: "alert.added", OrderingKey: "incident/2", IdempotencyKey: "b"}) // due t0+700ms
+	// "b" falls due at t0+700ms.
+	publish(t, s, p, Event{Kind: "alert.added", OrderingKey: "incident/2", IdempotencyKey: "b"})
 	fc.Advance(300 * time.Millisecond)
 	// "a" goes out; the loop then sleeps until "b" is due.
 	wantWake := t0.Add(700 * time.Millisecond)
