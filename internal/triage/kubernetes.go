@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -70,6 +71,7 @@ const (
 	kubeEventList       = 200      // events of one object read
 	kubeLogBytes        = 64 << 10 // log bytes read
 	kubeLineRunes       = 300      // runes of one log line kept
+	kubeTargets         = 3        // distinct objects one triage reads
 )
 
 // kubeTarget is the object an alert names.
@@ -90,21 +92,41 @@ func kubeLabel(labels map[string]string, k string) string {
 	return labels[k]
 }
 
-// targetOf is the object the incident's first alert naming one names: a
-// pod before its workload, a workload before a node.
-func targetOf(d incident.Detail) (kubeTarget, bool) {
+// targetsOf are the distinct objects the incident's alerts name, in the
+// alerts' order, kubeTargets at most: of each alert, a pod before its
+// workload, a workload before a node. An incident of ten crash-looping
+// pods reads three of them, not one and not ten.
+func targetsOf(d incident.Detail) []kubeTarget {
+	var out []kubeTarget
+	seen := map[[3]string]bool{}
 	for _, a := range d.Alerts {
-		ns := kubeLabel(a.Labels, "namespace")
-		if ns != "" {
-			for _, kind := range []string{"pod", "deployment", "statefulset", "daemonset"} {
-				if name := kubeLabel(a.Labels, kind); name != "" {
-					return kubeTarget{kind: kind, namespace: ns, name: name, container: kubeLabel(a.Labels, "container")}, true
-				}
+		t, ok := targetOfAlert(a.Labels)
+		if !ok {
+			continue
+		}
+		if key := [3]string{t.kind, t.namespace, t.name}; !seen[key] {
+			seen[key] = true
+			out = append(out, t)
+			if len(out) == kubeTargets {
+				break
 			}
 		}
-		if name := kubeLabel(a.Labels, "node"); name != "" {
-			return kubeTarget{kind: "node", name: name}, true
+	}
+	return out
+}
+
+// targetOfAlert is the object an alert's labels name.
+func targetOfAlert(labels map[string]string) (kubeTarget, bool) {
+	ns := kubeLabel(labels, "namespace")
+	if ns != "" {
+		for _, kind := range []string{"pod", "deployment", "statefulset", "daemonset"} {
+			if name := kubeLabel(labels, kind); name != "" {
+				return kubeTarget{kind: kind, namespace: ns, name: name, container: kubeLabel(labels, "container")}, true
+			}
 		}
+	}
+	if name := kubeLabel(labels, "node"); name != "" {
+		return kubeTarget{kind: "node", name: name}, true
 	}
 	return kubeTarget{}, false
 }
@@ -117,32 +139,64 @@ type kubeGather struct {
 	ev  Evidence
 }
 
-// Gather reads the state of the object the alerts name; an incident whose
-// alerts name none has no evidence here. The object itself unreadable
-// fails the source; its events or logs unreadable are said in a line.
+// Gather reads the state of the objects the alerts name (see targetsOf),
+// at once, and reports them in the alerts' order; an incident whose
+// alerts name none has no evidence here. Every object unreadable fails
+// the source; one of several unreadable is said in a line, as are an
+// object's events or logs unreadable.
 func (k *Kubernetes) Gather(ctx context.Context, d incident.Detail) (Evidence, error) {
-	t, ok := targetOf(d)
-	if !ok {
+	targets := targetsOf(d)
+	if len(targets) == 0 {
 		return Evidence{}, nil
 	}
 	now := time.Now()
 	if k.Now != nil {
 		now = k.Now()
 	}
-	g := &kubeGather{k: k, t: t, now: now}
-	var err error
-	switch t.kind {
+	gathers := make([]*kubeGather, len(targets))
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		gathers[i] = &kubeGather{k: k, t: t, now: now}
+		wg.Go(func() { errs[i] = gathers[i].read(ctx) })
+	}
+	wg.Wait()
+	var ev Evidence
+	read := 0
+	for i, g := range gathers {
+		if errs[i] != nil {
+			ev.Kubernetes = append(ev.Kubernetes, fmt.Sprintf("Could not read %s: %v.", g.t, errs[i]))
+			continue
+		}
+		read++
+		ev.Facts = append(ev.Facts, g.ev.Facts...)
+		ev.Kubernetes = append(ev.Kubernetes, g.ev.Kubernetes...)
+		ev.Logs = append(ev.Logs, g.ev.Logs...)
+	}
+	if read == 0 {
+		return Evidence{}, errs[0]
+	}
+	return ev, nil
+}
+
+// read reports g's object.
+func (g *kubeGather) read(ctx context.Context) error {
+	switch g.t.kind {
 	case "pod":
-		err = g.pod(ctx)
+		return g.pod(ctx)
 	case "node":
-		err = g.node(ctx)
-	default:
-		err = g.workload(ctx)
+		return g.node(ctx)
 	}
-	if err != nil {
-		return Evidence{}, err
+	return g.workload(ctx)
+}
+
+// String names the object as the report does: "pod prod/api-7d9",
+// "node n1".
+func (t kubeTarget) String() string {
+	if t.namespace == "" {
+		return t.kind + " " + t.name
 	}
-	return g.ev, nil
+	return t.kind + " " + t.namespace + "/" + t.name
 }
 
 func (g *kubeGather) line(format string, a ...any) {

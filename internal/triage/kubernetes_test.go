@@ -277,6 +277,44 @@ func TestKubernetesSource(t *testing.T) {
 	}
 }
 
+// An incident whose alerts name several objects gets up to three of
+// them, each once, in the alerts' order, read at once; one unreadable is
+// said in a line and the rest stand; all unreadable fail the source.
+func TestKubernetesSeveralObjects(t *testing.T) {
+	alerts := func(labels ...map[string]string) incident.Detail {
+		d := detail()
+		d.Alerts = nil
+		for _, l := range labels {
+			d.Alerts = append(d.Alerts, incident.Alert{Labels: l, StartsAt: opened})
+		}
+		return d
+	}
+	pod := func(name string) map[string]string {
+		return map[string]string{"alertname": "KubePodCrashLooping", "namespace": "prod", "pod": name, "container": "api"}
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
+		{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady", LastTransitionTime: ago0(5 * time.Minute)}}}}
+	cs := fake.NewClientset(crashingPod("prod", "api-a", nil), crashingPod("prod", "api-d", nil), node)
+	k := &Kubernetes{Client: cs, Now: func() time.Time { return kubeNow }}
+	ev, err := k.Gather(context.Background(), alerts(pod("api-a"), pod("api-a"), pod("api-gone"), map[string]string{"node": "n1"}, pod("api-d")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFacts := []string{"Pod api-a in prod restarted 5 times, last OOMKilled 3m ago, now in CrashLoopBackOff.", "Node n1 is NotReady since 5m ago."}
+	if strings.Join(ev.Facts, "|") != strings.Join(wantFacts, "|") {
+		t.Errorf("facts = %q\nwant    %q", ev.Facts, wantFacts)
+	}
+	inOrder(t, ev.Kubernetes, []string{"Pod prod/api-a: Running", `Could not read pod prod/api-gone: get pod prod/api-gone: pods "api-gone" not found.`, "Node n1: NotReady"})
+	for _, a := range cs.Actions() {
+		if g, ok := a.(k8stesting.GetAction); ok && g.GetName() == "api-d" {
+			t.Errorf("a fourth object was read: %s %s", a.GetVerb(), g.GetName())
+		}
+	}
+	if _, err := k.Gather(context.Background(), alerts(pod("gone-1"), pod("gone-2"))); err == nil || !strings.Contains(err.Error(), `"gone-1" not found`) {
+		t.Errorf("every object unreadable: err = %v, want the first one's", err)
+	}
+}
+
 // Events: warnings first, newest first, the last five; an event's time
 // is its last sighting, else its series', its eventTime, its first.
 func TestKubernetesEventsOrder(t *testing.T) {
