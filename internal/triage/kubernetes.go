@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
@@ -72,6 +74,11 @@ const (
 	kubeLogBytes        = 64 << 10 // log bytes read
 	kubeLineRunes       = 300      // runes of one log line kept
 	kubeTargets         = 3        // distinct objects one triage reads
+	// kubeRolloutRecent is how recent a deployment's newest revision must
+	// be to be said as what changed; kubeRolloutCulprit how shortly
+	// before the alert fired for it to be the likely culprit.
+	kubeRolloutRecent  = 24 * time.Hour
+	kubeRolloutCulprit = 30 * time.Minute
 )
 
 // kubeTarget is the object an alert names.
@@ -79,6 +86,8 @@ type kubeTarget struct {
 	kind, namespace, name string
 	// container is the alert's container label, the one to read logs of.
 	container string
+	// fired is when the alert naming it started.
+	fired time.Time
 }
 
 // kubeLabel is a label's value, the kube-state-metrics style exported_
@@ -106,6 +115,7 @@ func targetsOf(d incident.Detail) []kubeTarget {
 		}
 		if key := [3]string{t.kind, t.namespace, t.name}; !seen[key] {
 			seen[key] = true
+			t.fired = a.StartsAt
 			out = append(out, t)
 			if len(out) == kubeTargets {
 				break
@@ -214,9 +224,116 @@ func (g *kubeGather) pod(ctx context.Context) error {
 	s := inspectPod(p, g.t.container)
 	g.ev.Facts = append(g.ev.Facts, s.headline(g.now))
 	g.ev.Kubernetes = append(g.ev.Kubernetes, s.lines(g.now, true)...)
+	g.podRollout(ctx, p)
 	g.events(ctx, ns, kubeObject{"Pod", name})
 	g.logs(ctx, s)
 	return nil
+}
+
+// podRollout follows pod p to the deployment that runs it (through its
+// ReplicaSet) and says what changed there. A pod of no deployment, or an
+// owner gone, says nothing.
+func (g *kubeGather) podRollout(ctx context.Context, p *corev1.Pod) {
+	o := metav1.GetControllerOf(p)
+	if o == nil || o.Kind != "ReplicaSet" {
+		return
+	}
+	apps := g.k.Client.AppsV1()
+	rs, err := apps.ReplicaSets(p.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
+	if err != nil {
+		g.quietIfGone(err, "get replica set %s/%s", p.Namespace, o.Name)
+		return
+	}
+	d := metav1.GetControllerOf(rs)
+	if d == nil || d.Kind != "Deployment" {
+		return
+	}
+	dep, err := apps.Deployments(p.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+	if err != nil {
+		g.quietIfGone(err, "get deployment %s/%s", p.Namespace, d.Name)
+		return
+	}
+	if sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector); err == nil && !sel.Empty() {
+		g.rollout(ctx, p.Namespace, dep.Name, sel.String())
+	}
+}
+
+// quietIfGone says an error reading what changed in a line, unless the
+// object is simply not there.
+func (g *kubeGather) quietIfGone(err error, format string, a ...any) {
+	if apierrors.IsNotFound(err) {
+		return
+	}
+	g.line("Could not %s: %v.", fmt.Sprintf(format, a...), err)
+}
+
+// rollout says what changed in deployment ns/name: its newest revision,
+// when it was made and the images it changed from the revision before,
+// when that was within kubeRolloutRecent; and, when it came shortly
+// before the alert fired, that too.
+func (g *kubeGather) rollout(ctx context.Context, ns, name, selector string) {
+	list, err := g.k.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: kubePodList})
+	if err != nil {
+		g.quietIfGone(err, "list the replica sets of deployment %s/%s", ns, name)
+		return
+	}
+	var revs []*appsv1.ReplicaSet
+	for i := range list.Items {
+		if o := metav1.GetControllerOf(&list.Items[i]); o != nil && o.Kind == "Deployment" && o.Name == name {
+			revs = append(revs, &list.Items[i])
+		}
+	}
+	if len(revs) == 0 {
+		return
+	}
+	sort.SliceStable(revs, func(i, j int) bool { return revision(revs[i]) > revision(revs[j]) })
+	newest := revs[0]
+	at := newest.CreationTimestamp.Time
+	if at.IsZero() || g.now.Sub(at) > kubeRolloutRecent {
+		return
+	}
+	what := fmt.Sprintf("revision %d %s", revision(newest), ago(g.now, at))
+	if f := g.t.fired; !f.IsZero() && !at.After(f) && f.Sub(at) <= kubeRolloutCulprit {
+		what += ", " + strings.TrimSuffix(ago(f, at), " ago") + " before the alert fired"
+		if f.Sub(at) < time.Second {
+			what = fmt.Sprintf("revision %d %s, as the alert fired", revision(newest), ago(g.now, at))
+		}
+	}
+	changed := "its first revision"
+	if len(revs) > 1 {
+		changed = strings.Join(imageChanges(revs[1], newest), ", ")
+		if changed == "" {
+			changed = "the same images"
+		}
+	}
+	g.line("Deployment %s/%s rolled out %s (ReplicaSet %s): %s.", ns, name, what, newest.Name, changed)
+	g.ev.Facts = append(g.ev.Facts, fmt.Sprintf("What changed: deployment %s rolled out %s (%s).", name, what, changed))
+}
+
+// revision is a deployment's ReplicaSet's revision number, 0 when it
+// carries none.
+func revision(rs *appsv1.ReplicaSet) int {
+	n, _ := strconv.Atoi(rs.Annotations["deployment.kubernetes.io/revision"])
+	return n
+}
+
+// imageChanges are the containers whose image differs from one revision
+// to the next, as "api: api:1.4 -> api:1.5", in the newer one's order.
+func imageChanges(before, after *appsv1.ReplicaSet) []string {
+	was := map[string]string{}
+	for _, c := range before.Spec.Template.Spec.Containers {
+		was[c.Name] = c.Image
+	}
+	var out []string
+	for _, c := range after.Spec.Template.Spec.Containers {
+		switch old, ok := was[c.Name]; {
+		case !ok:
+			out = append(out, fmt.Sprintf("%s added (%s)", c.Name, c.Image))
+		case old != c.Image:
+			out = append(out, fmt.Sprintf("%s: %s -> %s", c.Name, old, c.Image))
+		}
+	}
+	return out
 }
 
 // workload reports a deployment, statefulset or daemonset: its replicas,
@@ -286,6 +403,9 @@ func (g *kubeGather) workload(ctx context.Context) error {
 		// No selector (or one matching everything) names no pods of its own.
 		g.events(ctx, ns, objects...)
 		return nil
+	}
+	if kind == "Deployment" {
+		g.rollout(ctx, ns, name, selector.String())
 	}
 	list, err := g.k.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String(), Limit: kubePodList})
 	if err != nil {

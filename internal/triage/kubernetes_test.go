@@ -315,6 +315,68 @@ func TestKubernetesSeveralObjects(t *testing.T) {
 	}
 }
 
+// What changed: a deployment's newest revision, when it came and the
+// images it changed, said for the deployment and for a pod it runs
+// (through the pod's ReplicaSet); one shortly before the alert fired is
+// the likely culprit; one days old, or of no deployment, says nothing.
+func TestKubernetesWhatChanged(t *testing.T) {
+	sel := map[string]string{"app": "api"}
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "prod", UID: "dep-uid"},
+		Spec: appsv1.DeploymentSpec{Replicas: new(int32(1)), Selector: &metav1.LabelSelector{MatchLabels: sel}}, Status: appsv1.DeploymentStatus{ReadyReplicas: 1}}
+	rs := func(name string, rev int, image string, age time.Duration) *appsv1.ReplicaSet {
+		return &appsv1.ReplicaSet{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "prod", Labels: sel, CreationTimestamp: ago0(age),
+				Annotations:     map[string]string{"deployment.kubernetes.io/revision": fmt.Sprint(rev)},
+				OwnerReferences: []metav1.OwnerReference{{Kind: "Deployment", Name: "api", Controller: new(true)}}},
+			Spec: appsv1.ReplicaSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: image}, {Name: "proxy", Image: "envoy:1.30"}}}}},
+		}
+	}
+	// kubeNow is 10m after the alert fired.
+	cases := []struct {
+		name    string
+		labels  map[string]string
+		objects []runtime.Object
+		fact    string // "" for none said
+		culprit string
+	}{
+		{"deployment, 2m before it fired", map[string]string{"namespace": "prod", "deployment": "api"},
+			[]runtime.Object{dep, rs("api-6c8", 6, "api:1.4", 3*time.Hour), rs("api-7d9", 7, "api:1.5", 12*time.Minute), healthyPod("prod", "api-a", sel)},
+			"What changed: deployment api rolled out revision 7 12m ago, 2m before the alert fired (api: api:1.4 -> api:1.5).", "a rollout just before it fired"},
+		{"a pod it runs", map[string]string{"namespace": "prod", "pod": "api-7d9"},
+			[]runtime.Object{dep, rs("api-6c8", 6, "api:1.4", 3*time.Hour), rs("api-7d9", 7, "api:1.5", 12*time.Minute), crashingPod("prod", "api-7d9", sel)},
+			"What changed: deployment api rolled out revision 7 12m ago, 2m before the alert fired (api: api:1.4 -> api:1.5).", "a container ran out of memory"},
+		{"after it fired", map[string]string{"namespace": "prod", "deployment": "api"},
+			[]runtime.Object{dep, rs("api-6c8", 6, "api:1.4", 3*time.Hour), rs("api-7d9", 7, "api:1.4", 5*time.Minute)},
+			"What changed: deployment api rolled out revision 7 5m ago (the same images).", ""},
+		{"days ago", map[string]string{"namespace": "prod", "deployment": "api"},
+			[]runtime.Object{dep, rs("api-7d9", 7, "api:1.5", 72*time.Hour)}, "", ""},
+		{"a pod of no deployment", map[string]string{"namespace": "prod", "pod": "api-7d9"},
+			[]runtime.Object{crashingPod("prod", "api-7d9", sel)}, "", "a container ran out of memory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cs := fake.NewClientset(c.objects...)
+			k := &Kubernetes{Client: cs, Now: func() time.Time { return kubeNow }}
+			ev, err := k.Gather(context.Background(), kubeDetail(c.labels))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var said string
+			for _, f := range ev.Facts {
+				if strings.HasPrefix(f, "What changed") {
+					said = f
+				}
+			}
+			if said != c.fact {
+				t.Errorf("what changed = %q\nwant           %q", said, c.fact)
+			}
+			if why, _ := culprit(Report{Kubernetes: ev.Kubernetes, Logs: ev.Logs}); why != c.culprit {
+				t.Errorf("culprit = %q, want %q", why, c.culprit)
+			}
+		})
+	}
+}
+
 // Events: warnings first, newest first, the last five; an event's time
 // is its last sighting, else its series', its eventTime, its first.
 func TestKubernetesEventsOrder(t *testing.T) {

@@ -371,6 +371,7 @@ var culpritRules = []struct {
 	{regexp.MustCompile(`ImagePullBackOff|ErrImagePull`), "an image cannot be pulled (a bad deploy?)"},
 	{regexp.MustCompile(`\bEvicted\b`), "pods were evicted"},
 	{regexp.MustCompile(`NotReady|MemoryPressure|DiskPressure|PIDPressure`), "the node is unhealthy"},
+	{regexp.MustCompile(`rolled out revision \d+ .*before the alert fired`), "a rollout just before it fired"},
 	{regexp.MustCompile(`(?i)no space left on device`), "a full disk"},
 	{regexp.MustCompile(`(?i)out of memory|cannot allocate memory`), "memory exhaustion"},
 	{regexp.MustCompile(`(?i)too many open files`), "file descriptors exhausted"},
