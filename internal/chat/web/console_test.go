@@ -876,19 +876,7 @@ func TestEventStreamDeliversAndFreesItsSubscriber(t *testing.T) {
 // injected clock, and still carries events between heartbeats.
 func TestEventStreamHeartbeat(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req := httptest.NewRequestWithContext(ctx, "GET", "/events", nil)
-	req.AddCookie(f.signIn("alice-token"))
-	w := newStreamWriter()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.handler.ServeHTTP(w, req)
-	}()
-	if c := nextChunk(t, w.chunks); c != ": connected\n\n" {
-		t.Fatalf("stream opens with %q", c)
-	}
+	w, closeIt := f.stream(f.signIn("alice-token"))
 	f.clock.Advance(StreamHeartbeat - time.Second)
 	if err := f.platform.Post(context.Background(), chat.Room{ID: "incident-4"}, "a note"); err != nil {
 		t.Fatal(err)
@@ -903,8 +891,7 @@ func TestEventStreamHeartbeat(t *testing.T) {
 			t.Fatalf("heartbeat %d = %q", i+1, c)
 		}
 	}
-	cancel()
-	<-done
+	closeIt()
 }
 
 // openStream opens /events with ck and returns, once the stream has
@@ -912,10 +899,17 @@ func TestEventStreamHeartbeat(t *testing.T) {
 // waits for its handler to return.
 func (f *fixture) openStream(ck *http.Cookie) (closeIt func()) {
 	f.t.Helper()
+	_, closeIt = f.stream(ck)
+	return closeIt
+}
+
+// stream is openStream, with what the stream writes.
+func (f *fixture) stream(ck *http.Cookie) (w *streamWriter, closeIt func()) {
+	f.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req := httptest.NewRequestWithContext(ctx, "GET", "/events", nil)
 	req.AddCookie(ck)
-	w := newStreamWriter()
+	w = newStreamWriter()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -934,7 +928,7 @@ func (f *fixture) openStream(ck *http.Cookie) (closeIt func()) {
 		}
 	}
 	f.t.Cleanup(closeIt)
-	return closeIt
+	return w, closeIt
 }
 
 // A person's live-update streams are capped across their sessions: the
