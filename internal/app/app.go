@@ -316,6 +316,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			st.Close()
 			return nil, err
 		}
+		in.AnswerWith(dcPlatform)
 		in.Reload(cfg)
 		a.reloaders = append(a.reloaders, in.Reload)
 		// The HTTP endpoint needs the public key to verify requests; with

@@ -343,8 +343,16 @@ type Inbound struct {
 	log  *slog.Logger
 	// callbacks posts the answers that carry a file to the interaction's
 	// callback endpoint, which the HTTP endpoint needs for them (see
-	// ServeHTTP); made by the first Reload, nil until then.
+	// ServeHTTP): the outbound platform's session (AnswerWith), or one
+	// made by the first Reload; nil until then.
 	callbacks atomic.Pointer[discordgo.Session]
+}
+
+// AnswerWith has the HTTP endpoint post its answers that carry a file
+// through p, the platform the bot posts to Discord with, so both share
+// one client and its rate-limit buckets; call it before the first Reload.
+func (h *Inbound) AnswerWith(p *Platform) {
+	h.callbacks.CompareAndSwap(nil, p.s)
 }
 
 // directory is what the configuration says of Discord's ids.
@@ -376,8 +384,9 @@ func NewInbound(publicKey string, now func() time.Time, exec *chat.Executor,
 // next: people's user ids (people[].discord) and the teams' channels
 // (teams[].rooms.discord). The public key and the log are kept: they are
 // the bot's as it started. So is the REST client the HTTP endpoint
-// answers files with, made from the first configuration's credentials
-// (discord.bot_token, api_url), which later reloads do not change.
+// answers files with: the one AnswerWith gave, or else one made from the
+// first configuration's credentials (discord.bot_token, api_url), which
+// later reloads do not change.
 func (h *Inbound) Reload(cfg *config.Config) {
 	if dc := cfg.Discord; dc != nil && h.callbacks.Load() == nil {
 		p, err := New(dc.BotToken, dc.APIURL)
