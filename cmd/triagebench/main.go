@@ -282,8 +282,12 @@ func triageMetrics(r triageResult) string {
 			errs += v
 		}
 	}
-	return fmt.Sprintf("bot metrics: %.0f triages, mean duration %s, source errors %.0f, AI calls ok %.0f (error %.0f), AI tokens %.0f; fakes answered: prometheus %d, logs %d, AI %d, slack %d",
-		n, mean, errs, m[`bot_triage_ai_calls_total{outcome="ok"}`], m[`bot_triage_ai_calls_total{outcome="error"}`], m["bot_triage_ai_tokens_total"],
+	wait := "n/a"
+	if w := m["bot_triage_wait_seconds_count"]; w > 0 {
+		wait = dur(time.Duration(m["bot_triage_wait_seconds_sum"]/w*float64(time.Second)), 0)
+	}
+	return fmt.Sprintf("bot metrics: %.0f triages, mean wait %s, mean duration %s, source errors %.0f, AI calls ok %.0f (error %.0f), AI tokens %.0f; fakes answered: prometheus %d, logs %d, AI %d, slack %d",
+		n, wait, mean, errs, m[`bot_triage_ai_calls_total{outcome="ok"}`], m[`bot_triage_ai_calls_total{outcome="error"}`], m["bot_triage_ai_tokens_total"],
 		r.prom, r.logs, r.ai, r.slack)
 }
 

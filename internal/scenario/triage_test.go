@@ -69,8 +69,11 @@ func TestTriageFindsTheSimilarIncidentAcrossARestart(t *testing.T) {
 	}
 
 	// The metrics count the triages since the restart.
-	if m := h.API("GET", "/metrics"); !strings.Contains(string(m.Body), "bot_triage_duration_seconds_count 1") {
-		t.Errorf("triage metrics missing")
+	m := h.API("GET", "/metrics")
+	for _, want := range []string{"bot_triage_duration_seconds_count 1", "bot_triage_wait_seconds_count 1"} {
+		if !strings.Contains(string(m.Body), want) {
+			t.Errorf("triage metrics lack %q", want)
+		}
 	}
 	// /oncall triage digs again.
 	r2 := h.Say("bob", "ops", second.ID, "triage")

@@ -63,6 +63,9 @@ type Triager struct {
 
 // Metrics are the triage's Prometheus metrics.
 type Metrics struct {
+	// Wait is a new incident's opening to its triage's start: how long
+	// triage yielded to rooms and pages (a storm's backlog shows here).
+	Wait         prometheus.Histogram
 	Duration     prometheus.Histogram
 	SourceErrors *prometheus.CounterVec
 	AICalls      *prometheus.CounterVec
@@ -78,6 +81,11 @@ func (m *Metrics) ObserveAI(outcome string, tokens int64) {
 // NewMetrics makes the metrics and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
+		Wait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "bot_triage_wait_seconds",
+			Help:    "Time from a new incident's opening to the start of its triage, which yields to rooms and pages.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}),
 		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "bot_triage_duration_seconds",
 			Help:    "Time a triage took, its sources all answered or timed out.",
@@ -96,7 +104,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Tokens the AI endpoint reported using.",
 		}),
 	}
-	reg.MustRegister(m.Duration, m.SourceErrors, m.AICalls, m.AITokens)
+	reg.MustRegister(m.Wait, m.Duration, m.SourceErrors, m.AICalls, m.AITokens)
 	return m
 }
 
@@ -141,6 +149,9 @@ func (t *Triager) run(ctx context.Context, id int64, asEnabled bool) (Report, er
 	}
 	if asEnabled && t.Enabled != nil && !t.Enabled(inc, integration) {
 		return Report{}, nil
+	}
+	if m := t.Metrics; m != nil && asEnabled && t.Runner.Now != nil {
+		m.Wait.Observe(max(t.Runner.Now().Sub(inc.CreatedAt), 0).Seconds())
 	}
 	runner := t.runnerFor(inc, integration)
 	ask := runner.AI != nil && t.AskAI != nil
