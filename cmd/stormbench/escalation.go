@@ -46,7 +46,7 @@ func runClimb(ctx context.Context, s settings, run int, delay time.Duration, bod
 		return res, ctx.Err()
 	}
 	until := res.blast.End.Add(delay + s.deadline)
-	res.deliveredAllInTime = poll(ctx, until, 20*time.Millisecond, func() bool {
+	res.deliveredAllInTime = benchutil.Poll(ctx, until, 20*time.Millisecond, func() bool {
 		return rec.incidents("pb") >= res.incidents && rec.incidents("pa") >= res.incidents
 	})
 	res.waitedTill = time.Since(res.blast.End)

@@ -25,26 +25,6 @@ type settings struct {
 	settle        time.Duration
 }
 
-// poll checks cond every `every` until it holds, until passes or ctx
-// ends. It only decides when the bench moves on: every latency comes from
-// the times the receiver and the stream recorded, not from this loop.
-func poll(ctx context.Context, until time.Time, every time.Duration, cond func() bool) bool {
-	for {
-		if cond() {
-			return true
-		}
-		left := time.Until(until)
-		if left <= 0 {
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(min(every, left)):
-		}
-	}
-}
-
 // blastResult is what a storm's requests got.
 type blastResult = benchutil.BlastResult
 
@@ -152,7 +132,7 @@ func runIdle(ctx context.Context, s settings, run int) (res idleResult, err erro
 		if p.err != nil {
 			res.errs = append(res.errs, p.err.Error())
 		}
-		poll(ctx, p.accepted.Add(s.deadline), 2*time.Millisecond, func() bool { return p.settled(rec, rooms, "oncall") })
+		benchutil.Poll(ctx, p.accepted.Add(s.deadline), 2*time.Millisecond, func() bool { return p.settled(rec, rooms, "oncall") })
 		res.page = append(res.page, p.pageAfter(rec, "oncall", s.deadline))
 		res.room = append(res.room, p.roomAfter(rooms, s.deadline))
 		if ctx.Err() != nil {
@@ -230,7 +210,7 @@ func runStorm(ctx context.Context, s settings, n, run int, bodies [][]byte, perB
 			(len(res.probes) == 0 || rec.incidents("oncall") < all() || drained.at().IsZero())
 	}
 	last := res.blast.End.Add(time.Duration(max(s.probes-1, 0))*s.probeEvery + s.deadline + time.Second)
-	poll(ctx, last, 10*time.Millisecond, func() bool {
+	benchutil.Poll(ctx, last, 10*time.Millisecond, func() bool {
 		if more() && !time.Now().Before(next) {
 			p := postProbe(ctx, bot.base, fmt.Sprintf("probe-%d", len(res.probes)))
 			res.probes = append(res.probes, p)

@@ -39,26 +39,6 @@ type options struct {
 	out         io.Writer
 }
 
-// poll checks cond every `every` until it holds, until passes or ctx
-// ends. It decides only when the bench moves on: latencies are the
-// times the fakes recorded.
-func poll(ctx context.Context, until time.Time, every time.Duration, cond func() bool) bool {
-	for {
-		if cond() {
-			return true
-		}
-		left := time.Until(until)
-		if left <= 0 {
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(min(every, left)):
-		}
-	}
-}
-
 // seed starts a bot without triage on a fresh database in tmp/seed and
 // gives it its history through its own front doors: n new incidents by
 // webhook, a third of them resolved through the REST API and the rest by
@@ -152,7 +132,7 @@ func seed(ctx context.Context, o options, n int) (dir string, took time.Duration
 	// left goes out at the start of the first round.
 	var left int
 	var last error
-	poll(ctx, time.Now().Add(o.seedDrain), 200*time.Millisecond, func() bool {
+	benchutil.Poll(ctx, time.Now().Add(o.seedDrain), 200*time.Millisecond, func() bool {
 		left, last = bot.pending(ctx)
 		return last == nil && left == 0
 	})
@@ -236,7 +216,7 @@ func triageRound(ctx context.Context, o options, seedDir, mode, shape string, ru
 	if res.blast.Errors > 0 {
 		res.note = joinNotes(res.note, fmt.Sprintf("%d requests failed (%s)", res.blast.Errors, res.blast.FirstErr))
 	}
-	poll(ctx, res.blast.End.Add(o.deadline), 5*time.Millisecond, func() bool {
+	benchutil.Poll(ctx, res.blast.End.Add(o.deadline), 5*time.Millisecond, func() bool {
 		for id := range res.blast.Accepted {
 			if _, ok := f.triagedAt(id); !ok {
 				return false
@@ -383,7 +363,7 @@ func stormRound(ctx context.Context, o options, seedDir, mode string, run int) (
 		}
 		return true
 	}
-	poll(ctx, time.Now().Add(o.deadline), 5*time.Millisecond, func() bool { return all(probes) && all(res.blast.Accepted) })
+	benchutil.Poll(ctx, time.Now().Add(o.deadline), 5*time.Millisecond, func() bool { return all(probes) && all(res.blast.Accepted) })
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}

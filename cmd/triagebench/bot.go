@@ -72,26 +72,13 @@ func startBot(bin, dir, fakesURL, mode string, profile bool) (*botProc, error) {
 // stop ends the bot (SIGTERM, SIGKILL after 10 s) and returns a note when
 // that did not go cleanly.
 func (b *botProc) stop() string {
-	took, killed := benchutil.Stop(b.cmd, 10*time.Second)
+	note := benchutil.StopNote(b.cmd, 10*time.Second)
 	b.log.Close()
-	switch {
-	case killed:
-		return fmt.Sprintf("bot did not exit within %s of SIGTERM: killed", took.Round(time.Second))
-	case took > 3*time.Second:
-		return fmt.Sprintf("bot took %s to exit after SIGTERM", took.Round(100*time.Millisecond))
-	}
-	return ""
+	return note
 }
 
 // logTail is the last n lines of the bot's log.
-func (b *botProc) logTail(n int) string {
-	raw, _ := os.ReadFile(b.logPath)
-	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (b *botProc) logTail(n int) string { return benchutil.LogTail(b.logPath, n) }
 
 // logLines counts the bot's log lines (warnings and errors only, at
 // --log-level warn) and returns the first, cut to 300 bytes.

@@ -9,6 +9,7 @@ package benchutil
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -157,4 +158,50 @@ func PeakRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// StopNote ends cmd as Stop does and says, for a benchmark's report, how
+// that went when not cleanly: killed, or slower than 3 s to exit; ""
+// otherwise.
+func StopNote(cmd *exec.Cmd, grace time.Duration) string {
+	took, killed := Stop(cmd, grace)
+	switch {
+	case killed:
+		return fmt.Sprintf("bot did not exit within %s of SIGTERM: killed", took.Round(time.Second))
+	case took > 3*time.Second:
+		return fmt.Sprintf("bot took %s to exit after SIGTERM", took.Round(100*time.Millisecond))
+	}
+	return ""
+}
+
+// LogTail is the last n lines of the file at path ("" when it cannot be
+// read).
+func LogTail(path string, n int) string {
+	raw, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Poll checks cond every `every` until it holds, until passes or ctx
+// ends, and says whether it held. It only decides when a benchmark moves
+// on: latencies come from the times the fakes recorded, not from this
+// loop.
+func Poll(ctx context.Context, until time.Time, every time.Duration, cond func() bool) bool {
+	for {
+		if cond() {
+			return true
+		}
+		left := time.Until(until)
+		if left <= 0 {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(min(every, left)):
+		}
+	}
 }
