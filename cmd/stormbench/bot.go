@@ -55,14 +55,8 @@ func startBot(bin, dir string, cfg botConfig) (*botProc, error) {
 	}
 	b.cmd = exec.Command(bin, "serve", "--config", path, "--log-level", "warn")
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
-	if err := benchutil.Start(b.cmd); err != nil {
-		b.log.Close()
-		return nil, fmt.Errorf("start bot: %w", err)
-	}
-	if err := benchutil.WaitReady(b.base+"/readyz", b.cmd.Process, 30*time.Second); err != nil {
-		b.cmd.Wait()
-		b.log.Close()
-		return nil, fmt.Errorf("%w; its log ends:\n%s", err, b.logTail(20))
+	if err := benchutil.StartReady(b.cmd, b.log, b.logPath, b.base+"/readyz"); err != nil {
+		return nil, err
 	}
 	return b, nil
 }

@@ -63,20 +63,18 @@ func main() {
 	)
 	flag.Parse()
 	if *quick {
-		set := map[string]bool{}
-		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		def := func(name string, apply func()) {
-			if !set[name] {
-				apply()
-			}
+		if err := benchutil.DefaultUnset(map[string]string{
+			"runs":            "1",
+			"storms":          "2000",
+			"climb-incidents": "500",
+			"climb-delay":     "10s",
+			"duration":        "3s",
+			"warmup":          "1s",
+			"idle-probes":     "10",
+		}); err != nil {
+			fmt.Fprintln(os.Stderr, "stormbench:", err)
+			os.Exit(2)
 		}
-		def("runs", func() { *runs = 1 })
-		def("storms", func() { *storms = "2000" })
-		def("climb-incidents", func() { *climbN = 500 })
-		def("climb-delay", func() { *climbD = 10 * time.Second })
-		def("duration", func() { *duration = 3 * time.Second })
-		def("warmup", func() { *warmup = time.Second })
-		def("idle-probes", func() { *idle = 10 })
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -71,19 +71,17 @@ func main() {
 	)
 	flag.Parse()
 	if *quick {
-		set := map[string]bool{}
-		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		def := func(name string, apply func()) {
-			if !set[name] {
-				apply()
-			}
+		if err := benchutil.DefaultUnset(map[string]string{
+			"runs":    "1",
+			"history": "500",
+			"burst":   "50",
+			"steady":  "10",
+			"storm":   "500",
+			"probes":  "5",
+		}); err != nil {
+			fmt.Fprintln(os.Stderr, "triagebench:", err)
+			os.Exit(2)
 		}
-		def("runs", func() { *runs = 1 })
-		def("history", func() { *history = 500 })
-		def("burst", func() { *burst = 50 })
-		def("steady", func() { *steady = 10 })
-		def("storm", func() { *storm = 500 })
-		def("probes", func() { *probes = 5 })
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

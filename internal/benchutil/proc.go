@@ -205,3 +205,20 @@ func Poll(ctx context.Context, until time.Time, every time.Duration, cond func()
 		}
 	}
 }
+
+// StartReady starts cmd (its output already pointed at log) and waits for
+// readyURL to answer, as Start and WaitReady do; when either fails, the
+// process is reaped, log closed, and the error carries the last 20 lines
+// of the log at logPath.
+func StartReady(cmd *exec.Cmd, log *os.File, logPath, readyURL string) error {
+	if err := Start(cmd); err != nil {
+		log.Close()
+		return fmt.Errorf("start bot: %w", err)
+	}
+	if err := WaitReady(readyURL, cmd.Process, 30*time.Second); err != nil {
+		cmd.Wait()
+		log.Close()
+		return fmt.Errorf("%w; its log ends:\n%s", err, LogTail(logPath, 20))
+	}
+	return nil
+}
