@@ -385,21 +385,28 @@ func (f *FakeDiscord) callbackWithFiles(w http.ResponseWriter, r *http.Request) 
 			return
 		}
 	}
+	// The files are kept before the answer is taken, so that whoever sees
+	// the answer (WaitCallback) sees its files too, and dropped again if
+	// the answer is refused.
+	id := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v9/interactions/"), "/")[0]
+	channel := f.interactionChannel(id)
+	var kept []*DiscordAttachment
+	f.mu.Lock()
+	for _, n := range slices.Sorted(maps.Keys(parts)) {
+		a := parts[n]
+		a.Interaction, a.Channel, a.Content, a.Flags = id, channel, body.Data.Content, body.Data.Flags
+		kept = append(kept, &a)
+		f.attachments = append(f.attachments, &a)
+	}
+	f.mu.Unlock()
 	// The answer goes to the callback as a JSON one would.
 	answer := httptest.NewRequest(http.MethodPost, r.URL.Path, strings.NewReader(payloads[0]))
 	answer.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	f.Gateway.serve(rec, answer)
-	if rec.Code == http.StatusNoContent {
-		id := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v9/interactions/"), "/")[0]
-		channel := f.interactionChannel(id)
-		ns := slices.Sorted(maps.Keys(parts))
+	if rec.Code != http.StatusNoContent {
 		f.mu.Lock()
-		for _, n := range ns {
-			a := parts[n]
-			a.Interaction, a.Channel, a.Content, a.Flags = id, channel, body.Data.Content, body.Data.Flags
-			f.attachments = append(f.attachments, &a)
-		}
+		f.attachments = slices.DeleteFunc(f.attachments, func(a *DiscordAttachment) bool { return slices.Contains(kept, a) })
 		f.mu.Unlock()
 	}
 	for k, v := range rec.Header() {
